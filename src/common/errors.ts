@@ -1,0 +1,85 @@
+/**
+ * The one catalogue of callseal's error codes, and the error classes that carry them.
+ *
+ * Every code is stable and never reused; `errors.test.ts` checks that codes are unique and that
+ * each one is documented in `docs/errors.md`. Mapping to SIP responses happens only in `sip/`.
+ */
+
+/** Every error code with a one-line meaning. */
+export const ERROR_CODES = {
+  CS_CONFIG_INVALID: 'The configuration file or an environment variable has an invalid value.',
+  CS_CONFIG_UNREADABLE: 'The configuration file cannot be read or is not valid JSON.',
+  CS_SIP_PARSE: 'A SIP message is malformed.',
+  CS_SIP_TOO_LARGE: 'A SIP message is larger than the configured limit.',
+  CS_SIP_VERSION: 'A SIP message carries an unsupported protocol version.',
+  CS_SIP_BODY_LENGTH: 'A SIP message body does not match its Content-Length.',
+  CS_SIP_MULTIPART: 'A multipart body is malformed.',
+  CS_SDP_INVALID: 'An SDP body is malformed or offers nothing that can be recorded.',
+  CS_SIPREC_METADATA: 'The SIPREC recording metadata is malformed, too large or unsafe.',
+  CS_SIPREC_NOT_SIPREC: 'An INVITE is not a SIPREC recording session.',
+  CS_RTP_TRUNCATED: 'An RTP packet is shorter than its header says.',
+  CS_RTP_VERSION: 'An RTP packet has a version other than 2.',
+  CS_SRTP_AUTH: 'An SRTP packet failed authentication.',
+  CS_SRTP_KEY: 'An SDES crypto attribute is malformed or names an unsupported suite.',
+  CS_PORTS_EXHAUSTED: 'No RTP ports are left in the configured range.',
+  CS_WAV_INVALID: 'A WAV file is malformed.',
+  CS_STATE_CLOSED: 'An object was used after it was closed.',
+  CS_RECORDING_IO: 'A recording file could not be written.',
+} as const;
+
+/** A stable error code from the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class of every error callseal throws on purpose. */
+export class CallsealError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Input could not be parsed; `offset` is where the parser gave up (bytes or lines). */
+export class ParseError extends CallsealError {
+  readonly offset: number;
+  constructor(code: ErrorCode, message: string, offset = 0, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.offset = offset;
+  }
+}
+
+/** An error that has a SIP response: `status` and `reason` are sent to the peer. */
+export class SipError extends CallsealError {
+  readonly status: number;
+  readonly reason: string;
+  constructor(code: ErrorCode, status: number, reason: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** One problem found in the configuration, naming the field. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The configuration is invalid; `issues` lists every problem, each naming its field. */
+export class ConfigError extends CallsealError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(code: ErrorCode, issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
+    super(code, `invalid configuration:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`, options);
+    this.issues = issues;
+  }
+}
+
+/** An object was used in a state that does not allow it (for example after `close()`). */
+export class InvalidStateError extends CallsealError {}
+
+/** Returns the message of any thrown value, for logs. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,5 @@
+/**
+ * Configuration: schema, loading, environment overrides.
+ */
+export * from './schema.ts';
+export * from './load.ts';

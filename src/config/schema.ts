@@ -1,0 +1,61 @@
+/**
+ * The configuration schema (zod). Every field has a default, so callseal runs with no file at all.
+ * Types are derived from the schema.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(1).max(65535);
+
+/** The configuration file's schema. */
+export const configSchema = z.object({
+  /** Data folder: recordings, spool, database, keys. */
+  home: z.string().min(1).default('./data'),
+  sip: z.object({
+    host: z.string().min(1).default('0.0.0.0'),
+    /** UDP and TCP port. */
+    port: port.default(5060),
+    tcp: z.boolean().default(true),
+    /** Address written into Contact headers; defaults to the host or the first external IPv4. */
+    advertisedAddress: z.string().min(1).optional(),
+    tls: z.object({
+      enabled: z.boolean().default(false),
+      port: port.default(5061),
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+    }).strict().default({ enabled: false, port: 5061 }),
+    maxMessageBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(256 * 1024),
+    /** Wait this long before answering a new session (lets an SRC CANCEL first; normally 0). */
+    answerDelayMs: z.number().int().min(0).max(30_000).default(0),
+  }).strict().default({ host: '0.0.0.0', port: 5060, tcp: true, tls: { enabled: false, port: 5061 }, maxMessageBytes: 256 * 1024, answerDelayMs: 0 }),
+  rtp: z.object({
+    host: z.string().min(1).default('0.0.0.0'),
+    /** Address written into SDP answers (c=); defaults like sip.advertisedAddress. */
+    advertisedAddress: z.string().min(1).optional(),
+    portMin: port.default(20000),
+    portMax: port.default(29999),
+    /** Media worker threads; 0 means one per core. */
+    workers: z.number().int().min(0).max(64).default(0),
+    /** Reorder window per stream. */
+    reorderMs: z.number().int().min(0).max(1000).default(60),
+  }).strict().default({ host: '0.0.0.0', portMin: 20000, portMax: 29999, workers: 0, reorderMs: 60 }),
+  recording: z.object({
+    /** stereo: one file, left caller, right callee; separate: one file per party (B1). */
+    channels: z.enum(['stereo', 'separate']).default('stereo'),
+    /** Folder under recordings/ from `$Y $M $D $h $m $s` (D2). */
+    directoryTemplate: z.string().min(1).default('$Y/$M/$D'),
+    /** End a recording when no RTP arrived on any stream for this long. */
+    mediaTimeoutSec: z.number().int().min(5).max(86_400).default(120),
+    /** IANA time zone for file names and folders; default: the machine's. */
+    timeZone: z.string().min(1).optional(),
+  }).strict().default({ channels: 'stereo', directoryTemplate: '$Y/$M/$D', mediaTimeoutSec: 120 }),
+  http: z.object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(8080),
+  }).strict().default({ host: '127.0.0.1', port: 8080 }),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().default({ level: 'info' }),
+}).strict();
+
+/** The validated, frozen configuration. */
+export type Config = z.infer<typeof configSchema>;

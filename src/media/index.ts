@@ -1,0 +1,8 @@
+/**
+ * Media: codecs, WAV/RF64 files, stereo merge, and the media workers.
+ */
+export * from './codecs.ts';
+export * from './wav.ts';
+export * from './merge.ts';
+export * from './engine.ts';
+export type * from './protocol.ts';

@@ -1,0 +1,48 @@
+/**
+ * Messages between the SIP thread and the media workers. Plain data only (structured clone).
+ */
+import type { StreamStats } from '../rtp/index.ts';
+
+/** What a worker needs to record one leg. */
+export interface LegSpec {
+  readonly legId: string;
+  readonly host: string;
+  readonly port: number;
+  /** Codec name: PCMA, PCMU or G722. */
+  readonly codec: string;
+  readonly audioPayloadType: number;
+  readonly dtmfPayloadType?: number;
+  /** The SRC's `a=crypto` value when the stream is SRTP. */
+  readonly srtpCrypto?: string;
+  readonly path: string;
+  /** Wall-clock start of the recording: position 0 of every leg. */
+  readonly startMs: number;
+  readonly reorderMs: number;
+}
+
+/** A DTMF digit seen in a leg (RFC 4733). */
+export interface DtmfEvent {
+  readonly digit: string;
+  readonly atMs: number;
+}
+
+/** SIP thread to worker. */
+export type WorkerCommand =
+  | { readonly op: 'open'; readonly spec: LegSpec }
+  | { readonly op: 'update'; readonly legId: string; readonly change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string } }
+  | { readonly op: 'close'; readonly legId: string; readonly endMs: number }
+  | { readonly op: 'stop' };
+
+/** Worker to SIP thread. */
+export type WorkerEvent =
+  | { readonly op: 'opened'; readonly legId: string; readonly error?: string }
+  | { readonly op: 'closed'; readonly legId: string; readonly stats?: StreamStats; readonly dataBytes?: number; readonly dtmf?: readonly DtmfEvent[]; readonly error?: string }
+  | { readonly op: 'failed'; readonly legId: string; readonly error: string }
+  | { readonly op: 'activity'; readonly legs: readonly (readonly [legId: string, lastPacketAtMs: number, received: number, lost: number])[] };
+
+/** The result of closing a leg. */
+export interface LegResult {
+  readonly stats: StreamStats;
+  readonly dataBytes: number;
+  readonly dtmf: readonly DtmfEvent[];
+}

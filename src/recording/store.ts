@@ -1,0 +1,248 @@
+/**
+ * Lifecycle of recordings on disk. While a call runs, its legs stream into
+ * `$CALLSEAL_HOME/spool/<id>/` next to `state.json` (what recovery needs) and the raw SIPREC
+ * metadata of every version. When the call ends, `finish` merges or moves the audio into
+ * `$CALLSEAL_HOME/recordings/<template>/<base>*`, writes `<base>_info.txt` and removes the spool.
+ * After a crash, `recover` finishes every spool folder left behind as `interrupted` (invariant 1).
+ */
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.ts';
+import { errorMessage } from '../common/errors.ts';
+import { codecByName, mergeStereo, repairWavHeader, type LegResult } from '../media/index.ts';
+import { emptyStats, type StreamStats } from '../rtp/index.ts';
+import { expandTemplate, recordingBaseName, timeParts } from './naming.ts';
+import { renderInfo, type PartyInfo, type RecordingFacts, type StreamInfo } from './info.ts';
+
+/** One leg as the spool state records it. */
+export interface SpoolLeg {
+  readonly legId: string;
+  readonly label: string;
+  readonly codec: string;
+  readonly path: string;
+}
+
+/** What `state.json` holds; enough to finish the recording without the process that made it. */
+export interface SpoolState {
+  readonly id: string;
+  readonly callId: string;
+  readonly siprecSessionId: string | undefined;
+  readonly startMs: number;
+  readonly legs: readonly SpoolLeg[];
+  readonly metadataFiles: readonly string[];
+  readonly caller: PartyInfo;
+  readonly callee: PartyInfo;
+  readonly callerLabel: string | undefined;
+  readonly calleeLabel: string | undefined;
+  readonly participants: readonly PartyInfo[];
+  readonly direction: 'in' | 'out' | 'unknown';
+  readonly setting: string;
+  readonly channels: 'stereo' | 'separate';
+}
+
+/** How a recording ended. */
+export interface RecordingEnd {
+  readonly endMs: number;
+  readonly endReason: string;
+  readonly interrupted: boolean;
+  readonly lastPacketAtMs: number | undefined;
+}
+
+/** A recording whose files are complete in the recordings folder. */
+export interface FinishedRecording {
+  readonly facts: RecordingFacts;
+  /** Absolute folder holding the files. */
+  readonly dir: string;
+  /** File names (in `dir`): audio files, metadata XML files, then the info file. */
+  readonly files: readonly string[];
+  readonly infoFile: string;
+}
+
+/** Options of {@link RecordingStore}. */
+export interface RecordingStoreOptions {
+  readonly home: string;
+  readonly directoryTemplate: string;
+  readonly timeZone: string | undefined;
+  readonly instanceId: string;
+  readonly recorder: string;
+  readonly log: Logger;
+}
+
+/** Spool and recordings folders. */
+export class RecordingStore {
+  readonly spoolRoot: string;
+  readonly recordingsRoot: string;
+  readonly #o: RecordingStoreOptions;
+
+  constructor(options: RecordingStoreOptions) {
+    this.#o = options;
+    this.spoolRoot = join(options.home, 'spool');
+    this.recordingsRoot = join(options.home, 'recordings');
+  }
+
+  /** Creates the spool folder of a new recording. */
+  async create(id: string): Promise<string> {
+    const dir = this.spoolDir(id);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  spoolDir(id: string): string {
+    return join(this.spoolRoot, id);
+  }
+
+  /** Path of a leg's file in the spool. */
+  legPath(id: string, legId: string): string {
+    return join(this.spoolDir(id), `${legId}.wav`);
+  }
+
+  /** Writes `state.json` atomically. */
+  async saveState(state: SpoolState): Promise<void> {
+    const file = join(this.spoolDir(state.id), 'state.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(state, null, 1));
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** Keeps one version of the raw SIPREC metadata; returns its spool file name. */
+  async saveMetadata(id: string, version: number, xml: Buffer): Promise<string> {
+    const name = `metadata-v${version}.xml`;
+    await writeFile(join(this.spoolDir(id), name), xml);
+    return name;
+  }
+
+  /** Finishes a recording: stereo merge or per-party files, metadata file, spool removed. */
+  async finish(state: SpoolState, results: ReadonlyMap<string, LegResult>, end: RecordingEnd): Promise<FinishedRecording> {
+    const o = this.#o;
+    const parts = timeParts(state.startMs, o.timeZone);
+    const dir = join(this.recordingsRoot, expandTemplate(o.directoryTemplate, parts));
+    await mkdir(dir, { recursive: true });
+    const base = recordingBaseName(state.startMs, o.timeZone, state.caller.number, state.callee.number, state.id);
+    const spool = this.spoolDir(state.id);
+
+    const roleOf = (leg: SpoolLeg): string => {
+      if (leg.label === state.callerLabel) return 'caller';
+      if (leg.label === state.calleeLabel) return 'callee';
+      return `stream-${leg.label.replace(/[^A-Za-z0-9]/g, '_').slice(0, 16)}`;
+    };
+    const legs = [...state.legs].sort((a, b) => order(roleOf(a)) - order(roleOf(b)));
+    const audioFiles: string[] = [];
+    const callerLeg = legs.find((l) => roleOf(l) === 'caller');
+    const calleeLeg = legs.find((l) => roleOf(l) === 'callee');
+    const callerCodec = callerLeg ? codecByName(callerLeg.codec) : undefined;
+    let channels: RecordingFacts['channels'] = state.channels;
+    const merged = new Set<SpoolLeg>();
+    if (state.channels === 'stereo' && callerLeg && calleeLeg && callerCodec?.stereoByInterleave && callerLeg.codec === calleeLeg.codec) {
+      const name = `${base}.wav`;
+      await mergeStereo(callerLeg.path, calleeLeg.path, join(dir, name), callerCodec);
+      audioFiles.push(name);
+      merged.add(callerLeg).add(calleeLeg);
+    } else if (legs.length === 1) {
+      channels = 'mono';
+    } else {
+      channels = 'separate';
+    }
+    const used = new Set(audioFiles);
+    for (const leg of legs) {
+      if (merged.has(leg)) continue;
+      let name = legs.length === 1 ? `${base}.wav` : `${base}_${roleOf(leg)}.wav`;
+      // A label that left and came back in a re-INVITE has a second file of the same role.
+      for (let n = 2; used.has(name); n++) name = `${base}_${roleOf(leg)}-${n}.wav`;
+      used.add(name);
+      await moveFile(leg.path, join(dir, name));
+      audioFiles.push(name);
+    }
+    const metadataFiles: string[] = [];
+    for (const [i, m] of state.metadataFiles.entries()) {
+      const name = `${base}_metadata-v${i + 1}.xml`;
+      await moveFile(join(spool, m), join(dir, name));
+      metadataFiles.push(name);
+    }
+    const streams: StreamInfo[] = legs.map((leg) => ({
+      role: roleOf(leg), label: leg.label, codec: codecByName(leg.codec)?.label ?? leg.codec,
+      stats: results.get(leg.legId)?.stats ?? emptyStats(),
+    }));
+    const dtmf = legs.flatMap((leg) => (results.get(leg.legId)?.dtmf ?? []).map((d) => ({ ...d, role: roleOf(leg) })));
+    const codecs = [...new Set(legs.map((l) => codecByName(l.codec)?.label ?? l.codec))];
+    const facts: RecordingFacts = {
+      id: state.id, baseName: base, callId: state.callId, siprecSessionId: state.siprecSessionId,
+      startMs: state.startMs, endMs: end.endMs, endReason: end.endReason, interrupted: end.interrupted,
+      lastPacketAtMs: end.lastPacketAtMs, caller: state.caller, callee: state.callee, participants: state.participants,
+      direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
+      audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
+    };
+    const infoFile = `${base}_info.txt`;
+    await writeDurable(join(dir, infoFile), renderInfo(facts));
+    await rm(spool, { recursive: true, force: true });
+    return { facts, dir, files: [...audioFiles, ...metadataFiles, infoFile], infoFile };
+  }
+
+  /**
+   * Finishes every spool folder left by a previous process (crash or kill -9): repairs the WAV
+   * headers, and finishes the recording as interrupted with the time of its last written audio.
+   */
+  async recover(): Promise<FinishedRecording[]> {
+    let ids: string[];
+    try {
+      ids = await readdir(this.spoolRoot);
+    } catch {
+      return [];
+    }
+    const done: FinishedRecording[] = [];
+    for (const id of ids.sort()) {
+      const dir = this.spoolDir(id);
+      try {
+        const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as SpoolState;
+        const results = new Map<string, LegResult>();
+        let lastMs = state.startMs;
+        const legs: SpoolLeg[] = [];
+        for (const leg of state.legs) {
+          try {
+            const { dataBytes } = repairWavHeader(leg.path);
+            const codec = codecByName(leg.codec);
+            const st = await stat(leg.path);
+            lastMs = Math.max(lastMs, st.mtimeMs);
+            const stats: StreamStats = { ...emptyStats(), audioBytes: dataBytes };
+            results.set(leg.legId, { stats, dataBytes, dtmf: [] });
+            legs.push(leg);
+            if (codec) lastMs = Math.max(lastMs, state.startMs + (dataBytes / (codec.clockRateHz * codec.bytesPerTick)) * 1000);
+          } catch (err) {
+            this.#o.log.error({ recordingId: id, leg: leg.legId, err: errorMessage(err) }, 'leg file could not be recovered');
+          }
+        }
+        const finished = await this.finish({ ...state, legs }, results, {
+          endMs: Math.round(lastMs), endReason: 'interrupted (process ended during the call)', interrupted: true, lastPacketAtMs: Math.round(lastMs),
+        });
+        this.#o.log.warn({ recordingId: id, dir: finished.dir, base: finished.facts.baseName }, 'interrupted recording recovered');
+        done.push(finished);
+      } catch (err) {
+        this.#o.log.error({ recordingId: id, err: errorMessage(err) }, 'spool folder could not be recovered; left in place');
+      }
+    }
+    return done;
+  }
+}
+
+function order(role: string): number {
+  return role === 'caller' ? 0 : role === 'callee' ? 1 : 2;
+}
+
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    // A recordings folder on another file system: copy, then remove the spool copy.
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to);
+    await rm(from);
+  }
+}
+
+async function writeDurable(path: string, text: string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

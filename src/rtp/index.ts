@@ -1,0 +1,7 @@
+/**
+ * RTP and SRTP: packets, the per-stream timeline and statistics, SDES keys, the port pool.
+ */
+export * from './packet.ts';
+export * from './srtp.ts';
+export * from './timeline.ts';
+export * from './ports.ts';

@@ -1,0 +1,86 @@
+/**
+ * `multipart/mixed` bodies (RFC 2046 section 5.1, RFC 5621 for SIP): splits by the boundary
+ * parameter, parses each part's headers, and keeps the part bytes as received. Does no I/O.
+ */
+import { ParseError } from '../common/errors.ts';
+
+/** One body part. */
+export interface BodyPart {
+  /** Lowercase media type without parameters, e.g. `application/sdp`. */
+  readonly contentType: string;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: Buffer;
+}
+
+/** At most this many parts; SIPREC uses two or three. */
+export const MAX_PARTS = 16;
+
+/** Parses a Content-Type header into the media type and its parameters. */
+export function parseContentType(value: string): { type: string; params: Map<string, string> } {
+  const [typePart = '', ...rest] = value.split(';');
+  const params = new Map<string, string>();
+  for (const p of rest) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    let v = p.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
+    params.set(p.slice(0, eq).trim().toLowerCase(), v);
+  }
+  return { type: typePart.trim().toLowerCase(), params };
+}
+
+/** Splits a multipart body; throws `ParseError` (CS_SIP_MULTIPART) when it is malformed. */
+export function parseMultipart(body: Buffer, contentType: string): BodyPart[] {
+  const { params } = parseContentType(contentType);
+  const boundary = params.get('boundary');
+  if (!boundary || boundary.length > 70) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a valid boundary');
+  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  const parts: BodyPart[] = [];
+  let pos = body.indexOf(delimiter);
+  if (pos < 0) throw new ParseError('CS_SIP_MULTIPART', `boundary "${boundary}" not found in body`);
+  for (;;) {
+    let after = pos + delimiter.length;
+    if (body.subarray(after, after + 2).toString('latin1') === '--') break;
+    // Skip transport padding up to the end of the delimiter line.
+    const eol = body.indexOf('\r\n', after, 'latin1');
+    const eolLf = body.indexOf('\n', after, 'latin1');
+    if (eolLf < 0) throw new ParseError('CS_SIP_MULTIPART', 'truncated multipart body', after);
+    after = eol >= 0 && eol <= eolLf ? eol + 2 : eolLf + 1;
+    const next = body.indexOf(delimiter, after);
+    if (next < 0) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a closing delimiter', after);
+    // The CRLF before the delimiter belongs to the delimiter (RFC 2046 section 5.1.1).
+    let end = next;
+    if (body[end - 1] === 0x0a) end--;
+    if (body[end - 1] === 0x0d) end--;
+    parts.push(parsePart(body.subarray(after, Math.max(after, end))));
+    if (parts.length > MAX_PARTS) throw new ParseError('CS_SIP_MULTIPART', `more than ${MAX_PARTS} body parts`);
+    pos = next;
+  }
+  return parts;
+}
+
+function parsePart(part: Buffer): BodyPart {
+  let headEnd = part.indexOf('\r\n\r\n', 0, 'latin1');
+  let sepLen = 4;
+  if (headEnd < 0) {
+    headEnd = part.indexOf('\n\n', 0, 'latin1');
+    sepLen = 2;
+  }
+  const startsWithBlank = part.subarray(0, 2).toString('latin1') === '\r\n' || part[0] === 0x0a;
+  const headers = new Map<string, string>();
+  let body: Buffer;
+  if (startsWithBlank) {
+    // No part headers: the default type is text/plain (RFC 2046 section 5.1).
+    body = part.subarray(part[0] === 0x0a ? 1 : 2);
+  } else if (headEnd < 0) {
+    throw new ParseError('CS_SIP_MULTIPART', 'body part without an empty line after its headers');
+  } else {
+    for (const line of part.toString('utf8', 0, headEnd).split(/\r?\n(?![ \t])/)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new ParseError('CS_SIP_MULTIPART', 'malformed body part header');
+      headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
+    }
+    body = part.subarray(headEnd + sepLen);
+  }
+  return { contentType: parseContentType(headers.get('content-type') ?? 'text/plain').type, headers, body };
+}

@@ -1,0 +1,647 @@
+/**
+ * Session Recording Server (RFC 7866). Accepts recording sessions from an SRC, answers each
+ * labelled stream recvonly on a contiguous block of RTP ports, follows re-INVITEs and UPDATEs
+ * (hold, added and removed streams, metadata snapshots and partial updates), and ends the
+ * recording on BYE, on CANCEL before answer, when media stops, or at shutdown — files closed
+ * and kept, never half-written. Dialog state lives here; transactions live in `sip/`.
+ */
+import { rm } from 'node:fs/promises';
+import type { Logger } from '../common/log.ts';
+import { TypedEmitter } from '../common/events.ts';
+import { CallsealError, ParseError, SipError, errorMessage } from '../common/errors.ts';
+import {
+  getHeader, getHeaders, parseContentType, parseMultipart, parseNameAddr, randomToken,
+  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipStack,
+} from '../sip/index.ts';
+import type { LegResult, MediaEngine } from '../media/index.ts';
+import type { FinishedRecording, PartyInfo, RecordingStore, SpoolState } from '../recording/index.ts';
+import { buildAnswer, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
+import { mergeMetadata, parseMetadata, resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
+
+/** Extensions callseal supports (RFC 3261 section 8.2.2.3). */
+const SUPPORTED = ['siprec', 'timer', 'replaces'];
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
+const ACCEPT = 'application/sdp, application/rs-metadata+xml, application/rs-metadata, multipart/mixed';
+
+/** The recording decision for a new session (the policy issue plugs in here). */
+export interface SessionDecision {
+  readonly record: boolean;
+  readonly setting: string;
+  readonly reason: string;
+}
+
+/** Facts the decision is made from. */
+export interface SessionFacts {
+  readonly callId: string;
+  readonly caller: PartyInfo;
+  readonly callee: PartyInfo;
+  readonly direction: 'in' | 'out' | 'unknown';
+}
+
+/** Options of {@link SiprecServer}. */
+export interface SiprecServerOptions {
+  readonly stack: SipStack;
+  readonly media: MediaEngine;
+  readonly store: RecordingStore;
+  readonly log: Logger;
+  /** Address and port for Contact headers. */
+  readonly sipAddress: string;
+  readonly sipPort: number;
+  /** Bind host and advertised address of RTP. */
+  readonly rtpHost: string;
+  readonly rtpAddress: string;
+  readonly channels: 'stereo' | 'separate';
+  readonly reorderMs: number;
+  readonly mediaTimeoutSec: number;
+  readonly answerDelayMs: number;
+  readonly decide?: (facts: SessionFacts) => SessionDecision;
+}
+
+/** A live recording, as the live view shows it. */
+export interface LiveRecording {
+  readonly id: string;
+  readonly callId: string;
+  readonly startMs: number;
+  readonly caller: PartyInfo;
+  readonly callee: PartyInfo;
+  readonly setting: string;
+  readonly streams: number;
+}
+
+/** Events of the server. */
+export interface SiprecServerEvents {
+  started: [LiveRecording];
+  recorded: [FinishedRecording];
+  failed: [{ readonly callId: string; readonly error: string }];
+}
+
+interface LiveLeg {
+  readonly legId: string;
+  readonly label: string;
+  readonly port: number;
+  readonly codec: string;
+  payloadType: number;
+  crypto: string | undefined;
+  readonly localCrypto: string | undefined;
+  open: boolean;
+}
+
+interface Session {
+  readonly id: string;
+  readonly callId: string;
+  readonly remoteTag: string;
+  readonly localTag: string;
+  readonly remote: Remote;
+  readonly remoteTarget: string;
+  /** The SRC's From and To values, for requests callseal sends in the dialog. */
+  readonly remoteFrom: string;
+  readonly localTo: string;
+  readonly startMs: number;
+  readonly workerIndex: number;
+  readonly portBlocks: [number, number][];
+  readonly legs: LiveLeg[];
+  legCount: number;
+  readonly results: Map<string, LegResult>;
+  readonly metadataFiles: string[];
+  metadata: RecordingMetadata | undefined;
+  offer: OfferedStream[];
+  answerVersion: number;
+  localCSeq: number;
+  lastRemoteCSeq: number;
+  state: 'starting' | 'answered' | 'confirmed' | 'ending' | 'ended';
+  cancelled: boolean;
+  setting: string;
+  lastSipActivityMs: number;
+  retransmitTimer: NodeJS.Timeout | undefined;
+  /** Serializes re-INVITE/UPDATE handling and ending. */
+  queue: Promise<void>;
+}
+
+/** Parts of a SIPREC request body. */
+interface BodyParts {
+  readonly sdp: Buffer | undefined;
+  readonly metadata: Buffer | undefined;
+}
+
+/** The SIPREC recording server. */
+export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
+  readonly #o: SiprecServerOptions;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, Session>();
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+  /** Counters for health and tests. */
+  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0 };
+
+  constructor(options: SiprecServerOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.log;
+    this.onListenerError((err, event) => {
+      this.#log.error({ err: errorMessage(err), event }, 'listener failed');
+    });
+    options.stack.setUser({ onRequest: (req) => { this.#onRequest(req); } });
+    this.#timer = setInterval(() => { this.#checkMedia(); }, 2000).unref();
+  }
+
+  /** Recordings in progress. */
+  live(): LiveRecording[] {
+    return [...this.#sessions.values()].filter((s) => s.state !== 'ended').map((s) => this.#liveView(s));
+  }
+
+  #liveView(s: Session): LiveRecording {
+    const parties = this.#parties(s);
+    return { id: s.id, callId: s.callId, startMs: s.startMs, caller: parties.caller, callee: parties.callee, setting: s.setting, streams: s.legs.filter((l) => l.open).length };
+  }
+
+  #onRequest(req: ServerRequest): void {
+    const msg = req.message;
+    const callId = getHeader(msg, 'call-id') ?? '';
+    const toTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'to') ?? '')?.[1];
+    const session = this.#sessions.get(callId);
+    const dialog = toTag !== undefined && session?.localTag === toTag ? session : undefined;
+    switch (msg.method) {
+      case 'INVITE':
+        if (toTag === undefined) {
+          if (session) {
+            req.respond(482, 'Loop Detected');
+            return;
+          }
+          void this.#newSession(req).catch((err: unknown) => { this.#failRequest(req, err); });
+        } else if (dialog) {
+          this.#enqueue(dialog, () => this.#reinvite(dialog, req));
+        } else req.respond(481, 'Call/Transaction Does Not Exist');
+        return;
+      case 'ACK':
+        if (dialog) this.#ack(dialog);
+        return;
+      case 'BYE':
+        if (!dialog) {
+          req.respond(481, 'Call/Transaction Does Not Exist');
+          return;
+        }
+        req.respond(200, 'OK');
+        this.#end(dialog, 'bye', false);
+        return;
+      case 'CANCEL':
+        this.#cancel(req, session);
+        return;
+      case 'UPDATE':
+        if (!dialog) {
+          req.respond(481, 'Call/Transaction Does Not Exist');
+          return;
+        }
+        this.#enqueue(dialog, () => this.#reinvite(dialog, req));
+        return;
+      case 'OPTIONS':
+        if (dialog) dialog.lastSipActivityMs = Date.now();
+        req.respond(200, 'OK', { headers: [{ name: 'allow', value: ALLOW }, { name: 'accept', value: ACCEPT }, { name: 'supported', value: SUPPORTED.join(', ') }] });
+        return;
+      case 'INFO':
+        if (!dialog) req.respond(481, 'Call/Transaction Does Not Exist');
+        else {
+          dialog.lastSipActivityMs = Date.now();
+          req.respond(200, 'OK');
+        }
+        return;
+      case 'REGISTER': case 'SUBSCRIBE': case 'NOTIFY': case 'PUBLISH': case 'MESSAGE': case 'REFER': case 'PRACK':
+        req.respond(405, 'Method Not Allowed', { headers: [{ name: 'allow', value: ALLOW }] });
+        return;
+      default:
+        req.respond(501, 'Not Implemented', { headers: [{ name: 'allow', value: ALLOW }] });
+    }
+  }
+
+  #failRequest(req: ServerRequest, err: unknown): void {
+    this.stats.refused++;
+    const callId = getHeader(req.message, 'call-id') ?? '';
+    if (err instanceof SipError) {
+      this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
+      req.respond(err.status, err.reason, { headers: errorHeaders(err) });
+    } else {
+      this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
+      // Invariant 3: refuse visibly so the SRC knows the call is not being recorded.
+      const busy = err instanceof CallsealError && err.code === 'CS_PORTS_EXHAUSTED';
+      req.respond(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error', { headers: warning(errorMessage(err)) });
+    }
+    this.safeEmit('failed', { callId, error: errorMessage(err) });
+  }
+
+  /** Checks Require, Content-Type and Accept (RFC 3261 sections 8.2.2.3 and 8.2.3). */
+  #checkRequest(msg: SipRequest): void {
+    const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
+    if (unsupported.length > 0) {
+      throw new BadExtensionError(unsupported);
+    }
+    const accept = getHeaders(msg, 'accept');
+    if (msg.method === 'INVITE' && accept.length > 0 && !accept.some((a) => /^(application\/sdp|application\/\*|\*\/\*)/i.test(a.trim()))) {
+      throw new SipError('CS_SDP_INVALID', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
+    }
+  }
+
+  #parts(msg: SipRequest): BodyParts {
+    if (msg.body.length === 0) return { sdp: undefined, metadata: undefined };
+    const contentType = getHeader(msg, 'content-type') ?? '';
+    const { type } = parseContentType(contentType);
+    if (type === 'application/sdp') return { sdp: msg.body, metadata: undefined };
+    if (type === 'application/rs-metadata+xml' || type === 'application/rs-metadata') return { sdp: undefined, metadata: msg.body };
+    if (type === 'multipart/mixed') {
+      let parts;
+      try {
+        parts = parseMultipart(msg.body, contentType);
+      } catch (err) {
+        throw new SipError('CS_SIP_MULTIPART', 400, 'Bad Request', errorMessage(err), { cause: err });
+      }
+      // Part order varies between SRCs; unknown parts (Cisco application/gtd) are ignored.
+      const sdp = parts.find((p) => p.contentType === 'application/sdp')?.body;
+      const metadata = parts.find((p) => p.contentType === 'application/rs-metadata+xml' || p.contentType === 'application/rs-metadata')?.body;
+      return { sdp, metadata };
+    }
+    throw new SipError('CS_SDP_INVALID', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not recordable`);
+  }
+
+  #metadata(body: Buffer | undefined): RecordingMetadata | undefined {
+    if (!body) return undefined;
+    try {
+      return parseMetadata(body);
+    } catch (err) {
+      if (err instanceof ParseError && /exceeds/.test(err.message)) throw new SipError('CS_SIPREC_METADATA', 413, 'Request Entity Too Large', err.message);
+      throw new SipError('CS_SIPREC_METADATA', 400, 'Bad Request', `recording metadata: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async #newSession(req: ServerRequest): Promise<void> {
+    if (this.#closed) throw new SipError('CS_STATE_CLOSED', 503, 'Service Unavailable', 'shutting down');
+    const msg = req.message;
+    const callId = getHeader(msg, 'call-id') ?? '';
+    this.#checkRequest(msg);
+    const parts = this.#parts(msg);
+    const contact = getHeader(msg, 'contact') ?? '';
+    const isSiprec = getHeaders(msg, 'require').some((r) => /^siprec$/i.test(r.trim())) || /[;\s]\+?sip\.src\b|;\s*src\b/i.test(contact) || parts.metadata !== undefined;
+    if (!isSiprec) throw new SipError('CS_SIPREC_NOT_SIPREC', 488, 'Not Acceptable Here', 'not a SIPREC recording session (no Require: siprec, +sip.src or metadata)');
+    if (!parts.sdp) throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', 'INVITE without an SDP offer is not supported');
+    const offer = parseOffer(parts.sdp);
+    if (offer.every((s) => s.refused !== undefined)) {
+      throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
+    }
+    const metadata = this.#metadata(parts.metadata);
+    const from = parseNameAddr(getHeader(msg, 'from') ?? '');
+    const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
+    const startMs = Date.now();
+    const id = randomToken(6);
+    const session: Session = {
+      id, callId, remoteTag: from.tag ?? '', localTag: randomToken(6), remote: req.remote, remoteTarget,
+      remoteFrom: getHeader(msg, 'from') ?? '', localTo: getHeader(msg, 'to') ?? '', startMs,
+      workerIndex: this.#o.media.pickWorker(), portBlocks: [], legs: [], legCount: 0, results: new Map(), metadataFiles: [],
+      metadata, offer, answerVersion: 1, localCSeq: 1, lastRemoteCSeq: 0, state: 'starting', cancelled: false,
+      setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, queue: Promise.resolve(),
+    };
+    const parties = this.#parties(session);
+    const decision = this.#o.decide?.({ callId, caller: parties.caller, callee: parties.callee, direction: metadata?.direction ?? 'unknown' })
+      ?? { record: true, setting: 'Record all calls', reason: 'default setting' };
+    if (!decision.record) {
+      // Not recorded: every stream is declined in the answer, so no audio ever reaches callseal.
+      this.#log.info({ callId, reason: decision.reason }, 'call not recorded');
+      const answer = buildAnswer(offer.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined })), this.#o.rtpAddress, id, 1);
+      req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
+      return;
+    }
+    session.setting = decision.setting;
+    this.#sessions.set(callId, session);
+    this.stats.sessions++;
+    try {
+      await this.#o.store.create(id);
+      if (parts.metadata) session.metadataFiles.push(await this.#o.store.saveMetadata(id, 1, parts.metadata));
+      const base = this.#o.media.ports.allocate(offer.length);
+      session.portBlocks.push([base, offer.length]);
+      const answered = await Promise.all(offer.map((o, i) => this.#openStream(session, o, base + 2 * i)));
+      await this.#saveState(session);
+      if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
+      if (session.cancelled) return;
+      const answer = buildAnswer(answered, this.#o.rtpAddress, id, session.answerVersion);
+      const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
+      session.state = 'answered';
+      this.#log.info({ callId, recordingId: id, streams: answered.filter((a) => a.localPort > 0).length, basePort: base, remote: req.remote }, 'recording started');
+      this.safeEmit('started', this.#liveView(session));
+      this.#retransmit2xx(session, req, response.status);
+    } catch (err) {
+      if (!session.cancelled) {
+        this.#sessions.delete(callId);
+        await this.#discard(session);
+      }
+      throw err;
+    }
+  }
+
+  #answerHeaders(): SipHeader[] {
+    return [
+      { name: 'contact', value: `<sip:callseal@${hostForUri(this.#o.sipAddress)}:${this.#o.sipPort}>;+sip.srs` },
+      { name: 'supported', value: SUPPORTED.join(', ') },
+      { name: 'allow', value: ALLOW },
+      { name: 'content-type', value: 'application/sdp' },
+    ];
+  }
+
+  /** Opens the leg of one offered stream (or answers it refused). */
+  async #openStream(session: Session, offer: OfferedStream, port: number): Promise<AnsweredStream> {
+    if (offer.refused !== undefined || !offer.codec || offer.payloadType === undefined) {
+      if (offer.port !== 0) this.#log.info({ callId: session.callId, label: offer.label, reason: offer.refused }, 'stream refused');
+      return { offer, localPort: 0, localCrypto: undefined };
+    }
+    session.legCount++;
+    const legId = `leg-${session.legCount}`;
+    const localCrypto = offer.crypto ? newLocalCrypto(offer.crypto.tag, offer.crypto.suite) : undefined;
+    await this.#o.media.openLeg(session.workerIndex, {
+      legId: `${session.id}/${legId}`, host: this.#o.rtpHost, port, codec: offer.codec.name, audioPayloadType: offer.payloadType,
+      ...(offer.dtmfPayloadType !== undefined ? { dtmfPayloadType: offer.dtmfPayloadType } : {}),
+      ...(offer.crypto ? { srtpCrypto: offer.crypto.value } : {}),
+      path: this.#o.store.legPath(session.id, legId), startMs: session.startMs, reorderMs: this.#o.reorderMs,
+    });
+    session.legs.push({ legId, label: offer.label, port, codec: offer.codec.name, payloadType: offer.payloadType, crypto: offer.crypto?.value, localCrypto, open: true });
+    return { offer, localPort: port, localCrypto };
+  }
+
+  /** Retransmits the 2xx until the ACK arrives (RFC 3261 section 13.3.1.4); without an ACK the session ends. */
+  #retransmit2xx(session: Session, req: ServerRequest, status: number): void {
+    if (req.remote.transport !== 'UDP') return;
+    let interval = 500;
+    let elapsed = 0;
+    const resend = (): void => {
+      if (session.state !== 'answered') return;
+      elapsed += interval;
+      if (elapsed >= 32_000) {
+        this.#log.warn({ callId: session.callId }, 'no ACK for the 2xx; ending the recording session');
+        this.#end(session, 'no-ack', true);
+        return;
+      }
+      req.respond(status, 'OK');
+      interval = Math.min(interval * 2, 4000);
+      session.retransmitTimer = setTimeout(resend, interval).unref();
+    };
+    session.retransmitTimer = setTimeout(resend, interval).unref();
+  }
+
+  #ack(session: Session): void {
+    if (session.state === 'answered') session.state = 'confirmed';
+    session.lastSipActivityMs = Date.now();
+    if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
+    session.retransmitTimer = undefined;
+  }
+
+  #cancel(req: ServerRequest, session: Session | undefined): void {
+    const pending = this.#o.stack.pendingInviteFor(req.message);
+    if (!pending) {
+      // RFC 3261 section 9.2: no matching transaction, or already answered.
+      req.respond(session ? 200 : 481, session ? 'OK' : 'Call/Transaction Does Not Exist');
+      return;
+    }
+    req.respond(200, 'OK');
+    pending.respond(487, 'Request Terminated');
+    if (session && session.state === 'starting') {
+      session.cancelled = true;
+      this.stats.cancelled++;
+      this.#sessions.delete(session.callId);
+      this.#log.info({ callId: session.callId }, 'recording session cancelled before answer; nothing was recorded');
+      void this.#enqueueDiscard(session);
+    }
+  }
+
+  async #enqueueDiscard(session: Session): Promise<void> {
+    // Wait until the INVITE handling has opened what it opens, then close it all.
+    await new Promise((r) => setTimeout(r, 0));
+    for (let i = 0; i < 100 && session.legs.length === 0 && session.portBlocks.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await this.#discard(session);
+  }
+
+  /** Closes legs and removes the spool of a session that never started recording. */
+  async #discard(session: Session): Promise<void> {
+    session.state = 'ended';
+    await Promise.allSettled(session.legs.filter((l) => l.open).map((l) => this.#o.media.closeLeg(`${session.id}/${l.legId}`, Date.now())));
+    for (const [base, n] of session.portBlocks) this.#o.media.ports.release(base, n);
+    await rm(this.#o.store.spoolDir(session.id), { recursive: true, force: true });
+  }
+
+  #enqueue(session: Session, task: () => Promise<void>): void {
+    session.queue = session.queue.then(task).catch((err: unknown) => {
+      this.#log.error({ callId: session.callId, err: errorMessage(err) }, 'session update failed');
+    });
+  }
+
+  /** re-INVITE or UPDATE: new metadata, hold/resume, streams added or removed. */
+  async #reinvite(session: Session, req: ServerRequest): Promise<void> {
+    const msg = req.message;
+    if (session.state === 'ending' || session.state === 'ended') {
+      req.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    session.lastSipActivityMs = Date.now();
+    let parts: BodyParts;
+    let update: RecordingMetadata | undefined;
+    let offer: OfferedStream[] | undefined;
+    try {
+      this.#checkRequest(msg);
+      parts = this.#parts(msg);
+      update = this.#metadata(parts.metadata);
+      offer = parts.sdp ? parseOffer(parts.sdp) : undefined;
+    } catch (err) {
+      const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
+      req.respond(e.status, e.reason, { headers: errorHeaders(e) });
+      return;
+    }
+    if (update && parts.metadata) {
+      session.metadata = mergeMetadata(session.metadata, update);
+      session.metadataFiles.push(await this.#o.store.saveMetadata(session.id, session.metadataFiles.length + 1, parts.metadata));
+      this.#log.info({ callId: session.callId, version: session.metadataFiles.length, mode: update.dataMode }, 'recording metadata updated');
+    }
+    if (!offer) {
+      if (msg.method === 'INVITE' && !parts.sdp) {
+        // An offerless re-INVITE: offer the current streams again (RFC 3261 section 14.2).
+        const again = session.offer.map((o) => this.#answerFor(session, o));
+        session.answerVersion++;
+        req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(again, this.#o.rtpAddress, session.id, session.answerVersion) });
+      } else req.respond(200, 'OK');
+      await this.#saveState(session);
+      return;
+    }
+    const answered: AnsweredStream[] = [];
+    const seen = new Set<string>();
+    for (const o of offer) {
+      seen.add(o.label);
+      const leg = session.legs.find((l) => l.open && l.label === o.label);
+      if (leg && (o.refused !== undefined || !o.codec)) {
+        await this.#closeLeg(session, leg);
+        answered.push({ offer: o, localPort: 0, localCrypto: undefined });
+      } else if (leg) {
+        if (o.payloadType !== undefined && o.payloadType !== leg.payloadType) leg.payloadType = o.payloadType;
+        const change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string } = {};
+        if (o.payloadType !== undefined) change.audioPayloadType = o.payloadType;
+        if (o.dtmfPayloadType !== undefined) change.dtmfPayloadType = o.dtmfPayloadType;
+        if (o.crypto && o.crypto.value !== leg.crypto) {
+          change.srtpCrypto = o.crypto.value;
+          leg.crypto = o.crypto.value;
+        }
+        this.#o.media.updateLeg(`${session.id}/${leg.legId}`, change);
+        answered.push({ offer: o, localPort: leg.port, localCrypto: leg.localCrypto });
+      } else if (o.refused === undefined) {
+        try {
+          const base = this.#o.media.ports.allocate(1);
+          session.portBlocks.push([base, 1]);
+          answered.push(await this.#openStream(session, o, base));
+          this.#log.info({ callId: session.callId, label: o.label, port: base }, 'stream added');
+        } catch (err) {
+          this.#log.error({ callId: session.callId, label: o.label, err: errorMessage(err) }, 'added stream could not be opened');
+          answered.push({ offer: o, localPort: 0, localCrypto: undefined });
+        }
+      } else answered.push({ offer: o, localPort: 0, localCrypto: undefined });
+    }
+    for (const leg of session.legs.filter((l) => l.open && !seen.has(l.label))) await this.#closeLeg(session, leg);
+    session.offer = offer;
+    session.answerVersion++;
+    req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion) });
+    await this.#saveState(session);
+  }
+
+  #answerFor(session: Session, o: OfferedStream): AnsweredStream {
+    const leg = session.legs.find((l) => l.open && l.label === o.label);
+    return leg ? { offer: o, localPort: leg.port, localCrypto: leg.localCrypto } : { offer: o, localPort: 0, localCrypto: undefined };
+  }
+
+  async #closeLeg(session: Session, leg: LiveLeg): Promise<void> {
+    if (!leg.open) return;
+    leg.open = false;
+    try {
+      session.results.set(leg.legId, await this.#o.media.closeLeg(`${session.id}/${leg.legId}`, Date.now()));
+      this.#log.info({ callId: session.callId, label: leg.label }, 'stream removed');
+    } catch (err) {
+      this.#log.error({ callId: session.callId, label: leg.label, err: errorMessage(err) }, 'closing a stream failed');
+    }
+  }
+
+  #parties(session: Session): { caller: PartyInfo; callee: PartyInfo; callerLabel: string | undefined; calleeLabel: string | undefined; all: PartyInfo[] } {
+    const labels = session.offer.filter((o) => o.mediaType === 'audio').map((o) => o.label);
+    const p = resolveParties(session.metadata, labels);
+    const info = (x: Participant | undefined): PartyInfo => ({ number: x?.number ?? '', name: x?.name ?? '', aor: x?.aor ?? '' });
+    return {
+      caller: info(p.caller), callee: info(p.callee), callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
+      all: (session.metadata?.participants ?? []).map(info),
+    };
+  }
+
+  #spoolState(session: Session): SpoolState {
+    const p = this.#parties(session);
+    return {
+      id: session.id, callId: session.callId, siprecSessionId: session.metadata?.sessionId, startMs: session.startMs,
+      legs: session.legs.map((l) => ({ legId: `${session.id}/${l.legId}`, label: l.label, codec: l.codec, path: this.#o.store.legPath(session.id, l.legId) })),
+      metadataFiles: session.metadataFiles, caller: p.caller, callee: p.callee, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
+      participants: p.all, direction: session.metadata?.direction ?? 'unknown', setting: session.setting, channels: this.#o.channels,
+    };
+  }
+
+  async #saveState(session: Session): Promise<void> {
+    await this.#o.store.saveState(this.#spoolState(session));
+  }
+
+  /** Ends a recording: legs closed and padded to now, files finished; optionally BYE to the SRC. */
+  #end(session: Session, reason: string, sendBye: boolean): void {
+    if (session.state === 'ending' || session.state === 'ended') return;
+    const endMs = Date.now();
+    if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
+    session.state = 'ending';
+    if (sendBye) this.#sendBye(session, reason);
+    this.#enqueue(session, async () => {
+      await Promise.all(session.legs.filter((l) => l.open).map(async (leg) => {
+        leg.open = false;
+        try {
+          session.results.set(leg.legId, await this.#o.media.closeLeg(`${session.id}/${leg.legId}`, endMs));
+        } catch (err) {
+          this.#log.error({ callId: session.callId, label: leg.label, err: errorMessage(err) }, 'closing a leg failed');
+        }
+      }));
+      for (const [base, n] of session.portBlocks) this.#o.media.ports.release(base, n);
+      const state = this.#spoolState(session);
+      const results = new Map([...session.results].map(([k, v]) => [`${session.id}/${k}`, v]));
+      try {
+        const finished = await this.#o.store.finish(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
+        this.stats.recorded++;
+        this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording finished');
+        this.safeEmit('recorded', finished);
+      } catch (err) {
+        this.#log.error({ callId: session.callId, recordingId: session.id, err: errorMessage(err) }, 'finishing the recording failed; spool kept for recovery');
+        this.safeEmit('failed', { callId: session.callId, error: errorMessage(err) });
+      } finally {
+        session.state = 'ended';
+        if (this.#sessions.get(session.callId) === session) this.#sessions.delete(session.callId);
+      }
+    });
+  }
+
+  #sendBye(session: Session, reason: string): void {
+    const branch = `z9hG4bK${randomToken(8)}`;
+    const localFrom = /;\s*tag\s*=/i.test(session.localTo) ? session.localTo : `${session.localTo};tag=${session.localTag}`;
+    const transport = session.remote.transport;
+    const bye: SipRequest = {
+      kind: 'request', method: 'BYE', uri: session.remoteTarget, version: 'SIP/2.0', body: Buffer.alloc(0),
+      headers: [
+        { name: 'via', value: `SIP/2.0/${transport} ${hostForUri(this.#o.sipAddress)}:${this.#o.sipPort};branch=${branch};rport` },
+        { name: 'max-forwards', value: '70' },
+        { name: 'from', value: localFrom },
+        { name: 'to', value: session.remoteFrom },
+        { name: 'call-id', value: session.callId },
+        { name: 'cseq', value: `${session.localCSeq++} BYE` },
+        { name: 'reason', value: `SIP;cause=200;text="${reason}"` },
+      ],
+    };
+    void this.#o.stack.sendRequest(bye, session.remote).then((r) => {
+      this.#log.info({ callId: session.callId, status: r?.status }, 'BYE sent to the SRC');
+    });
+  }
+
+  /** Media timeout (and SRC gone): no RTP on any stream and no SIP activity for the configured time. */
+  #checkMedia(): void {
+    const now = Date.now();
+    for (const session of this.#sessions.values()) {
+      if (session.state !== 'confirmed' && session.state !== 'answered') continue;
+      let last = Math.max(session.startMs, session.lastSipActivityMs);
+      for (const leg of session.legs) {
+        const a = this.#o.media.activity(`${session.id}/${leg.legId}`);
+        if (a && a.lastPacketAtMs > last) last = a.lastPacketAtMs;
+      }
+      if (now - last > this.#o.mediaTimeoutSec * 1000) {
+        this.stats.mediaTimeouts++;
+        this.#log.warn({ callId: session.callId, idleMs: now - last }, 'no media and no signalling; ending the recording');
+        this.#end(session, 'media-timeout', true);
+      }
+    }
+  }
+
+  /** Ends every recording (BYE to the SRCs) and waits until their files are finished. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    const sessions = [...this.#sessions.values()];
+    for (const s of sessions) this.#end(s, 'shutdown', true);
+    await Promise.all(sessions.map((s) => s.queue));
+  }
+}
+
+/** 420 Bad Extension, listing the extensions in Unsupported (RFC 3261 section 8.2.2.3). */
+class BadExtensionError extends SipError {
+  readonly unsupported: readonly string[];
+  constructor(unsupported: readonly string[]) {
+    super('CS_SIPREC_NOT_SIPREC', 420, 'Bad Extension', `unsupported extension ${unsupported.join(', ')}`);
+    this.unsupported = unsupported;
+  }
+}
+
+function errorHeaders(err: SipError): SipHeader[] {
+  return warning(err.message, err instanceof BadExtensionError ? [{ name: 'unsupported', value: err.unsupported.join(', ') }] : []);
+}
+
+function warning(text: string, extra: SipHeader[] = []): SipHeader[] {
+  return [{ name: 'warning', value: `399 callseal "${text.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` }, ...extra];
+}
+
+function hostForUri(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
