@@ -149,6 +149,12 @@ function parseStatusLine(line: string, headers: SipHeader[], body: Buffer): SipR
     throw new ParseError('CS_SIP_PARSE', `status code ${m[2] ?? ''} out of range`);
   }
   if (m[1]?.toUpperCase() !== 'SIP/2.0') throw new ParseError('CS_SIP_VERSION', `unsupported version ${m[1] ?? ''}`);
+  // RFC 4475 section 3.1.2.4 (scalarlg): a response with out-of-range scalars is dropped.
+  try {
+    parseCSeq(getHeader({ headers }, 'cseq') ?? '');
+  } catch (err) {
+    throw new ParseError('CS_SIP_PARSE', `response dropped: ${err instanceof Error ? err.message : String(err)}`, 0, { cause: err });
+  }
   return { kind: 'response', status, reason: m[3] ?? '', version: 'SIP/2.0', headers, body };
 }
 

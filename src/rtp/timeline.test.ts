@@ -1,0 +1,139 @@
+/**
+ * The timeline core with plain arrays: ordering, loss, duplicates, lateness, wrap-around, SSRC
+ * changes and hold all keep the stream on the wall clock (B7) and are counted (B9).
+ */
+import { describe, expect, it } from 'vitest';
+import { Timeline, type TimelineWrite } from './timeline.ts';
+import { seqDelta, uint16Gt, parseRtp, buildRtp } from './packet.ts';
+import { ParseError } from '../common/errors.ts';
+
+const START = 1_000_000;
+
+function pkt(seq: number, ts: number, ssrc = 1, fill = seq & 0xff): { ssrc: number; sequenceNumber: number; timestamp: number; payload: Buffer } {
+  return { ssrc, sequenceNumber: seq & 0xffff, timestamp: ts >>> 0, payload: Buffer.alloc(160, fill) };
+}
+
+/** Applies writes to a byte array, like the WAV writer does. */
+function render(writes: readonly TimelineWrite[], out: number[] = []): number[] {
+  for (const w of writes) {
+    if (w.kind === 'audio') out.push(...w.bytes);
+    else for (let i = 0; i < w.count; i++) out.push(-1);
+  }
+  return out;
+}
+
+function newTimeline(): Timeline {
+  return new Timeline({ startMs: START, clockRateHz: 8000, bytesPerTick: 1, reorderMs: 60 });
+}
+
+describe('Timeline', () => {
+  it('places the first packet at its wall-clock offset and keeps 20 ms packets contiguous', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    for (let i = 0; i < 10; i++) render(t.push(pkt(100 + i, 5000 + 160 * i), START + 500 + 20 * i), out);
+    render(t.finish(START + 500 + 200), out);
+    expect(out.length).toBe(4000 + 1600);
+    expect(out.slice(0, 4000).every((b) => b === -1)).toBe(true);
+    expect(out[4000]).toBe(100);
+    expect(t.stats).toMatchObject({ expected: 10, received: 10, lost: 0, late: 0, duplicated: 0 });
+  });
+
+  it('reorders within the window and counts nothing lost', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    const order = [0, 2, 1, 3, 5, 4, 6];
+    order.forEach((i, k) => render(t.push(pkt(i, 160 * i), START + 20 * k), out));
+    render(t.finish(START + 20 * 7), out);
+    expect(out.filter((_b, i) => i % 160 === 0)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(t.stats).toMatchObject({ received: 7, lost: 0, late: 0 });
+  });
+
+  it('counts a packet arriving after its place was written as late, and fills the gap with silence', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    render(t.push(pkt(0, 0), START), out);
+    render(t.push(pkt(2, 320), START + 40), out);
+    render(t.push(pkt(3, 480), START + 300), out);
+    render(t.push(pkt(1, 160), START + 320), out);
+    render(t.finish(START + 640), out);
+    expect(t.stats.late).toBe(1);
+    expect(t.stats.lost).toBe(0);
+    expect(out.slice(160, 320).every((b) => b === -1)).toBe(true);
+  });
+
+  it('counts duplicates and losses', () => {
+    const t = newTimeline();
+    render(t.push(pkt(10, 0), START));
+    render(t.push(pkt(10, 0), START + 1));
+    render(t.push(pkt(13, 480), START + 60));
+    expect(t.stats).toMatchObject({ expected: 4, received: 2, lost: 2, duplicated: 1 });
+  });
+
+  it('handles sequence and timestamp wrap-around', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    for (let i = 0; i < 6; i++) render(t.push(pkt(65533 + i, 0xffffff00 + 160 * i), START + 20 * i), out);
+    render(t.finish(START + 120), out);
+    expect(t.stats).toMatchObject({ expected: 6, received: 6, lost: 0 });
+    expect(out.length).toBe(960);
+    expect(out.every((b) => b !== -1)).toBe(true);
+  });
+
+  it('re-anchors to the wall clock after a hold without timestamp advance', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    render(t.push(pkt(1, 1000), START), out);
+    // 5 s of hold, then the SRC continues with the next timestamp.
+    render(t.push(pkt(2, 1160), START + 5000), out);
+    render(t.finish(START + 5020), out);
+    expect(t.stats.reanchors).toBe(1);
+    expect(out.length).toBe(40160);
+    expect(out[40000]).toBe(2);
+  });
+
+  it('follows an SSRC change on the wall clock', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    render(t.push(pkt(1, 1000, 1), START), out);
+    render(t.push(pkt(900, 777777, 2), START + 1000), out);
+    render(t.finish(START + 1020), out);
+    expect(t.stats.ssrcChanges).toBe(1);
+    expect(t.stats.expected).toBe(2);
+    expect(out[8000]).toBe(900 & 0xff);
+  });
+
+  it('pads to the end time so both legs of a call have the same length', () => {
+    const a = newTimeline();
+    const b = newTimeline();
+    render(a.push(pkt(1, 0), START + 100));
+    render(a.finish(START + 3000));
+    render(b.finish(START + 3000));
+    expect(a.cursor).toBe(24000);
+    expect(b.cursor).toBe(24000);
+  });
+});
+
+describe('RTP packets', () => {
+  it('compares wrapping sequence numbers', () => {
+    expect(uint16Gt(1, 65535)).toBe(true);
+    expect(uint16Gt(65535, 1)).toBe(false);
+    expect(seqDelta(0, 65535)).toBe(1);
+  });
+
+  it('parses header, CSRCs, extension and padding', () => {
+    const base = buildRtp({ payloadType: 8, sequenceNumber: 7, timestamp: 99, ssrc: 3, payload: Buffer.from([1, 2, 3]) });
+    const p = parseRtp(base);
+    expect(p).toMatchObject({ payloadType: 8, sequenceNumber: 7, timestamp: 99, ssrc: 3, headerSize: 12 });
+    const ext = Buffer.concat([base.subarray(0, 12), Buffer.from([0xbe, 0xde, 0, 1, 9, 9, 9, 9]), Buffer.from([5, 6, 0, 0, 3])]);
+    ext[0] = 0x80 | 0x10 | 0x20;
+    expect([...parseRtp(ext).payload]).toEqual([5, 6]);
+  });
+
+  it('rejects truncated and foreign packets at every length', () => {
+    const full = buildRtp({ payloadType: 0, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: Buffer.alloc(4) });
+    for (let n = 0; n < 12; n++) expect(() => parseRtp(full.subarray(0, n))).toThrow(ParseError);
+    const v1 = Buffer.from(full);
+    v1[0] = 0x40;
+    expect(() => parseRtp(v1)).toThrow(/version/);
+  });
+});
