@@ -77,7 +77,7 @@ export function parseConfig(raw: unknown, extraIssues: readonly ConfigIssue[] = 
   if (result.success) {
     const c = result.data;
     if (c.rtp.portMin > c.rtp.portMax) issues.push({ path: 'rtp.portMin', message: `must not exceed rtp.portMax (${c.rtp.portMax})` });
-    if (c.rtp.portMax - c.rtp.portMin < 3) issues.push({ path: 'rtp.portMax', message: 'the RTP range needs at least 4 ports' });
+    else if (c.rtp.portMax - c.rtp.portMin < 3) issues.push({ path: 'rtp.portMax', message: 'the RTP range needs at least 4 ports' });
     if (c.sip.tls.enabled && (!c.sip.tls.certFile || !c.sip.tls.keyFile)) {
       issues.push({ path: 'sip.tls.certFile', message: 'sip.tls.certFile and sip.tls.keyFile are required when TLS is enabled' });
     }

@@ -57,6 +57,7 @@ export function isoWithOffset(ms: number, timeZone?: string): string {
 export function safeSegment(value: string, max = 32): string {
   const cleaned = value
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .replace(/[^A-Za-z0-9+._-]/g, '_')
     .replace(/_+/g, '_')
     .replace(/^[._]+/, '')

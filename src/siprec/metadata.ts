@@ -174,14 +174,15 @@ function findDirection(node: XmlNode, depth = 0): 'in' | 'out' | undefined {
   for (const [key, value] of Object.entries(node)) {
     if (!Array.isArray(value)) continue;
     for (const v of value) {
-      if (!v || typeof v !== 'object') continue;
-      const child = v as XmlNode;
-      if (/^(direction|calldirection|call-direction)$/i.test(key)) {
-        const t = text(child).toLowerCase();
-        if (/^(in|inbound|incoming)$/.test(t)) return 'in';
-        if (/^(out|outbound|outgoing)$/.test(t)) return 'out';
+      if (typeof v === 'string' || (v && typeof v === 'object')) {
+        if (/^(direction|calldirection|call-direction)$/i.test(key)) {
+          const t = (typeof v === 'string' ? clip(v) : text(v as XmlNode)).toLowerCase();
+          if (/^(in|inbound|incoming)$/.test(t)) return 'in';
+          if (/^(out|outbound|outgoing)$/.test(t)) return 'out';
+        }
       }
-      const nested = findDirection(child, depth + 1);
+      if (!v || typeof v !== 'object') continue;
+      const nested = findDirection(v as XmlNode, depth + 1);
       if (nested) return nested;
     }
   }

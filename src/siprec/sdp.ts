@@ -34,6 +34,12 @@ export interface OfferedStream {
   readonly refused: string | undefined;
 }
 
+/** The payload list of an m-line as text. */
+function payloadsOf(m: { readonly payloads?: string | number }): string {
+  // sdp-transform returns a number when an m-line has a single payload type, though its types say string.
+  return String(m.payloads ?? '');
+}
+
 /** Parses an SDP offer; throws `SipError` 400 for an unusable document. */
 export function parseOffer(sdp: Buffer): OfferedStream[] {
   const textSdp = sdp.toString('utf8');
@@ -59,12 +65,12 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
     if (direction !== 'sendonly' && direction !== 'recvonly' && direction !== 'inactive') direction = 'sendrecv';
     const paused = direction === 'inactive' || direction === 'recvonly' || ip === '0.0.0.0' || ip === '::';
     const base = {
-      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, payloads: (m.payloads ?? ''),
+      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, payloads: payloadsOf(m),
       direction, paused,
     };
     if (m.type !== 'audio') return { ...base, codec: undefined, payloadType: undefined, dtmfPayloadType: undefined, crypto: undefined, refused: `media type ${m.type}` };
     if (m.port === 0) return { ...base, codec: undefined, payloadType: undefined, dtmfPayloadType: undefined, crypto: undefined, refused: 'stream removed (port 0)' };
-    const pts = (m.payloads ?? '').split(/\s+/).filter((p) => /^\d{1,3}$/.test(p)).map(Number);
+    const pts = payloadsOf(m).split(/\s+/).filter((p) => /^\d{1,3}$/.test(p)).map(Number);
     let codec: Codec | undefined;
     let payloadType: number | undefined;
     let dtmfPayloadType: number | undefined;
@@ -93,7 +99,7 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
       }
     }
     let refused: string | undefined;
-    if (!codec) refused = `no recordable codec in "${(m.payloads ?? '')}"`;
+    if (!codec) refused = `no recordable codec in "${payloadsOf(m)}"`;
     else if (secure && !crypto) refused = 'SRTP without a supported SDES crypto suite';
     else if (/DTLS|UDP\/TLS/i.test(m.protocol)) refused = `transport ${m.protocol} not supported`;
     return { ...base, codec, payloadType, dtmfPayloadType, crypto, refused };

@@ -71,7 +71,7 @@ export async function startCallseal(options: { home?: string; config?: Record<st
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buf = '';
   let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buf += d.toString();
     let nl;
     while ((nl = buf.indexOf('\n')) >= 0) {
@@ -89,7 +89,7 @@ export async function startCallseal(options: { home?: string; config?: Record<st
       }
     }
   });
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((res) => { child.on('exit', (code) => { res(code); }); });
   const waitForLog = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 15000): Promise<Record<string, unknown>> => {
     const found = logs.find(match);
