@@ -373,7 +373,7 @@ function salvageLoose(lines: readonly string[]): SipRequest | undefined {
     if (/[\r\n]/.test(value)) return undefined;
     headers.push({ name, value });
   }
-  const has = (n: string): boolean => headers.some((h) => h.name === n);
-  if (!has('via') || !has('call-id') || !has('cseq') || !has('from') || !has('to')) return undefined;
+  // RFC 4475 section 3.3.1 (insuf): answer 400 even when Call-ID, From or To are missing; the Via is enough to route it.
+  if (!headers.some((h) => h.name === 'via')) return undefined;
   return { kind: 'request', method: 'OPTIONS', uri: 'sip:salvage.invalid', version: 'SIP/2.0', headers, body: Buffer.alloc(0) };
 }

@@ -160,6 +160,19 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const toTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'to') ?? '')?.[1];
     const session = this.#sessions.get(callId);
     const dialog = toTag !== undefined && session?.localTag === toTag ? session : undefined;
+    if (msg.method !== 'ACK' && msg.method !== 'CANCEL') {
+      // RFC 3261 section 8.2.2.1: a Request-URI scheme callseal does not know gets 416.
+      if (!/^(sips?|tel):/i.test(msg.uri)) {
+        req.respond(416, 'Unsupported URI Scheme');
+        return;
+      }
+      // RFC 3261 section 8.2.2.3: unknown extensions in Require get 420 with Unsupported.
+      const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
+      if (unsupported.length > 0) {
+        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported)) });
+        return;
+      }
+    }
     switch (msg.method) {
       case 'INVITE':
         if (toTag === undefined) {
@@ -227,12 +240,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.safeEmit('failed', { callId, error: errorMessage(err) });
   }
 
-  /** Checks Require, Content-Type and Accept (RFC 3261 sections 8.2.2.3 and 8.2.3). */
+  /** Checks Accept (RFC 3261 section 8.2.3): the answer is SDP, so the SRC must accept SDP. */
   #checkRequest(msg: SipRequest): void {
-    const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
-    if (unsupported.length > 0) {
-      throw new BadExtensionError(unsupported);
-    }
     const accept = getHeaders(msg, 'accept');
     if (msg.method === 'INVITE' && accept.length > 0 && !accept.some((a) => /^(application\/sdp|application\/\*|\*\/\*)/i.test(a.trim()))) {
       throw new SipError('CS_SDP_INVALID', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
@@ -635,7 +644,11 @@ class BadExtensionError extends SipError {
 }
 
 function errorHeaders(err: SipError): SipHeader[] {
-  return warning(err.message, err instanceof BadExtensionError ? [{ name: 'unsupported', value: err.unsupported.join(', ') }] : []);
+  const extra: SipHeader[] = [];
+  if (err instanceof BadExtensionError) extra.push({ name: 'unsupported', value: err.unsupported.join(', ') });
+  // RFC 3261 section 21.4.13: a 415 lists what is accepted.
+  if (err.status === 415) extra.push({ name: 'accept', value: ACCEPT });
+  return warning(err.message, extra);
 }
 
 function warning(text: string, extra: SipHeader[] = []): SipHeader[] {
