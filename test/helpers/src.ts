@@ -14,7 +14,7 @@ import { parseMessage, getHeader, type SipResponse, StreamFramer } from '../../s
 export interface SrcStream {
   readonly label: string;
   readonly payloadType: number;
-  readonly codec: 'PCMA' | 'PCMU';
+  readonly codec: 'PCMA' | 'PCMU' | 'G722';
   /** SDES key line value (after `a=crypto:`); SRTP when set. */
   readonly crypto?: string;
   readonly direction?: 'sendonly' | 'inactive';

@@ -262,6 +262,34 @@ describe('scripted SRC (what sipp cannot send)', () => {
     expect(one(info(), 'stats-stream-3')).toMatch(/received=20/);
   });
 
+  it('G.722 is kept as G.722 (adpcm_g722, 16 kHz), one file per party since it cannot be interleaved', async () => {
+    cs = await startCallseal();
+    const src = await RawSrc.connect('UDP', cs.sipPort);
+    srcs.push(src);
+    const { ports, answer } = await src.invite([{ label: '1', payloadType: 9, codec: 'G722' }, { label: '2', payloadType: 9, codec: 'G722' }], rsMetadata(ALICE, BOB));
+    expect(answer).toContain('a=rtpmap:9 G722/8000');
+    const a = new RtpSender(ports[0] ?? 0, 9);
+    const b = new RtpSender(ports[1] ?? 0, 9);
+    await Promise.all([a.play(Buffer.alloc(8000, 0x33)), b.play(Buffer.alloc(8000, 0x44))]);
+    a.close();
+    b.close();
+    await src.bye();
+    await recorded();
+    const { root, files, info } = recordings();
+    const wavs = files.filter((f) => f.endsWith('.wav'));
+    expect(wavs).toHaveLength(2);
+    const meta = info();
+    expect(one(meta, 'channels')).toBe('separate');
+    for (const w of wavs) {
+      const p = ffprobe(join(root, w));
+      expect(p).toMatchObject({ codec: 'adpcm_g722', channels: 1, sampleRate: 16000 });
+      expect(Math.abs(p.durationSec - Number(one(meta, 'duration-ms')) / 1000)).toBeLessThan(0.1);
+    }
+    // The payload bytes are in the file as sent (no transcoding, B2).
+    const callerWav = readFileSync(join(root, wavs.find((w) => w.endsWith('_caller.wav')) ?? ''));
+    expect(callerWav.includes(Buffer.alloc(160, 0x33))).toBe(true);
+  });
+
   it('CANCEL before answer: 200 to the CANCEL, 487 to the INVITE, nothing recorded, ports returned', async () => {
     cs = await startCallseal({ config: { sip: { answerDelayMs: 1500 } } });
     const src = await RawSrc.connect('UDP', cs.sipPort);
