@@ -1,18 +1,21 @@
 /**
- * Composition root: the only file that knows every module. Starts recovery, media workers,
- * SIP transports and the SIPREC server, and a small HTTP listener for `GET /healthz`.
+ * Composition root: the only file that knows every module. Opens the database and key store,
+ * seals what a previous process left unfinished, starts media workers, SIP transports and the
+ * SIPREC server, seals every finished recording, and serves `GET /healthz`.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from './common/log.ts';
-import { errorMessage } from './common/errors.ts';
+import { CallsealError, errorMessage } from './common/errors.ts';
 import { advertisedAddress, type Config } from './config/index.ts';
 import { SipStack, SipTransport } from './sip/index.ts';
 import { MediaEngine } from './media/index.ts';
 import { RecordingStore, type FinishedRecording } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
+import { openDatabase, RecordingRepository } from './store/index.ts';
+import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
 
 /** callseal's version, written into every metadata file. */
 export const VERSION = '0.1.0';
@@ -25,11 +28,13 @@ export interface App {
   readonly siprec: SiprecServer;
   readonly media: MediaEngine;
   readonly store: RecordingStore;
-  readonly recovered: readonly FinishedRecording[];
+  readonly keys: KeyStore;
+  readonly recovered: readonly SealedRecording[];
   close(): Promise<void>;
 }
 
-async function instanceId(home: string): Promise<string> {
+/** The instance id, created on first start. */
+export async function instanceId(home: string): Promise<string> {
   const file = join(home, 'instance-id');
   try {
     const id = (await readFile(file, 'utf8')).trim();
@@ -38,8 +43,28 @@ async function instanceId(home: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const id = randomUUID();
+  await mkdir(home, { recursive: true });
   await writeFile(file, `${id}\n`, { flag: 'wx' });
   return id;
+}
+
+/** Opens the database and key store; starts the chain epoch of a new key. */
+export async function openSealing(config: Config, id: string, log: Logger): Promise<{ repo: RecordingRepository; keys: KeyStore; close: () => void }> {
+  const db = openDatabase(join(config.home, 'callseal.db'));
+  const repo = new RecordingRepository(db);
+  const head = repo.currentHead();
+  const { store: keys, created } = await KeyStore.open({
+    home: config.home, instanceId: id, modulusBits: config.seal.keyBits, chainExists: head !== undefined,
+    ...(process.env['CALLSEAL_KEY_SECRET'] ? { secret: process.env['CALLSEAL_KEY_SECRET'] } : {}),
+  });
+  if (!head || head.epoch < keys.epoch) repo.startEpoch(keys.epoch, keys.spkiSha256, Date.now());
+  else if (head.epoch > keys.epoch || head.spkiSha256 !== keys.spkiSha256) {
+    db.close();
+    throw new CallsealError('CS_KEYSTORE_DAMAGED', `the key store (epoch ${keys.epoch}) is not the key of the chain (epoch ${head.epoch}); restore the key store or run "callseal keys reset"`);
+  }
+  const d = keys.describe();
+  log.info({ created, subject: d.subject, fingerprintSha256: d.fingerprint, publicKeySha256: d.spkiSha256, epoch: d.epoch, modulusBits: d.modulusBits, notAfter: d.notAfter }, created ? 'signing key and certificate created' : 'signing certificate');
+  return { repo, keys, close: () => { db.close(); } };
 }
 
 /** Starts callseal with a validated configuration. */
@@ -47,12 +72,37 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await mkdir(join(config.home, 'recordings'), { recursive: true });
   await mkdir(join(config.home, 'spool'), { recursive: true });
   const id = await instanceId(config.home);
+  const sealing = await openSealing(config, id, log);
+  const { repo, keys } = sealing;
   const store = new RecordingStore({
     home: config.home, directoryTemplate: config.recording.directoryTemplate, timeZone: config.recording.timeZone,
     instanceId: id, recorder: `callseal ${VERSION}`, log,
   });
-  // Invariant 1: recordings left by a crash are finished before new calls are taken.
-  const recovered = await store.recover();
+  // The certificate and the stand-alone verifier travel with the recordings (E6).
+  await writeFile(join(store.recordingsRoot, 'callseal-cert.pem'), keys.certificatePem);
+  await writeFile(join(store.recordingsRoot, `callseal-cert-epoch${keys.epoch}.pem`), keys.certificatePem);
+  await copyFile(new URL('../tools/verify.sh', import.meta.url), join(store.recordingsRoot, 'verify.sh'));
+  const sealer = new Sealer({ keys, repo, log });
+  const pending = new Set<Promise<unknown>>();
+
+  const sealAndComplete = async (finished: FinishedRecording): Promise<SealedRecording | undefined> => {
+    if (repo.has(finished.facts.id)) {
+      await store.complete(finished.facts.id);
+      return undefined;
+    }
+    const sealed = await sealer.seal(finished);
+    await store.complete(finished.facts.id);
+    log.info({ recordingId: finished.facts.id, callId: finished.facts.callId, dir: finished.dir, base: finished.facts.baseName, chainSeq: sealed.chain.sequence, interrupted: finished.facts.interrupted, files: sealed.files }, 'recording finished');
+    return sealed;
+  };
+
+  // Invariant 1: recordings left by a crash are finished and sealed before new calls are taken.
+  const recovered: SealedRecording[] = [];
+  const left = (await store.recover()).sort((a, b) => a.facts.endMs - b.facts.endMs || a.facts.startMs - b.facts.startMs);
+  for (const f of left) {
+    const s = await sealAndComplete(f);
+    if (s) recovered.push(s);
+  }
 
   const media = new MediaEngine({
     host: config.rtp.host, portMin: config.rtp.portMin, portMax: config.rtp.portMax,
@@ -72,6 +122,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     bound = await transport.listen();
   } catch (err) {
     await media.close();
+    sealing.close();
     throw err;
   }
   const siprec = new SiprecServer({
@@ -80,11 +131,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
     answerDelayMs: config.sip.answerDelayMs,
   });
+  siprec.on('recorded', (finished) => {
+    const p = sealAndComplete(finished).catch((err: unknown) => {
+      // The spool keeps finished.json: the next start seals it.
+      log.error({ recordingId: finished.facts.id, err: errorMessage(err) }, 'recording could not be sealed; kept for the next start');
+    });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  });
 
   const http = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sip: stack.stats, siprec: siprec.stats }));
+      res.end(JSON.stringify({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }));
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
@@ -98,13 +157,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     });
   }).catch(async (err: unknown) => {
     await Promise.all([transport.close(), media.close()]);
+    sealing.close();
     throw err;
   });
 
   log.info({
     instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
     sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
-    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length,
+    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
 
   let closing: Promise<void> | undefined;
@@ -112,10 +172,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     closing ??= (async () => {
       log.info('shutting down: ending running recordings');
       await siprec.close();
+      await Promise.allSettled([...pending]);
       stack.close();
       await transport.close();
       await media.close();
       await new Promise<void>((resolve) => { closeServer(http, resolve); });
+      sealing.close();
       log.info('stopped');
     })().catch((err: unknown) => {
       log.error({ err: errorMessage(err) }, 'shutdown failed');
@@ -124,7 +186,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
   return {
     config, instanceId: id, ports: { sipUdp: bound.udp, sipTcp: bound.tcp, sipTls: bound.tls, http: httpPort },
-    siprec, media, store, recovered, close,
+    siprec, media, store, keys, recovered, close,
   };
 }
 

@@ -48,6 +48,10 @@ export const configSchema = z.object({
     /** IANA time zone for file names and folders; default: the machine's. */
     timeZone: z.string().min(1).optional(),
   }).strict().default({ channels: 'stereo', directoryTemplate: '$Y/$M/$D', mediaTimeoutSec: 120 }),
+  seal: z.object({
+    /** RSA modulus of the installation key, chosen at first start (E3). */
+    keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
+  }).strict().default({ keyBits: 2048 }),
   http: z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),

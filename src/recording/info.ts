@@ -51,8 +51,16 @@ export interface RecordingFacts {
 
 /** Chain link written by sealing (E5). */
 export interface ChainLink {
+  readonly epoch: number;
+  /** 1 for the first recording of an epoch. */
+  readonly sequence: number;
+  /** Base name of the previously sealed recording, or `genesis`. */
   readonly previousRecording: string;
+  /** Its signature (base64), or `public-key-sha256:<hex>` at genesis. */
   readonly previousSignature: string;
+  readonly sealedAtMs: number;
+  readonly certificateSha256: string;
+  readonly publicKeySha256: string;
 }
 
 /** Escapes a value for one line: backslash, CR, LF and other controls become escapes. */
@@ -121,6 +129,12 @@ export function renderInfo(f: RecordingFacts, chain?: ChainLink): string {
   rows.push(['recorder', f.recorder]);
   rows.push(['instance-id', f.instanceId]);
   if (chain) {
+    rows.push(['sealed-at', isoWithOffset(chain.sealedAtMs, tz)]);
+    rows.push(['sealed-at-ms', String(chain.sealedAtMs)]);
+    rows.push(['certificate-sha256', chain.certificateSha256]);
+    rows.push(['public-key-sha256', chain.publicKeySha256]);
+    rows.push(['chain-epoch', String(chain.epoch)]);
+    rows.push(['chain-sequence', String(chain.sequence)]);
     rows.push(['previous-recording', chain.previousRecording]);
     rows.push(['previous-signature', chain.previousSignature]);
   }

@@ -2,17 +2,20 @@
  * Lifecycle of recordings on disk. While a call runs, its legs stream into
  * `$CALLSEAL_HOME/spool/<id>/` next to `state.json` (what recovery needs) and the raw SIPREC
  * metadata of every version. When the call ends, `finish` merges or moves the audio into
- * `$CALLSEAL_HOME/recordings/<template>/<base>*`, writes `<base>_info.txt` and removes the spool.
- * After a crash, `recover` finishes every spool folder left behind as `interrupted` (invariant 1).
+ * `$CALLSEAL_HOME/recordings/<template>/<base>*` and records `finished.json` in the spool; sealing
+ * then writes `<base>_info.txt`, the hash file and the signature, and `complete` removes the spool.
+ * After a crash, `recover` returns every recording left in the spool, finished as `interrupted`
+ * when its call was still running (invariant 1), for sealing.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open, copyFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
 import { codecByName, mergeStereo, repairWavHeader, type LegResult } from '../media/index.ts';
 import { emptyStats, type StreamStats } from '../rtp/index.ts';
 import { expandTemplate, recordingBaseName, timeParts } from './naming.ts';
-import { renderInfo, type PartyInfo, type RecordingFacts, type StreamInfo } from './info.ts';
+import type { PartyInfo, RecordingFacts, StreamInfo } from './info.ts';
 
 /** One leg as the spool state records it. */
 export interface SpoolLeg {
@@ -53,7 +56,9 @@ export interface FinishedRecording {
   readonly facts: RecordingFacts;
   /** Absolute folder holding the files. */
   readonly dir: string;
-  /** File names (in `dir`): audio files, metadata XML files, then the info file. */
+  /** Folder relative to the recordings root. */
+  readonly relDir: string;
+  /** File names (in `dir`): audio files, then metadata XML files. The info file comes with sealing. */
   readonly files: readonly string[];
   readonly infoFile: string;
 }
@@ -114,7 +119,8 @@ export class RecordingStore {
   async finish(state: SpoolState, results: ReadonlyMap<string, LegResult>, end: RecordingEnd): Promise<FinishedRecording> {
     const o = this.#o;
     const parts = timeParts(state.startMs, o.timeZone);
-    const dir = join(this.recordingsRoot, expandTemplate(o.directoryTemplate, parts));
+    const relDir = expandTemplate(o.directoryTemplate, parts);
+    const dir = join(this.recordingsRoot, relDir);
     await mkdir(dir, { recursive: true });
     const base = recordingBaseName(state.startMs, o.timeZone, state.caller.number, state.callee.number, state.id);
     const spool = this.spoolDir(state.id);
@@ -170,10 +176,16 @@ export class RecordingStore {
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
     };
-    const infoFile = `${base}_info.txt`;
-    await writeDurable(join(dir, infoFile), renderInfo(facts));
-    await rm(spool, { recursive: true, force: true });
-    return { facts, dir, files: [...audioFiles, ...metadataFiles, infoFile], infoFile };
+    const finished: FinishedRecording = { facts, dir, relDir, files: [...audioFiles, ...metadataFiles], infoFile: `${base}_info.txt` };
+    // The audio has left the spool: from here on, recovery seals from this file.
+    await writeDurable(join(spool, 'finished.json'), JSON.stringify(finished));
+    await rm(join(spool, 'state.json'), { force: true });
+    return finished;
+  }
+
+  /** Removes the spool of a recording once it is sealed. */
+  async complete(id: string): Promise<void> {
+    await rm(this.spoolDir(id), { recursive: true, force: true });
   }
 
   /**
@@ -191,6 +203,17 @@ export class RecordingStore {
     for (const id of ids.sort()) {
       const dir = this.spoolDir(id);
       try {
+        if (existsSync(join(dir, 'finished.json'))) {
+          // Finished but not (known to be) sealed when the process ended.
+          done.push(JSON.parse(await readFile(join(dir, 'finished.json'), 'utf8')) as FinishedRecording);
+          continue;
+        }
+        if (!existsSync(join(dir, 'state.json'))) {
+          // Killed before the first state was written: no audio was answered for yet.
+          this.#o.log.warn({ recordingId: id }, 'spool folder without state; removed');
+          await rm(dir, { recursive: true, force: true });
+          continue;
+        }
         const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as SpoolState;
         const results = new Map<string, LegResult>();
         let lastMs = state.startMs;
@@ -237,7 +260,8 @@ async function moveFile(from: string, to: string): Promise<void> {
   }
 }
 
-async function writeDurable(path: string, text: string): Promise<void> {
+/** Writes a file and fsyncs it. */
+export async function writeDurable(path: string, text: string): Promise<void> {
   const fh = await open(path, 'w');
   try {
     await fh.writeFile(text, 'utf8');

@@ -572,7 +572,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       try {
         const finished = await this.#o.store.finish(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
         this.stats.recorded++;
-        this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording finished');
+        this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording closed');
         this.safeEmit('recorded', finished);
       } catch (err) {
         this.#log.error({ callId: session.callId, recordingId: session.id, err: errorMessage(err) }, 'finishing the recording failed; spool kept for recovery');

@@ -1,0 +1,107 @@
+/**
+ * Repository of sealed recordings and of the hash chain (invariant 2): a recording row and the new
+ * chain head are written in one transaction.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { transaction } from './db.ts';
+
+/** A sealed recording as the log stores it. */
+export interface RecordingRow {
+  readonly id: string;
+  readonly baseName: string;
+  /** Folder relative to the recordings root. */
+  readonly dir: string;
+  readonly callId: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly callerNumber: string;
+  readonly callerName: string;
+  readonly calleeNumber: string;
+  readonly calleeName: string;
+  readonly direction: string;
+  readonly setting: string;
+  readonly channels: string;
+  readonly codec: string;
+  readonly interrupted: boolean;
+  readonly files: readonly string[];
+  readonly hashFileSha256: string;
+  readonly signature: string;
+  readonly chainEpoch: number;
+  readonly chainSeq: number;
+  readonly previous: string;
+  readonly sealedAtMs: number;
+}
+
+/** The head of one chain epoch. */
+export interface ChainHead {
+  readonly epoch: number;
+  readonly spkiSha256: string;
+  readonly seq: number;
+  readonly base: string | undefined;
+  readonly signature: string | undefined;
+}
+
+interface HeadRow {
+  epoch: number;
+  spki_sha256: string;
+  head_seq: number;
+  head_base: string | null;
+  head_signature: string | null;
+}
+
+/** Recordings and chain heads. */
+export class RecordingRepository {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** The newest epoch's head, or undefined before the first key exists. */
+  currentHead(): ChainHead | undefined {
+    const row = this.#db.prepare('SELECT epoch, spki_sha256, head_seq, head_base, head_signature FROM chain_epochs ORDER BY epoch DESC LIMIT 1').get() as HeadRow | undefined;
+    return row ? toHead(row) : undefined;
+  }
+
+  /** Starts a chain epoch for a key (first start, or an explicit key reset). */
+  startEpoch(epoch: number, spkiSha256: string, nowMs: number): void {
+    this.#db.prepare('INSERT INTO chain_epochs (epoch, spki_sha256, started_ms) VALUES (?, ?, ?)').run(epoch, spkiSha256, nowMs);
+  }
+
+  /** Number of sealed recordings in all epochs. */
+  count(): number {
+    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM recordings').get() as { n: number } | undefined;
+    return row?.n ?? 0;
+  }
+
+  /** Whether a recording id is sealed. */
+  has(id: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM recordings WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** Inserts a sealed recording and moves the chain head, atomically; fails if the head moved. */
+  insertSealed(row: RecordingRow): void {
+    transaction(this.#db, () => {
+      const head = this.#db.prepare('SELECT head_seq FROM chain_epochs WHERE epoch = ?').get(row.chainEpoch) as { head_seq: number } | undefined;
+      if (head?.head_seq !== row.chainSeq - 1) throw new Error(`chain head moved: expected ${row.chainSeq - 1}, found ${String(head?.head_seq)}`);
+      this.#db.prepare(`INSERT INTO recordings (id, base_name, dir, call_id, start_ms, end_ms, caller_number, caller_name, callee_number, callee_name,
+        direction, setting, channels, codec, interrupted, files, hash_file_sha256, signature, chain_epoch, chain_seq, previous, sealed_at_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        row.id, row.baseName, row.dir, row.callId, row.startMs, row.endMs, row.callerNumber, row.callerName, row.calleeNumber, row.calleeName,
+        row.direction, row.setting, row.channels, row.codec, row.interrupted ? 1 : 0, JSON.stringify(row.files), row.hashFileSha256, row.signature,
+        row.chainEpoch, row.chainSeq, row.previous, row.sealedAtMs,
+      );
+      this.#db.prepare('UPDATE chain_epochs SET head_seq = ?, head_base = ?, head_signature = ? WHERE epoch = ?').run(row.chainSeq, row.baseName, row.signature, row.chainEpoch);
+    });
+  }
+
+  /** Sealed recordings, newest first. */
+  list(limit = 100): { id: string; baseName: string; dir: string; chainSeq: number; interrupted: boolean }[] {
+    const rows = this.#db.prepare('SELECT id, base_name, dir, chain_seq, interrupted FROM recordings ORDER BY chain_epoch DESC, chain_seq DESC LIMIT ?').all(limit) as { id: string; base_name: string; dir: string; chain_seq: number; interrupted: number }[];
+    return rows.map((r) => ({ id: r.id, baseName: r.base_name, dir: r.dir, chainSeq: r.chain_seq, interrupted: r.interrupted === 1 }));
+  }
+}
+
+function toHead(row: HeadRow): ChainHead {
+  return { epoch: row.epoch, spkiSha256: row.spki_sha256, seq: row.head_seq, base: row.head_base ?? undefined, signature: row.head_signature ?? undefined };
+}

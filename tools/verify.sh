@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# verify.sh — checks one callseal recording with standard tools only (Linux and macOS).
+#
+#   verify.sh [--cert FILE] <base>
+#
+# <base> is the recording's path without suffix, e.g. 2026/11/23/20261123-184637-123_+4930_+4989_ab12cd.
+# Checks: every file listed in <base>_hash.txt has its SHA-256 (sha256sum, or shasum -a 256), and
+# <base>_hash.SHA256withRSA.sig is a valid RSA SHA-256 signature of <base>_hash.txt made with the key
+# of the certificate (openssl). The certificate is taken from --cert, else callseal-cert.pem beside the
+# recording, in a parent folder, or beside this script. Exit 0 only if all of it holds.
+set -u
+
+cert=""
+base=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cert) cert="${2:-}"; shift 2 ;;
+    --cert=*) cert="${1#--cert=}"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) base="$1"; shift ;;
+  esac
+done
+[ -n "$base" ] || { echo "usage: verify.sh [--cert FILE] <base>" >&2; exit 2; }
+base="${base%_hash.txt}"
+base="${base%_info.txt}"
+dir=$(cd "$(dirname "$base")" 2>/dev/null && pwd) || { echo "FAIL: folder of $base not found" >&2; exit 1; }
+name=$(basename "$base")
+hashfile="$name"_hash.txt
+sigfile="$name"_hash.SHA256withRSA.sig
+script_dir=$(cd "$(dirname "$0")" && pwd)
+
+if [ -z "$cert" ]; then
+  d="$dir"
+  while [ -n "$d" ]; do
+    if [ -f "$d/callseal-cert.pem" ]; then cert="$d/callseal-cert.pem"; break; fi
+    [ "$d" = "/" ] && break
+    d=$(dirname "$d")
+  done
+  [ -z "$cert" ] && [ -f "$script_dir/callseal-cert.pem" ] && cert="$script_dir/callseal-cert.pem"
+fi
+[ -n "$cert" ] && [ -f "$cert" ] || { echo "FAIL: no certificate (give --cert FILE or put callseal-cert.pem beside the recording)" >&2; exit 1; }
+case "$cert" in /*) ;; *) cert="$(pwd)/$cert" ;; esac
+
+command -v openssl >/dev/null 2>&1 || { echo "FAIL: openssl not found" >&2; exit 1; }
+if command -v sha256sum >/dev/null 2>&1; then shacheck="sha256sum -c"
+elif command -v shasum >/dev/null 2>&1; then shacheck="shasum -a 256 -c"
+else echo "FAIL: neither sha256sum nor shasum found" >&2; exit 1; fi
+
+cd "$dir" || exit 1
+[ -f "$hashfile" ] || { echo "FAIL: $hashfile missing" >&2; exit 1; }
+[ -f "$sigfile" ] || { echo "FAIL: $sigfile missing" >&2; exit 1; }
+grep -q "  ${name}_info.txt\$" "$hashfile" || { echo "FAIL: ${name}_info.txt is not listed in $hashfile" >&2; exit 1; }
+
+status=0
+echo "Checking file hashes ($shacheck):"
+if ! $shacheck "$hashfile"; then
+  echo "FAIL: at least one file differs from its SHA-256 in $hashfile" >&2
+  status=1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/callseal-verify.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+if ! openssl base64 -d -A -in "$sigfile" -out "$tmp/sig.bin" 2>/dev/null || [ ! -s "$tmp/sig.bin" ]; then
+  echo "FAIL: $sigfile is not base64" >&2
+  exit 1
+fi
+if ! openssl x509 -in "$cert" -noout -pubkey > "$tmp/pub.pem" 2>/dev/null; then
+  echo "FAIL: $cert is not a certificate" >&2
+  exit 1
+fi
+echo "Certificate: $(openssl x509 -in "$cert" -noout -subject 2>/dev/null)"
+echo "             SHA-256 fingerprint $(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//')"
+echo "Checking signature (openssl dgst -sha256 -verify):"
+if openssl dgst -sha256 -verify "$tmp/pub.pem" -signature "$tmp/sig.bin" "$hashfile"; then
+  :
+else
+  echo "FAIL: the signature of $hashfile does not verify with $cert" >&2
+  status=1
+fi
+
+if [ "$status" -eq 0 ]; then
+  echo "OK: $name is complete and unaltered"
+fi
+exit "$status"
