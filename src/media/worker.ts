@@ -12,7 +12,7 @@ import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec } from './protocol.ts';
 
 /** How often buffered packets are released and file buffers flushed. */
-const TICK_MS = 200;
+const TICK_MS = 100;
 /** How often activity is reported to the SIP thread. */
 const ACTIVITY_MS = 1000;
 
