@@ -3,9 +3,11 @@
  * Figures and ratios are printed and written to bench/out/; nothing here asserts a timing.
  */
 import { siprecLoad } from './siprec-load.ts';
+import { sealBench } from './seal.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
+  seal: sealBench,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));

@@ -97,6 +97,14 @@ describe('SIPREC call from sipp', () => {
     expect(left['Rough   frequency'] ?? left['Rough frequency']).toBeLessThan(600);
     expect(right['Rough   frequency'] ?? right['Rough frequency']).toBeGreaterThan(800);
     expect(right['Rough   frequency'] ?? right['Rough frequency']).toBeLessThan(1200);
+    // Sealed (E1, E2, E5): sha256sum and verify.sh judge, in the recording's folder.
+    const base = wavPath.replace(/\.wav$/, '');
+    const folder = join(wavPath, '..');
+    expect(run('sha256sum', ['-c', `${base.split('/').pop() ?? ''}_hash.txt`], folder)).toMatch(/_info\.txt: OK/);
+    expect(run(join(import.meta.dirname, '../../tools/verify.sh'), [base])).toContain('OK:');
+    expect(one('chain-sequence')).toBe('1');
+    expect(one('previous-recording')).toBe('genesis');
+    expect(one('previous-signature')).toBe(`public-key-sha256:${one('public-key-sha256')}`);
     // Audio duration sent (3 s) is what was written for each channel, the rest is silence.
     const audioBytes = /audio-bytes=(\d+)/.exec(one('stats-caller'))?.[1];
     expect(Number(audioBytes) / 8000).toBeCloseTo(3, 1);
