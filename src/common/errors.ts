@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',
   CS_KEYSTORE_CERT: 'An imported certificate is unreadable or does not match the installation key.',
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',
+  CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
   CS_VERIFY_USAGE: 'The verify command was called with a missing folder or certificate.',
 } as const;
 

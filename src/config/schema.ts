@@ -48,6 +48,16 @@ export const configSchema = z.object({
     /** IANA time zone for file names and folders; default: the machine's. */
     timeZone: z.string().min(1).optional(),
   }).strict().default({ channels: 'stereo', directoryTemplate: '$Y/$M/$D', mediaTimeoutSec: 120 }),
+  numbers: z.object({
+    /** Country code without +, for normalising national numbers (030123 → +4930123). */
+    countryCode: z.string().regex(/^[1-9][0-9]{0,3}$/).default('49'),
+    /** Area code without the national prefix, for subscriber numbers without one; empty for none. */
+    areaCode: z.string().regex(/^[0-9]{0,6}$/).default(''),
+    internationalPrefix: z.string().regex(/^[0-9]{1,4}$/).default('00'),
+    nationalPrefix: z.string().regex(/^[0-9]{0,2}$/).default('0'),
+    /** Numbers up to this many digits are extensions and are never expanded. */
+    maxExtensionDigits: z.number().int().min(1).max(10).default(6),
+  }).strict().default({ countryCode: '49', areaCode: '', internationalPrefix: '00', nationalPrefix: '0', maxExtensionDigits: 6 }),
   seal: z.object({
     /** RSA modulus of the installation key, chosen at first start (E3). */
     keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),

@@ -1,0 +1,8 @@
+/**
+ * Recording policy: directory, exception lists, settings, number normalisation and `decide()`.
+ */
+export * from './numbers.ts';
+export * from './model.ts';
+export * from './decide.ts';
+export * from './store.ts';
+export * from './engine.ts';

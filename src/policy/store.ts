@@ -1,0 +1,161 @@
+/**
+ * Persistence of the policy (directory, exception lists, settings) in the embedded database, the
+ * membership log and the decision log (A9). Every change bumps a version number, so a running
+ * callseal picks up changes made by the CLI or the API for calls that start afterwards.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { ConfigError } from '../common/errors.ts';
+import { transaction } from '../store/index.ts';
+import { DEFAULT_POLICY, policySchema, type Policy } from './model.ts';
+import type { CallFacts, Decision } from './decide.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS policy (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, json TEXT NOT NULL, updated_ms INTEGER NOT NULL, updated_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS membership_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, group_id TEXT NOT NULL, user_id TEXT NOT NULL, active INTEGER NOT NULL, actor TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, call_id TEXT NOT NULL, event TEXT NOT NULL,
+  caller TEXT NOT NULL, callee TEXT NOT NULL, direction TEXT NOT NULL, record INTEGER NOT NULL, code TEXT NOT NULL,
+  setting_id TEXT, setting_name TEXT, reason TEXT NOT NULL, policy_version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_call ON decisions(call_id);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(at_ms);
+`;
+
+/** A logged decision. */
+export interface DecisionRecord {
+  readonly seq: number;
+  readonly atMs: number;
+  readonly callId: string;
+  /** What asked: `new-session`, `metadata-update`, `dtmf-stop`. */
+  readonly event: string;
+  readonly caller: string;
+  readonly callee: string;
+  readonly direction: string;
+  readonly record: boolean;
+  readonly code: string;
+  readonly settingId: string | null;
+  readonly settingName: string | null;
+  readonly reason: string;
+  readonly policyVersion: number;
+}
+
+/** Checks references between the parts of a policy; returns problems naming the field. */
+export function policyProblems(p: Policy): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const dup = (items: readonly { id: string }[], where: string): void => {
+    const seen = new Set<string>();
+    items.forEach((x, i) => {
+      if (seen.has(x.id)) problems.push({ path: `${where}.${i}.id`, message: `duplicate id "${x.id}"` });
+      seen.add(x.id);
+    });
+  };
+  dup(p.users, 'users');
+  dup(p.groups, 'groups');
+  dup(p.exceptionLists, 'exceptionLists');
+  dup(p.settings, 'settings');
+  const users = new Set(p.users.map((u) => u.id));
+  const groups = new Set(p.groups.map((g) => g.id));
+  const lists = new Set(p.exceptionLists.map((l) => l.id));
+  p.groups.forEach((g, gi) => { g.members.forEach((m, mi) => { if (!users.has(m.userId)) problems.push({ path: `groups.${gi}.members.${mi}.userId`, message: `unknown user "${m.userId}"` }); }); });
+  p.settings.forEach((s, si) => {
+    s.exceptionListIds.forEach((l, li) => { if (!lists.has(l)) problems.push({ path: `settings.${si}.exceptionListIds.${li}`, message: `unknown exception list "${l}"` }); });
+    if (s.scope.kind === 'groups') s.scope.groupIds.forEach((g, i) => { if (!groups.has(g)) problems.push({ path: `settings.${si}.scope.groupIds.${i}`, message: `unknown group "${g}"` }); });
+    if (s.scope.kind === 'users') s.scope.userIds.forEach((u, i) => { if (!users.has(u)) problems.push({ path: `settings.${si}.scope.userIds.${i}`, message: `unknown user "${u}"` }); });
+  });
+  return problems;
+}
+
+/** Validates raw input into a policy, or throws ConfigError listing every problem with its field. */
+export function parsePolicy(raw: unknown): Policy {
+  const r = policySchema.safeParse(raw);
+  if (!r.success) throw new ConfigError('CS_POLICY_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })));
+  const problems = policyProblems(r.data);
+  if (problems.length > 0) throw new ConfigError('CS_POLICY_INVALID', problems);
+  return r.data;
+}
+
+/** The policy tables. */
+export class PolicyStore {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    db.exec(SCHEMA);
+    if (!db.prepare('SELECT 1 FROM policy WHERE id = 1').get()) {
+      db.prepare('INSERT INTO policy (id, version, json, updated_ms, updated_by) VALUES (1, 1, ?, ?, ?)').run(JSON.stringify(DEFAULT_POLICY), Date.now(), 'defaults');
+    }
+  }
+
+  /** Current version (bumped on every change). */
+  version(): number {
+    return (this.#db.prepare('SELECT version FROM policy WHERE id = 1').get() as { version: number }).version;
+  }
+
+  /** The stored policy. */
+  load(): { policy: Policy; version: number } {
+    const row = this.#db.prepare('SELECT version, json FROM policy WHERE id = 1').get() as { version: number; json: string };
+    return { policy: policySchema.parse(JSON.parse(row.json)), version: row.version };
+  }
+
+  /** Replaces the policy (validated), returning the new version. */
+  save(policy: Policy, actor: string): number {
+    const valid = parsePolicy(policy);
+    return transaction(this.#db, () => {
+      const v = this.version() + 1;
+      this.#db.prepare('UPDATE policy SET version = ?, json = ?, updated_ms = ?, updated_by = ? WHERE id = 1').run(v, JSON.stringify(valid), Date.now(), actor);
+      return v;
+    });
+  }
+
+  /** Applies a change to the current policy atomically. */
+  update(actor: string, change: (p: Policy) => Policy): { policy: Policy; version: number } {
+    return transaction(this.#db, () => {
+      const next = parsePolicy(change(structuredClone(this.load().policy)));
+      const v = this.version() + 1;
+      this.#db.prepare('UPDATE policy SET version = ?, json = ?, updated_ms = ?, updated_by = ? WHERE id = 1').run(v, JSON.stringify(next), Date.now(), actor);
+      return { policy: next, version: v };
+    });
+  }
+
+  /** Logs a user in to or out of a group's recording (A4); applies to calls that start afterwards. */
+  setMembership(groupId: string, userId: string, active: boolean, actor: string): void {
+    this.update(actor, (p) => {
+      const g = p.groups.find((x) => x.id === groupId);
+      if (!g) throw new ConfigError('CS_POLICY_INVALID', [{ path: 'groupId', message: `unknown group "${groupId}"` }]);
+      const m = g.members.find((x) => x.userId === userId);
+      if (!m) throw new ConfigError('CS_POLICY_INVALID', [{ path: 'userId', message: `user "${userId}" is not a member of group "${groupId}"` }]);
+      m.active = active;
+      return p;
+    });
+    this.#db.prepare('INSERT INTO membership_log (at_ms, group_id, user_id, active, actor) VALUES (?, ?, ?, ?, ?)').run(Date.now(), groupId, userId, active ? 1 : 0, actor);
+  }
+
+  /** The membership log, newest first. */
+  membershipLog(limit = 100): { atMs: number; groupId: string; userId: string; active: boolean; actor: string }[] {
+    return (this.#db.prepare('SELECT at_ms, group_id, user_id, active, actor FROM membership_log ORDER BY seq DESC LIMIT ?').all(limit) as { at_ms: number; group_id: string; user_id: string; active: number; actor: string }[])
+      .map((r) => ({ atMs: r.at_ms, groupId: r.group_id, userId: r.user_id, active: r.active === 1, actor: r.actor }));
+  }
+
+  /** Stores one decision (A9). */
+  logDecision(facts: CallFacts, d: Decision, event: string, policyVersion: number): void {
+    this.#db.prepare(`INSERT INTO decisions (at_ms, call_id, event, caller, callee, direction, record, code, setting_id, setting_name, reason, policy_version)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.atMs, facts.callId, event, d.caller, d.callee, d.direction, d.record ? 1 : 0, d.code, d.settingId ?? null, d.settingName ?? null, d.reason, policyVersion);
+  }
+
+  /** Queries the decision log, newest first. */
+  decisions(q: { callId?: string; record?: boolean; sinceMs?: number; limit?: number } = {}): DecisionRecord[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.callId !== undefined) { where.push('call_id = ?'); args.push(q.callId); }
+    if (q.record !== undefined) { where.push('record = ?'); args.push(q.record ? 1 : 0); }
+    if (q.sinceMs !== undefined) { where.push('at_ms >= ?'); args.push(q.sinceMs); }
+    const sql = `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...args, Math.min(q.limit ?? 100, 1000)) as Record<string, string | number | null>[];
+    return rows.map((r) => ({
+      seq: Number(r['seq']), atMs: Number(r['at_ms']), callId: String(r['call_id']), event: String(r['event']), caller: String(r['caller']),
+      callee: String(r['callee']), direction: String(r['direction']), record: r['record'] === 1, code: String(r['code']),
+      settingId: r['setting_id'] === null ? null : String(r['setting_id']), settingName: r['setting_name'] === null ? null : String(r['setting_name']),
+      reason: String(r['reason']), policyVersion: Number(r['policy_version']),
+    }));
+  }
+}
