@@ -4,9 +4,10 @@
  * SIPREC server, seals every finished recording, and serves `GET /healthz`.
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from './common/log.ts';
 import { CallsealError, errorMessage } from './common/errors.ts';
 import { advertisedAddress, type Config } from './config/index.ts';
@@ -16,6 +17,8 @@ import { RecordingStore, type FinishedRecording } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
 import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
+import { PolicyEngine, PolicyStore } from './policy/index.ts';
+import { buildApi } from './web/api.ts';
 
 /** callseal's version, written into every metadata file. */
 export const VERSION = '0.1.0';
@@ -49,7 +52,7 @@ export async function instanceId(home: string): Promise<string> {
 }
 
 /** Opens the database and key store; starts the chain epoch of a new key. */
-export async function openSealing(config: Config, id: string, log: Logger): Promise<{ repo: RecordingRepository; keys: KeyStore; close: () => void }> {
+export async function openSealing(config: Config, id: string, log: Logger): Promise<{ db: DatabaseSync; repo: RecordingRepository; keys: KeyStore; close: () => void }> {
   const db = openDatabase(join(config.home, 'callseal.db'));
   const repo = new RecordingRepository(db);
   const head = repo.currentHead();
@@ -64,7 +67,7 @@ export async function openSealing(config: Config, id: string, log: Logger): Prom
   }
   const d = keys.describe();
   log.info({ created, subject: d.subject, fingerprintSha256: d.fingerprint, publicKeySha256: d.spkiSha256, epoch: d.epoch, modulusBits: d.modulusBits, notAfter: d.notAfter }, created ? 'signing key and certificate created' : 'signing certificate');
-  return { repo, keys, close: () => { db.close(); } };
+  return { db, repo, keys, close: () => { db.close(); } };
 }
 
 /** Starts callseal with a validated configuration. */
@@ -83,6 +86,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await writeFile(join(store.recordingsRoot, `callseal-cert-epoch${keys.epoch}.pem`), keys.certificatePem);
   await copyFile(new URL('../tools/verify.sh', import.meta.url), join(store.recordingsRoot, 'verify.sh'));
   const sealer = new Sealer({ keys, repo, log });
+  const policyStore = new PolicyStore(sealing.db, config.recording.channels);
+  const policy = new PolicyEngine(policyStore, config.numbers, log);
   const pending = new Set<Promise<unknown>>();
 
   const sealAndComplete = async (finished: FinishedRecording): Promise<SealedRecording | undefined> => {
@@ -130,7 +135,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     rtpHost: config.rtp.host, rtpAddress: advertisedAddress(config.rtp.host, config.rtp.advertisedAddress ?? config.sip.advertisedAddress),
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
     answerDelayMs: config.sip.answerDelayMs,
+    decide: (facts) => {
+      const d = policy.decide({
+        callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
+        directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
+      }, facts.event);
+      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction };
+    },
   });
+  media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
   siprec.on('recorded', (finished) => {
     const p = sealAndComplete(finished).catch((err: unknown) => {
       // The spool keeps finished.json: the next start seals it.
@@ -140,26 +153,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     void p.finally(() => pending.delete(p));
   });
 
-  const http = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }));
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found\n');
+  const api = buildApi({
+    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log,
+    health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
   });
-  const httpPort = await new Promise<number>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(config.http.port, config.http.host, () => {
-      const a = http.address();
-      resolve(typeof a === 'object' && a ? a.port : config.http.port);
-    });
-  }).catch(async (err: unknown) => {
+  let httpPort: number;
+  try {
+    await api.listen({ port: config.http.port, host: config.http.host });
+    const a = api.server.address();
+    httpPort = typeof a === 'object' && a ? a.port : config.http.port;
+  } catch (err) {
     await Promise.all([transport.close(), media.close()]);
     sealing.close();
     throw err;
-  });
+  }
 
   log.info({
     instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
@@ -176,7 +183,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       stack.close();
       await transport.close();
       await media.close();
-      await new Promise<void>((resolve) => { closeServer(http, resolve); });
+      await api.close();
       sealing.close();
       log.info('stopped');
     })().catch((err: unknown) => {
@@ -190,7 +197,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
 }
 
-function closeServer(server: Server, done: () => void): void {
-  server.close(() => { done(); });
-  server.closeAllConnections();
+/** The API bearer token: CALLSEAL_API_TOKEN, or secret/api-token (created with mode 0600). */
+export function apiToken(home: string): string {
+  const env = process.env['CALLSEAL_API_TOKEN'];
+  if (env !== undefined && env !== '') return env;
+  const dir = join(home, 'secret');
+  const file = join(dir, 'api-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
 }

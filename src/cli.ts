@@ -9,6 +9,7 @@ import { loadConfig, type Config } from './config/index.ts';
 import { instanceId, openSealing, startApp, VERSION } from './app.ts';
 import { KeyStore, certificatesInFolder, loadCertificates, renderReport, verifyTree } from './seal/index.ts';
 import { openDatabase, RecordingRepository } from './store/index.ts';
+import { PolicyStore, explainSetting } from './policy/index.ts';
 import { join } from 'node:path';
 
 const USAGE = `callseal ${VERSION} — compliance call recorder (SIPREC)
@@ -25,6 +26,13 @@ Usage:
                         install a CA-signed certificate (and chain) for this key
   callseal keys reset --yes
                         new key and certificate; the chain starts a new epoch
+  callseal member login|logout <groupId> <userId>
+                        log a user in to or out of a recording group (applies to new calls)
+  callseal policy export          print the policy (directory, exception lists, settings) as JSON
+  callseal policy import FILE     replace the policy from a JSON file (validated)
+  callseal policy explain         one line per setting: what it records
+  callseal decisions [--call-id ID] [--limit N]
+                        the decision log, newest first
   callseal version      print the version
   callseal help         this text
 
@@ -156,6 +164,54 @@ async function start(): Promise<number> {
   return 0;
 }
 
+/** Commands on the policy tables of CALLSEAL_HOME (they take effect for calls that start afterwards). */
+function policyCommand(command: string, args: readonly string[]): number {
+  const c = config();
+  const db = openDatabase(join(c.home, 'callseal.db'));
+  try {
+    const store = new PolicyStore(db);
+    const actor = `cli:${process.env['USER'] ?? 'unknown'}`;
+    if (command === 'member') {
+      const [action, groupId, userId] = args;
+      if ((action !== 'login' && action !== 'logout') || !groupId || !userId) {
+        process.stderr.write('usage: callseal member login|logout <groupId> <userId>\n');
+        return 2;
+      }
+      store.setMembership(groupId, userId, action === 'login', actor);
+      process.stdout.write(`${userId} ${action === 'login' ? 'logged in to' : 'logged out of'} ${groupId}\n`);
+      return 0;
+    }
+    if (command === 'decisions') {
+      const callIdAt = args.indexOf('--call-id');
+      const limitAt = args.indexOf('--limit');
+      const rows = store.decisions({
+        ...(callIdAt >= 0 ? { callId: args[callIdAt + 1] ?? '' } : {}), limit: limitAt >= 0 ? Number(args[limitAt + 1]) : 50,
+      });
+      for (const r of rows) process.stdout.write(`${new Date(r.atMs).toISOString()} ${r.callId} ${r.event} ${r.record ? 'RECORD' : 'skip  '} ${r.caller} -> ${r.callee} [${r.direction}] ${r.reason}\n`);
+      return 0;
+    }
+    const [sub, file] = args;
+    if (sub === 'export') {
+      process.stdout.write(`${JSON.stringify(store.load().policy, null, 2)}\n`);
+      return 0;
+    }
+    if (sub === 'import' && file) {
+      const version = store.save(JSON.parse(readFileSync(file, 'utf8')) as never, actor);
+      process.stdout.write(`policy version ${version} saved\n`);
+      return 0;
+    }
+    if (sub === 'explain') {
+      const p = store.load().policy;
+      p.settings.forEach((st, i) => { process.stdout.write(`${i + 1}. ${st.name}: ${explainSetting(st, p)}\n`); });
+      return 0;
+    }
+    process.stderr.write('usage: callseal policy export | import FILE | explain\n');
+    return 2;
+  } finally {
+    db.close();
+  }
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command = 'help'] = argv;
   switch (command) {
@@ -163,6 +219,18 @@ async function main(argv: readonly string[]): Promise<number> {
       return start();
     case 'verify':
       return verifyCommand(argv.slice(1));
+    case 'member':
+    case 'policy':
+    case 'decisions':
+      try {
+        return policyCommand(command, argv.slice(1));
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`callseal ${command}: ${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }
     case 'keys':
       try {
         return await keysCommand(argv.slice(1));

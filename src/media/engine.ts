@@ -41,6 +41,7 @@ export class MediaEngine {
   /** Last packet time per leg, reported by the workers every second. */
   readonly #activity = new Map<string, { lastPacketAtMs: number; received: number; lost: number }>();
   #closed = false;
+  #dtmfHandler: (legId: string, digit: string, atMs: number) => void = () => undefined;
 
   constructor(options: MediaEngineOptions) {
     this.#options = options;
@@ -108,6 +109,13 @@ export class MediaEngine {
       case 'failed':
         this.#log.error({ legId: event.legId, err: event.error }, 'leg write failed');
         break;
+      case 'dtmf':
+        try {
+          this.#dtmfHandler(event.legId, event.digit, event.atMs);
+        } catch (err) {
+          this.#log.error({ legId: event.legId, err: errorMessage(err) }, 'DTMF handler failed');
+        }
+        break;
       case 'activity':
         for (const [legId, lastPacketAtMs, received, lost] of event.legs) this.#activity.set(legId, { lastPacketAtMs, received, lost });
         break;
@@ -122,6 +130,11 @@ export class MediaEngine {
 
   #post(slot: WorkerSlot, cmd: WorkerCommand): void {
     slot.worker.postMessage(cmd);
+  }
+
+  /** Sets the handler of DTMF digits seen in any leg (RFC 4733). */
+  onDtmf(handler: (legId: string, digit: string, atMs: number) => void): void {
+    this.#dtmfHandler = handler;
   }
 
   /** Picks the least loaded worker for a new session. */

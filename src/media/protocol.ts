@@ -38,6 +38,7 @@ export type WorkerEvent =
   | { readonly op: 'opened'; readonly legId: string; readonly error?: string }
   | { readonly op: 'closed'; readonly legId: string; readonly stats?: StreamStats; readonly dataBytes?: number; readonly dtmf?: readonly DtmfEvent[]; readonly error?: string }
   | { readonly op: 'failed'; readonly legId: string; readonly error: string }
+  | { readonly op: 'dtmf'; readonly legId: string; readonly digit: string; readonly atMs: number }
   | { readonly op: 'activity'; readonly legs: readonly (readonly [legId: string, lastPacketAtMs: number, received: number, lost: number])[] };
 
 /** The result of closing a leg. */

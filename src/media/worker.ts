@@ -76,7 +76,9 @@ function onPacket(leg: Leg, data: Buffer): void {
     const event = rtp.payload[0] ?? 255;
     if (event < DTMF_DIGITS.length) {
       leg.lastDtmfTs = rtp.timestamp;
-      if (leg.dtmf.length < 1000) leg.dtmf.push({ digit: DTMF_DIGITS[event] ?? '?', atMs: now });
+      const digit = DTMF_DIGITS[event] ?? '?';
+      if (leg.dtmf.length < 1000) leg.dtmf.push({ digit, atMs: now });
+      post({ op: 'dtmf', legId: leg.spec.legId, digit, atMs: now });
     }
   }
 }

@@ -78,11 +78,13 @@ export function parsePolicy(raw: unknown): Policy {
 export class PolicyStore {
   readonly #db: DatabaseSync;
 
-  constructor(db: DatabaseSync) {
+  /** `defaultChannels` shapes the "Record all calls" setting of a fresh installation (config `recording.channels`). */
+  constructor(db: DatabaseSync, defaultChannels: 'stereo' | 'separate' = 'stereo') {
     this.#db = db;
     db.exec(SCHEMA);
     if (!db.prepare('SELECT 1 FROM policy WHERE id = 1').get()) {
-      db.prepare('INSERT INTO policy (id, version, json, updated_ms, updated_by) VALUES (1, 1, ?, ?, ?)').run(JSON.stringify(DEFAULT_POLICY), Date.now(), 'defaults');
+      const initial: Policy = { ...DEFAULT_POLICY, settings: DEFAULT_POLICY.settings.map((st) => ({ ...st, channels: defaultChannels })) };
+      db.prepare('INSERT INTO policy (id, version, json, updated_ms, updated_by) VALUES (1, 1, ?, ?, ?)').run(JSON.stringify(initial), Date.now(), 'defaults');
     }
   }
 

@@ -36,7 +36,7 @@ export interface RecordingFacts {
   readonly caller: PartyInfo;
   readonly callee: PartyInfo;
   readonly participants: readonly PartyInfo[];
-  readonly direction: 'in' | 'out' | 'unknown';
+  readonly direction: 'in' | 'out' | 'internal' | 'external' | 'unknown';
   readonly setting: string;
   readonly channels: 'stereo' | 'separate' | 'mono';
   readonly codec: string;

@@ -38,7 +38,7 @@ export interface SpoolState {
   readonly callerLabel: string | undefined;
   readonly calleeLabel: string | undefined;
   readonly participants: readonly PartyInfo[];
-  readonly direction: 'in' | 'out' | 'unknown';
+  readonly direction: 'in' | 'out' | 'internal' | 'external' | 'unknown';
   readonly setting: string;
   readonly channels: 'stereo' | 'separate';
 }

@@ -23,11 +23,18 @@ const SUPPORTED = ['siprec', 'timer', 'replaces'];
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 const ACCEPT = 'application/sdp, application/rs-metadata+xml, application/rs-metadata, multipart/mixed';
 
-/** The recording decision for a new session (the policy issue plugs in here). */
+/** The recording decision for a session (made by the policy; A9). */
 export interface SessionDecision {
   readonly record: boolean;
   readonly setting: string;
   readonly reason: string;
+  /** caller or callee records one party only; stereo or separate both (B1). */
+  readonly channels?: 'caller' | 'callee' | 'stereo' | 'separate' | undefined;
+  /** DTMF code that stops the recording (B6), pressed by `internalParty`. */
+  readonly stopCode?: string | undefined;
+  readonly internalParty?: 'caller' | 'callee' | 'both' | undefined;
+  /** Direction as the policy determined it. */
+  readonly direction?: 'in' | 'out' | 'internal' | 'external' | undefined;
 }
 
 /** Facts the decision is made from. */
@@ -36,6 +43,8 @@ export interface SessionFacts {
   readonly caller: PartyInfo;
   readonly callee: PartyInfo;
   readonly direction: 'in' | 'out' | 'unknown';
+  /** `new-session` or `metadata-update`. */
+  readonly event: string;
 }
 
 /** Options of {@link SiprecServer}. */
@@ -73,6 +82,7 @@ export interface SiprecServerEvents {
   started: [LiveRecording];
   recorded: [FinishedRecording];
   failed: [{ readonly callId: string; readonly error: string }];
+  stoppedByDtmf: [{ readonly callId: string; readonly code: string; readonly role: string; readonly atMs: number }];
 }
 
 interface LiveLeg {
@@ -87,7 +97,8 @@ interface LiveLeg {
 }
 
 interface Session {
-  readonly id: string;
+  /** Id of the current recording segment (a new one after a stop and restart). */
+  id: string;
   readonly callId: string;
   readonly remoteTag: string;
   readonly localTag: string;
@@ -96,13 +107,22 @@ interface Session {
   /** The SRC's From and To values, for requests callseal sends in the dialog. */
   readonly remoteFrom: string;
   readonly localTo: string;
-  readonly startMs: number;
+  startMs: number;
   readonly workerIndex: number;
-  readonly portBlocks: [number, number][];
-  readonly legs: LiveLeg[];
+  portBlocks: [number, number][];
+  legs: LiveLeg[];
   legCount: number;
-  readonly results: Map<string, LegResult>;
-  readonly metadataFiles: string[];
+  results: Map<string, LegResult>;
+  metadataFiles: string[];
+  /** Every metadata version received in the dialog, raw. */
+  readonly metadataRaw: Buffer[];
+  /** Whether a recording segment is running. */
+  recording: boolean;
+  /** Stopped by DTMF: never restarted for this call. */
+  stopped: boolean;
+  decision: SessionDecision;
+  /** Recent DTMF digits per party. */
+  readonly dtmf: Map<string, { digits: string; lastMs: number }>;
   metadata: RecordingMetadata | undefined;
   offer: OfferedStream[];
   answerVersion: number;
@@ -302,36 +322,31 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       id, callId, remoteTag: from.tag ?? '', localTag: randomToken(6), remote: req.remote, remoteTarget,
       remoteFrom: getHeader(msg, 'from') ?? '', localTo: getHeader(msg, 'to') ?? '', startMs,
       workerIndex: this.#o.media.pickWorker(), portBlocks: [], legs: [], legCount: 0, results: new Map(), metadataFiles: [],
+      metadataRaw: parts.metadata ? [parts.metadata] : [], recording: false, stopped: false,
+      decision: { record: false, setting: '', reason: '' }, dtmf: new Map(),
       metadata, offer, answerVersion: 1, localCSeq: 1, lastRemoteCSeq: 0, state: 'starting', cancelled: false,
       setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, queue: Promise.resolve(),
     };
-    const parties = this.#parties(session);
-    const decision = this.#o.decide?.({ callId, caller: parties.caller, callee: parties.callee, direction: metadata?.direction ?? 'unknown' })
-      ?? { record: true, setting: 'Record all calls', reason: 'default setting' };
-    if (!decision.record) {
-      // Not recorded: every stream is declined in the answer, so no audio ever reaches callseal.
-      this.#log.info({ callId, reason: decision.reason }, 'call not recorded');
-      const answer = buildAnswer(offer.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined })), this.#o.rtpAddress, id, 1);
-      req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
-      return;
-    }
-    session.setting = decision.setting;
+    session.decision = this.#decide(session, 'new-session');
     this.#sessions.set(callId, session);
     this.stats.sessions++;
     try {
-      await this.#o.store.create(id);
-      if (parts.metadata) session.metadataFiles.push(await this.#o.store.saveMetadata(id, 1, parts.metadata));
-      const base = this.#o.media.ports.allocate(offer.length);
-      session.portBlocks.push([base, offer.length]);
-      const answered = await Promise.all(offer.map((o, i) => this.#openStream(session, o, base + 2 * i)));
-      await this.#saveState(session);
+      let answered: AnsweredStream[];
+      if (session.decision.record) answered = await this.#startSegment(session, offer);
+      else {
+        // Not recorded: every stream is declined in the answer, so no audio ever reaches callseal;
+        // the dialog stays, so a metadata update can still bring the call into scope.
+        answered = offer.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined }));
+      }
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
-      const answer = buildAnswer(answered, this.#o.rtpAddress, id, session.answerVersion);
+      const answer = buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion);
       const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
       session.state = 'answered';
-      this.#log.info({ callId, recordingId: id, streams: answered.filter((a) => a.localPort > 0).length, basePort: base, remote: req.remote }, 'recording started');
-      this.safeEmit('started', this.#liveView(session));
+      if (session.recording) {
+        this.#log.info({ callId, recordingId: session.id, setting: session.setting, streams: answered.filter((a) => a.localPort > 0).length, basePort: session.portBlocks[0]?.[0], remote: req.remote }, 'recording started');
+        this.safeEmit('started', this.#liveView(session));
+      } else this.#log.info({ callId, reason: session.decision.reason }, 'call not recorded');
       this.#retransmit2xx(session, req, response.status);
     } catch (err) {
       if (!session.cancelled) {
@@ -340,6 +355,102 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       }
       throw err;
     }
+  }
+
+  /** Asks the policy; without one, every call is recorded by the default setting. */
+  #decide(session: Session, event: string): SessionDecision {
+    const parties = this.#parties(session);
+    return this.#o.decide?.({ callId: session.callId, caller: parties.caller, callee: parties.callee, direction: session.metadata?.direction ?? 'unknown', event })
+      ?? { record: true, setting: 'Record all calls', reason: 'default setting' };
+  }
+
+  /** Labels to record under the decision's channel choice (B1: caller or callee only). */
+  #wanted(session: Session, o: OfferedStream): boolean {
+    const ch = session.decision.channels;
+    if (ch !== 'caller' && ch !== 'callee') return true;
+    const p = this.#parties(session);
+    return o.label === (ch === 'caller' ? p.callerLabel : p.calleeLabel);
+  }
+
+  /** Starts a recording segment: spool, metadata, contiguous ports, legs. */
+  async #startSegment(session: Session, offer: readonly OfferedStream[]): Promise<AnsweredStream[]> {
+    session.recording = true;
+    session.setting = session.decision.setting;
+    await this.#o.store.create(session.id);
+    const latest = session.metadataRaw[session.metadataRaw.length - 1];
+    if (latest) session.metadataFiles.push(await this.#o.store.saveMetadata(session.id, 1, latest));
+    const base = this.#o.media.ports.allocate(offer.length);
+    session.portBlocks.push([base, offer.length]);
+    const answered = await Promise.all(offer.map((o, i) => (this.#wanted(session, o)
+      ? this.#openStream(session, o, base + 2 * i)
+      : Promise.resolve({ offer: o, localPort: 0, localCrypto: undefined }))));
+    await this.#saveState(session);
+    return answered;
+  }
+
+  /** Closes the running segment (legs padded to `endMs`, files finished and handed to sealing). */
+  async #closeSegment(session: Session, endMs: number, reason: string): Promise<void> {
+    if (!session.recording) return;
+    session.recording = false;
+    await Promise.all(session.legs.filter((l) => l.open).map(async (leg) => {
+      leg.open = false;
+      try {
+        session.results.set(leg.legId, await this.#o.media.closeLeg(`${session.id}/${leg.legId}`, endMs));
+      } catch (err) {
+        this.#log.error({ callId: session.callId, label: leg.label, err: errorMessage(err) }, 'closing a leg failed');
+      }
+    }));
+    for (const [b, n] of session.portBlocks) this.#o.media.ports.release(b, n);
+    const state = this.#spoolState(session);
+    const results = new Map([...session.results].map(([k, v]) => [`${session.id}/${k}`, v]));
+    try {
+      const finished = await this.#o.store.finish(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
+      this.stats.recorded++;
+      this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording closed');
+      this.safeEmit('recorded', finished);
+    } catch (err) {
+      this.#log.error({ callId: session.callId, recordingId: session.id, err: errorMessage(err) }, 'finishing the recording failed; spool kept for recovery');
+      this.safeEmit('failed', { callId: session.callId, error: errorMessage(err) });
+    }
+  }
+
+  /** Stops recording but keeps the dialog (policy change or DTMF stop); a later start is a new recording. */
+  #stopSegment(session: Session, reason: string): Promise<void> {
+    const endMs = Date.now();
+    return this.#closeSegment(session, endMs, reason).then(() => {
+      session.id = randomToken(6);
+      session.legs = [];
+      session.legCount = 0;
+      session.results = new Map();
+      session.portBlocks = [];
+      session.metadataFiles = [];
+      session.startMs = Date.now();
+    });
+  }
+
+  /** DTMF from a leg (RFC 4733, B6): the internal party's stop code ends the recording of this call. */
+  onDtmf(legId: string, digit: string, atMs: number): void {
+    const segment = legId.slice(0, legId.indexOf('/'));
+    const session = [...this.#sessions.values()].find((s) => s.id === segment);
+    if (!session?.recording) return;
+    const code = session.decision.stopCode;
+    if (!code) return;
+    const leg = session.legs.find((l) => `${session.id}/${l.legId}` === legId);
+    const p = this.#parties(session);
+    const role = leg?.label === p.callerLabel ? 'caller' : leg?.label === p.calleeLabel ? 'callee' : 'other';
+    const who = session.decision.internalParty;
+    if (who !== 'both' && who !== role) return;
+    const entry = session.dtmf.get(role) ?? { digits: '', lastMs: 0 };
+    // Digits belong together when they come within 3 s of each other.
+    entry.digits = (atMs - entry.lastMs > 3000 ? '' : entry.digits) + digit;
+    entry.lastMs = atMs;
+    session.dtmf.set(role, entry);
+    if (!entry.digits.endsWith(code)) return;
+    session.stopped = true;
+    const when = new Date(atMs).toISOString();
+    this.#log.info({ callId: session.callId, recordingId: session.id, code, role }, 'recording stopped by DTMF');
+    this.safeEmit('stoppedByDtmf', { callId: session.callId, code, role, atMs });
+    this.#enqueue(session, () => this.#stopSegment(session, `stopped by DTMF ${code} from the ${role} at ${when}`));
   }
 
   #answerHeaders(): SipHeader[] {
@@ -459,8 +570,32 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
     if (update && parts.metadata) {
       session.metadata = mergeMetadata(session.metadata, update);
-      session.metadataFiles.push(await this.#o.store.saveMetadata(session.id, session.metadataFiles.length + 1, parts.metadata));
-      this.#log.info({ callId: session.callId, version: session.metadataFiles.length, mode: update.dataMode }, 'recording metadata updated');
+      session.metadataRaw.push(parts.metadata);
+      if (session.recording) session.metadataFiles.push(await this.#o.store.saveMetadata(session.id, session.metadataFiles.length + 1, parts.metadata));
+      this.#log.info({ callId: session.callId, version: session.metadataRaw.length, mode: update.dataMode }, 'recording metadata updated');
+      // A transfer can bring a call into or out of scope: ask the policy again.
+      const before = session.decision;
+      session.decision = this.#decide(session, 'metadata-update');
+      if (before.record && !session.decision.record && session.recording) {
+        await this.#stopSegment(session, `no longer in scope after a metadata update: ${session.decision.reason}`);
+      } else if (!session.recording && session.decision.record && !session.stopped) {
+        const streams = offer ?? session.offer;
+        const answered = await this.#startSegment(session, streams);
+        session.offer = streams;
+        session.answerVersion++;
+        this.#log.info({ callId: session.callId, recordingId: session.id, setting: session.setting, basePort: session.portBlocks[0]?.[0] }, 'recording started');
+        this.safeEmit('started', this.#liveView(session));
+        req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion) });
+        return;
+      }
+    }
+    if (!session.recording) {
+      // Not recording: every stream stays declined.
+      const streams = offer ?? session.offer;
+      session.offer = streams;
+      session.answerVersion++;
+      req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(streams.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined })), this.#o.rtpAddress, session.id, session.answerVersion) });
+      return;
     }
     if (!offer) {
       if (msg.method === 'INVITE' && !parts.sdp) {
@@ -491,7 +626,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         }
         this.#o.media.updateLeg(`${session.id}/${leg.legId}`, change);
         answered.push({ offer: o, localPort: leg.port, localCrypto: leg.localCrypto });
-      } else if (o.refused === undefined) {
+      } else if (o.refused === undefined && this.#wanted(session, o)) {
         try {
           const base = this.#o.media.ports.allocate(1);
           session.portBlocks.push([base, 1]);
@@ -542,7 +677,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       id: session.id, callId: session.callId, siprecSessionId: session.metadata?.sessionId, startMs: session.startMs,
       legs: session.legs.map((l) => ({ legId: `${session.id}/${l.legId}`, label: l.label, codec: l.codec, path: this.#o.store.legPath(session.id, l.legId) })),
       metadataFiles: session.metadataFiles, caller: p.caller, callee: p.callee, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
-      participants: p.all, direction: session.metadata?.direction ?? 'unknown', setting: session.setting, channels: this.#o.channels,
+      participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
+      channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
     };
   }
 
@@ -558,25 +694,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     session.state = 'ending';
     if (sendBye) this.#sendBye(session, reason);
     this.#enqueue(session, async () => {
-      await Promise.all(session.legs.filter((l) => l.open).map(async (leg) => {
-        leg.open = false;
-        try {
-          session.results.set(leg.legId, await this.#o.media.closeLeg(`${session.id}/${leg.legId}`, endMs));
-        } catch (err) {
-          this.#log.error({ callId: session.callId, label: leg.label, err: errorMessage(err) }, 'closing a leg failed');
-        }
-      }));
-      for (const [base, n] of session.portBlocks) this.#o.media.ports.release(base, n);
-      const state = this.#spoolState(session);
-      const results = new Map([...session.results].map(([k, v]) => [`${session.id}/${k}`, v]));
       try {
-        const finished = await this.#o.store.finish(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
-        this.stats.recorded++;
-        this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording closed');
-        this.safeEmit('recorded', finished);
-      } catch (err) {
-        this.#log.error({ callId: session.callId, recordingId: session.id, err: errorMessage(err) }, 'finishing the recording failed; spool kept for recovery');
-        this.safeEmit('failed', { callId: session.callId, error: errorMessage(err) });
+        await this.#closeSegment(session, endMs, reason);
       } finally {
         session.state = 'ended';
         if (this.#sessions.get(session.callId) === session) this.#sessions.delete(session.callId);

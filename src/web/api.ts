@@ -1,0 +1,200 @@
+/**
+ * HTTP API (fastify): `GET /healthz`, and the policy administration routes — directory (users,
+ * groups, membership login/logout), exception lists, settings (with their one-line explanation),
+ * import/export as JSON and CSV, the decision log, and a dry-run `decide`. Until accounts and
+ * roles exist, the API is protected by a bearer token (`secret/api-token`, mode 0600, or
+ * `CALLSEAL_API_TOKEN`). Only this module maps errors to HTTP statuses.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify as toCsv } from 'csv-stringify/sync';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import {
+  compilePolicy, decide, explainSetting, exceptionListSchema, groupSchema, settingSchema, userSchema,
+  type NumberContext, type Policy, type PolicyStore,
+} from '../policy/index.ts';
+
+/** Options of {@link buildApi}. */
+export interface ApiOptions {
+  readonly policy: PolicyStore;
+  readonly numbers: NumberContext;
+  readonly token: string;
+  readonly log: Logger;
+  readonly health: () => Record<string, unknown>;
+}
+
+type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
+const SCHEMAS = { users: userSchema, groups: groupSchema, exceptionLists: exceptionListSchema, settings: settingSchema } as const;
+const PATHS: Record<Collection, string> = { users: 'users', groups: 'groups', exceptionLists: 'exception-lists', settings: 'settings' };
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '').split('|').map((x) => x.trim()).filter(Boolean);
+}
+
+/** Builds the fastify instance (not listening). */
+export function buildApi(o: ApiOptions): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => { done(null, body); });
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof ConfigError) return reply.code(400).send({ error: 'invalid', code: err.code, issues: err.issues });
+    if (err instanceof z.ZodError) return reply.code(400).send({ error: 'invalid', issues: err.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) });
+    const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 500) o.log.error({ err: errorMessage(err) }, 'API request failed');
+    return reply.code(status).send({ error: status >= 500 ? 'internal error' : errorMessage(err) });
+  });
+
+  app.get('/healthz', () => o.health());
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/api/')) return;
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!sameToken(token, o.token)) await reply.code(401).send({ error: 'missing or wrong bearer token' });
+  });
+
+  const actor = (req: FastifyRequest): string => `api:${req.ip}`;
+  const current = (): Policy => o.policy.load().policy;
+
+  // Whole policy: export and import (JSON).
+  app.get('/api/policy', () => ({ ...current(), version: o.policy.version() }));
+  app.put('/api/policy', (req) => {
+    const version = o.policy.save(req.body as Policy, actor(req));
+    return { version };
+  });
+
+  // Collections: list, get, create, replace, delete, duplicate.
+  for (const key of Object.keys(SCHEMAS) as Collection[]) {
+    const path = `/api/${PATHS[key]}`;
+    const schema = SCHEMAS[key];
+    app.get(path, () => {
+      const p = current();
+      return key === 'settings' ? p.settings.map((s) => ({ ...s, explanation: explainSetting(s, p) })) : p[key];
+    });
+    app.get(`${path}/:id`, (req, reply) => {
+      const { id } = req.params as { id: string };
+      const p = current();
+      const item = (p[key] as { id: string }[]).find((x) => x.id === id);
+      if (!item) return reply.code(404).send({ error: `no ${key} item "${id}"` });
+      return key === 'settings' ? { ...item, explanation: explainSetting(item as Policy['settings'][number], p) } : item;
+    });
+    app.post(path, (req, reply) => {
+      const item = schema.parse(req.body);
+      const { version } = o.policy.update(actor(req), (p) => {
+        const items = p[key] as { id: string }[];
+        if (items.some((x) => x.id === item.id)) throw new ConfigError('CS_POLICY_INVALID', [{ path: 'id', message: `"${item.id}" exists` }]);
+        items.push(item);
+        return p;
+      });
+      return reply.code(201).send({ ...item, version });
+    });
+    app.put(`${path}/:id`, (req, reply) => {
+      const { id } = req.params as { id: string };
+      const item = schema.parse({ ...(req.body as object), id });
+      if (!(current()[key] as { id: string }[]).some((x) => x.id === id)) return reply.code(404).send({ error: `no ${key} item "${id}"` });
+      const { version } = o.policy.update(actor(req), (p) => {
+        const items = p[key] as { id: string }[];
+        items[items.findIndex((x) => x.id === id)] = item;
+        return p;
+      });
+      return { ...item, version };
+    });
+    app.delete(`${path}/:id`, (req, reply) => {
+      const { id } = req.params as { id: string };
+      if (!(current()[key] as { id: string }[]).some((x) => x.id === id)) return reply.code(404).send({ error: `no ${key} item "${id}"` });
+      o.policy.update(actor(req), (p) => {
+        (p as Record<Collection, { id: string }[]>)[key] = (p[key] as { id: string }[]).filter((x) => x.id !== id);
+        return p;
+      });
+      return reply.code(204).send();
+    });
+    if (key === 'settings' || key === 'exceptionLists') {
+      app.post(`${path}/:id/duplicate`, (req, reply) => {
+        const { id } = req.params as { id: string };
+        const { newId, name } = z.object({ newId: z.string().min(1).max(64), name: z.string().min(1).max(200).optional() }).parse(req.body ?? {});
+        const original = (current()[key] as { id: string; name: string }[]).find((x) => x.id === id);
+        if (!original) return reply.code(404).send({ error: `no ${key} item "${id}"` });
+        // A duplicated setting starts disabled, so it never records twice by surprise.
+        const copy = { ...structuredClone(original), id: newId, name: name ?? `${original.name} (copy)`, ...(key === 'settings' ? { enabled: false } : {}) };
+        o.policy.update(actor(req), (p) => {
+          const items = p[key] as { id: string }[];
+          items.splice(items.findIndex((x) => x.id === id) + 1, 0, copy);
+          return p;
+        });
+        return reply.code(201).send(copy);
+      });
+    }
+  }
+
+  // Settings order (A1: the first enabled matching setting records).
+  app.put('/api/settings-order', (req) => {
+    const ids = z.array(z.string()).parse(req.body);
+    return o.policy.update(actor(req), (p) => {
+      const byId = new Map(p.settings.map((s) => [s.id, s]));
+      if (ids.length !== p.settings.length || ids.some((i) => !byId.has(i))) {
+        throw new ConfigError('CS_POLICY_INVALID', [{ path: '(body)', message: 'must list every setting id exactly once' }]);
+      }
+      p.settings = ids.map((i) => byId.get(i)).filter((s): s is NonNullable<typeof s> => s !== undefined);
+      return p;
+    }).policy.settings.map((s) => s.id);
+  });
+
+  // Membership login/logout (A4; the reference's function key).
+  app.post('/api/groups/:groupId/members/:userId/:action', (req, reply) => {
+    const { groupId, userId, action } = req.params as { groupId: string; userId: string; action: string };
+    if (action !== 'login' && action !== 'logout') return reply.code(404).send({ error: 'action is login or logout' });
+    o.policy.setMembership(groupId, userId, action === 'login', actor(req));
+    return { groupId, userId, active: action === 'login' };
+  });
+  app.get('/api/membership-log', () => o.policy.membershipLog());
+
+  // Decisions (A9) and a dry run.
+  app.get('/api/decisions', (req) => {
+    const q = z.object({
+      callId: z.string().optional(), record: z.enum(['true', 'false']).optional(),
+      sinceMs: z.coerce.number().optional(), limit: z.coerce.number().int().min(1).max(1000).optional(),
+    }).parse(req.query);
+    return o.policy.decisions({
+      ...(q.callId !== undefined ? { callId: q.callId } : {}), ...(q.record !== undefined ? { record: q.record === 'true' } : {}),
+      ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}), ...(q.limit !== undefined ? { limit: q.limit } : {}),
+    });
+  });
+  app.post('/api/decide', (req) => {
+    const f = z.object({ caller: z.string().max(256), callee: z.string().max(256), diversions: z.array(z.string().max(256)).max(10).default([]) }).parse(req.body);
+    return decide({ callId: 'dry-run', caller: f.caller, callee: f.callee, diversions: f.diversions, atMs: Date.now() }, compilePolicy(current(), o.numbers));
+  });
+
+  // CSV import/export of the directory.
+  app.get('/api/users.csv', (_req, reply) => {
+    const rows = current().users.map((u) => [u.id, u.name, u.extensions.join('|'), u.directNumbers.join('|'), u.mobileNumbers.join('|')]);
+    return reply.type('text/csv').send(toCsv([['id', 'name', 'extensions', 'directNumbers', 'mobileNumbers'], ...rows]));
+  });
+  app.put('/api/users.csv', (req) => {
+    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true });
+    const users = records.map((r) => userSchema.parse({ id: r['id'], name: r['name'], extensions: list(r['extensions']), directNumbers: list(r['directNumbers']), mobileNumbers: list(r['mobileNumbers']) }));
+    return o.policy.update(actor(req), (p) => ({ ...p, users })).policy.users.length;
+  });
+  app.get('/api/groups.csv', (_req, reply) => {
+    const rows = current().groups.map((g) => [g.id, g.name, g.numbers.join('|'), g.members.map((m) => `${m.userId}:${m.active ? 'active' : 'inactive'}`).join('|')]);
+    return reply.type('text/csv').send(toCsv([['id', 'name', 'numbers', 'members'], ...rows]));
+  });
+  app.put('/api/groups.csv', (req) => {
+    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true });
+    const groups = records.map((r) => groupSchema.parse({
+      id: r['id'], name: r['name'], numbers: list(r['numbers']),
+      members: list(r['members']).map((m) => { const [userId = '', state = 'active'] = m.split(':'); return { userId, active: state !== 'inactive' }; }),
+    }));
+    return o.policy.update(actor(req), (p) => ({ ...p, groups })).policy.groups.length;
+  });
+
+  return app;
+}
