@@ -67,6 +67,8 @@ export interface SiprecCallOptions {
   /** Send the re-INVITE with both streams `a=inactive` (hold), then resume. */
   readonly reinviteHold?: boolean;
   readonly transport?: 'u1' | 't1' | 'l1';
+  /** pcaps played one after the other, each followed by a pause (replaces `pcap` and `holdMs`). */
+  readonly sequence?: readonly { readonly pcap: string; readonly pauseMs: number }[];
 }
 
 function sdp(codec: 'PCMA' | 'PCMU', direction: string, ports: [string, string] = ['[media_port]', '[media_port+2]']): string {
@@ -191,7 +193,7 @@ ${body}
 
     ]]>
   </send>
-${o.pcap ? `  <nop>\n    <action>\n      <exec play_pcap_audio="${o.pcap}"/>\n    </action>\n  </nop>\n` : ''}${middle}  <send retrans="500">
+${o.pcap ? `  <nop>\n    <action>\n      <exec play_pcap_audio="${o.pcap}"/>\n    </action>\n  </nop>\n` : ''}${o.sequence ? o.sequence.map((step) => `  <nop>\n    <action>\n      <exec play_pcap_audio="${step.pcap}"/>\n    </action>\n  </nop>\n  <pause milliseconds="${step.pauseMs}"/>\n`).join('') : middle}  <send retrans="500">
     <![CDATA[
       BYE sip:srs@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
