@@ -4,10 +4,12 @@
  */
 import { siprecLoad } from './siprec-load.ts';
 import { sealBench } from './seal.ts';
+import { policyBench } from './policy.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
   seal: sealBench,
+  policy: () => Promise.resolve(policyBench()),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));
