@@ -7,6 +7,10 @@ command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+# Archive tests start real servers: OpenSSH's sshd (SFTP) and Samba's smbd, and use smbclient.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v smbd >/dev/null 2>&1 || [ -x /usr/sbin/smbd ] || need+=(samba)
+command -v smbclient >/dev/null 2>&1 || need+=(smbclient)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-deps: all present"
   exit 0

@@ -19,6 +19,7 @@ import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
 import { PolicyEngine, PolicyStore } from './policy/index.ts';
 import { buildApi } from './web/api.ts';
+import { Alerts, Outbox, TargetRegistry } from './archive/index.ts';
 
 /** callseal's version, written into every metadata file. */
 export const VERSION = '0.1.0';
@@ -88,6 +89,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(sealing.db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);
+  const targets = new TargetRegistry(sealing.db, config.home);
+  const outbox = new Outbox({
+    db: sealing.db, log, timeZone: config.recording.timeZone, retryBaseMs: config.archive.retryBaseMs, retryMaxMs: config.archive.retryMaxMs, tickMs: config.archive.tickMs,
+    target: (targetId) => targets.get(targetId),
+    recording: (recId) => {
+      const r = repo.get(recId);
+      return r ? { id: recId, dir: join(store.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
+    },
+  });
+  const alerts = new Alerts(config.alerts.smtp, id, log);
+  outbox.on('failing', (e) => { void alerts.targetFailing(e.targetId, e.error, e.sinceMs); });
+  outbox.on('recovered', (e) => { void alerts.targetRecovered(e.targetId, e.failedForMs); });
   const pending = new Set<Promise<unknown>>();
 
   const sealAndComplete = async (finished: FinishedRecording): Promise<SealedRecording | undefined> => {
@@ -96,6 +109,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return undefined;
     }
     const sealed = await sealer.seal(finished);
+    // The copy jobs are durable before the spool goes: a crash here loses no archive job.
+    outbox.enqueue(finished.facts.id, finished.facts.targetIds ?? []);
     await store.complete(finished.facts.id);
     log.info({ recordingId: finished.facts.id, callId: finished.facts.callId, dir: finished.dir, base: finished.facts.baseName, chainSeq: sealed.chain.sequence, interrupted: finished.facts.interrupted, files: sealed.files }, 'recording finished');
     return sealed;
@@ -140,7 +155,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
         directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
       }, facts.event);
-      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction };
+      const targetIds = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId)?.targetIds ?? [] : [];
+      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds };
     },
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
@@ -154,7 +170,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
 
   const api = buildApi({
-    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log,
+    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, outbox, alerts,
     health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
   });
   let httpPort: number;
@@ -173,6 +189,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
     http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
+  outbox.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -180,6 +197,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log.info('shutting down: ending running recordings');
       await siprec.close();
       await Promise.allSettled([...pending]);
+      outbox.close();
+      await targets.close();
       stack.close();
       await transport.close();
       await media.close();

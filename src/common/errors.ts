@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   CS_KEYSTORE_CERT: 'An imported certificate is unreadable or does not match the installation key.',
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',
   CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
+  CS_ARCHIVE_TARGET: 'A storage target operation failed (the message names the stage: dns, connect, auth, hostkey, permission, path, write, verify).',
   CS_VERIFY_USAGE: 'The verify command was called with a missing folder or certificate.',
 } as const;
 

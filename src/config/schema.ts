@@ -62,6 +62,19 @@ export const configSchema = z.object({
     /** RSA modulus of the installation key, chosen at first start (E3). */
     keyBits: z.union([z.literal(2048), z.literal(3072), z.literal(4096)]).default(2048),
   }).strict().default({ keyBits: 2048 }),
+  archive: z.object({
+    /** First retry after this long, doubling per attempt (F1: "first retries within minutes"). */
+    retryBaseMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** Retries never wait longer than this (default 1 h). */
+    retryMaxMs: z.number().int().min(1000).max(86_400_000).default(3_600_000),
+    tickMs: z.number().int().min(100).max(60_000).default(1000),
+  }).strict().default({ retryBaseMs: 60_000, retryMaxMs: 3_600_000, tickMs: 1000 }),
+  alerts: z.object({
+    smtp: z.object({
+      host: z.string().min(1), port: z.number().int().min(1).max(65535).default(25), secure: z.boolean().default(false),
+      user: z.string().optional(), password: z.string().optional(), from: z.string().min(3), to: z.array(z.string().min(3)).default([]),
+    }).strict().optional(),
+  }).strict().default({}),
   http: z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),

@@ -47,6 +47,8 @@ export interface RecordingFacts {
   readonly recorder: string;
   readonly instanceId: string;
   readonly timeZone: string | undefined;
+  /** Storage targets (not written to the file). */
+  readonly targetIds?: readonly string[];
 }
 
 /** Chain link written by sealing (E5). */

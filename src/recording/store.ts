@@ -41,6 +41,8 @@ export interface SpoolState {
   readonly direction: 'in' | 'out' | 'internal' | 'external' | 'unknown';
   readonly setting: string;
   readonly channels: 'stereo' | 'separate';
+  /** Storage targets the sealed recording goes to (F1); none keeps it local (F2). */
+  readonly targetIds?: readonly string[];
 }
 
 /** How a recording ended. */
@@ -175,6 +177,7 @@ export class RecordingStore {
       lastPacketAtMs: end.lastPacketAtMs, caller: state.caller, callee: state.callee, participants: state.participants,
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
+      targetIds: state.targetIds ?? [],
     };
     const finished: FinishedRecording = { facts, dir, relDir, files: [...audioFiles, ...metadataFiles], infoFile: `${base}_info.txt` };
     // The audio has left the spool: from here on, recovery seals from this file.

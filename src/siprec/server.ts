@@ -35,6 +35,8 @@ export interface SessionDecision {
   readonly internalParty?: 'caller' | 'callee' | 'both' | undefined;
   /** Direction as the policy determined it. */
   readonly direction?: 'in' | 'out' | 'internal' | 'external' | undefined;
+  /** Storage targets of the setting (F1). */
+  readonly targetIds?: readonly string[] | undefined;
 }
 
 /** Facts the decision is made from. */
@@ -679,6 +681,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       metadataFiles: session.metadataFiles, caller: p.caller, callee: p.callee, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
       participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
       channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
+      targetIds: session.decision.targetIds ?? [],
     };
   }
 

@@ -95,6 +95,12 @@ export class RecordingRepository {
     });
   }
 
+  /** Folder (relative), files and start of one sealed recording. */
+  get(id: string): { dir: string; files: string[]; startMs: number } | undefined {
+    const r = this.#db.prepare('SELECT dir, files, start_ms FROM recordings WHERE id = ?').get(id) as { dir: string; files: string; start_ms: number } | undefined;
+    return r ? { dir: r.dir, files: JSON.parse(r.files) as string[], startMs: r.start_ms } : undefined;
+  }
+
   /** Sealed recordings, newest first. */
   list(limit = 100): { id: string; baseName: string; dir: string; chainSeq: number; interrupted: boolean }[] {
     const rows = this.#db.prepare('SELECT id, base_name, dir, chain_seq, interrupted FROM recordings ORDER BY chain_epoch DESC, chain_seq DESC LIMIT ?').all(limit) as { id: string; base_name: string; dir: string; chain_seq: number; interrupted: number }[];

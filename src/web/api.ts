@@ -16,6 +16,7 @@ import {
   compilePolicy, decide, explainSetting, exceptionListSchema, groupSchema, settingSchema, userSchema,
   type NumberContext, type Policy, type PolicyStore,
 } from '../policy/index.ts';
+import type { Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -24,6 +25,9 @@ export interface ApiOptions {
   readonly token: string;
   readonly log: Logger;
   readonly health: () => Record<string, unknown>;
+  readonly targets: TargetRegistry;
+  readonly outbox: Outbox;
+  readonly alerts: Alerts;
 }
 
 type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
@@ -63,6 +67,14 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
 
   const actor = (req: FastifyRequest): string => `api:${req.ip}`;
+  // F3: a target that failed its test (or was never tested) cannot be selected.
+  const checkTargets = (setting: Policy['settings'][number]): void => {
+    const issues = setting.targetIds.flatMap((t, i) => {
+      const status = o.targets.status(t);
+      return status === 'ok' ? [] : [{ path: `targetIds.${i}`, message: status === undefined ? `unknown target "${t}"` : `target "${t}" is ${status}; run its test first` }];
+    });
+    if (issues.length > 0) throw new ConfigError('CS_POLICY_INVALID', issues);
+  };
   const current = (): Policy => o.policy.load().policy;
 
   // Whole policy: export and import (JSON).
@@ -89,6 +101,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     });
     app.post(path, (req, reply) => {
       const item = schema.parse(req.body);
+      if (key === 'settings') checkTargets(item as Policy['settings'][number]);
       const { version } = o.policy.update(actor(req), (p) => {
         const items = p[key] as { id: string }[];
         if (items.some((x) => x.id === item.id)) throw new ConfigError('CS_POLICY_INVALID', [{ path: 'id', message: `"${item.id}" exists` }]);
@@ -100,6 +113,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     app.put(`${path}/:id`, (req, reply) => {
       const { id } = req.params as { id: string };
       const item = schema.parse({ ...(req.body as object), id });
+      if (key === 'settings') checkTargets(item as Policy['settings'][number]);
       if (!(current()[key] as { id: string }[]).some((x) => x.id === id)) return reply.code(404).send({ error: `no ${key} item "${id}"` });
       const { version } = o.policy.update(actor(req), (p) => {
         const items = p[key] as { id: string }[];
@@ -134,6 +148,28 @@ export function buildApi(o: ApiOptions): FastifyInstance {
       });
     }
   }
+
+  // Storage targets (F3, F5): credentials are stored encrypted and never returned.
+  app.get('/api/targets', () => o.targets.list());
+  app.put('/api/targets/:id', (req) => {
+    const { id } = req.params as { id: string };
+    const t = o.targets.save({ ...(req.body as object), id });
+    return { id: t.id, name: t.name, kind: t.config.kind, status: 'untested' };
+  });
+  app.delete('/api/targets/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    return o.targets.delete(id) ? reply.code(204).send() : reply.code(404).send({ error: `no target "${id}"` });
+  });
+  app.post('/api/targets/:id/test', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const r = await o.targets.test(id);
+    return r ? r : reply.code(404).send({ error: `no target "${id}"` });
+  });
+  app.get('/api/outbox', (req) => {
+    const q = z.object({ recordingId: z.string().optional() }).parse(req.query);
+    return { backlog: o.outbox.backlog(), jobs: o.outbox.jobs(q.recordingId) };
+  });
+  app.post('/api/alerts/test', async () => ({ sent: await o.alerts.send('test mail', 'This is a test of callseal\'s alert mails.\n') }));
 
   // Settings order (A1: the first enabled matching setting records).
   app.put('/api/settings-order', (req) => {

@@ -1,0 +1,10 @@
+/**
+ * Archive: the outbox, storage targets (local, SFTP, SMB) and e-mail alerts.
+ */
+export * from './target.ts';
+export * from './local.ts';
+export * from './sftp.ts';
+export * from './smb.ts';
+export * from './registry.ts';
+export * from './outbox.ts';
+export * from './alerts.ts';

@@ -1,0 +1,215 @@
+/**
+ * The archive outbox (F1, F2): one durable job per (recording, target) in the embedded database.
+ * A runner copies due jobs, verifies each file on the target (size and SHA-256 read back through
+ * the protocol), and retries with back-off (first retries within minutes, then at most
+ * `retryMaxMs`). When every target of a recording has it, the local copy is deleted. Jobs survive
+ * restarts; an upload that was cut off is redone under the same names (idempotent).
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../common/log.ts';
+import { errorMessage } from '../common/errors.ts';
+import { TypedEmitter } from '../common/events.ts';
+import { expandTemplate, timeParts } from '../recording/index.ts';
+import { sha256File } from '../seal/index.ts';
+import type { Target } from './target.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  recording_id TEXT NOT NULL, target_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_ms INTEGER NOT NULL, failing_since_ms INTEGER, last_error TEXT, done_ms INTEGER, created_ms INTEGER NOT NULL,
+  PRIMARY KEY (recording_id, target_id)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_ms);
+CREATE TABLE IF NOT EXISTS local_deleted (recording_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+`;
+
+/** The status of one copy. */
+export interface OutboxJob {
+  readonly recordingId: string;
+  readonly targetId: string;
+  readonly state: 'pending' | 'failing' | 'done';
+  readonly attempts: number;
+  readonly nextMs: number;
+  readonly failingSinceMs: number | null;
+  readonly lastError: string | null;
+  readonly doneMs: number | null;
+}
+
+/** What the outbox needs to know of a sealed recording. */
+export interface ArchivedRecording {
+  readonly id: string;
+  /** Absolute folder of the local copy. */
+  readonly dir: string;
+  readonly files: readonly string[];
+  readonly startMs: number;
+}
+
+/** Events: a target starts or stops failing (for alerts), a copy completes. */
+export interface OutboxEvents {
+  failing: [{ readonly targetId: string; readonly error: string; readonly sinceMs: number }];
+  recovered: [{ readonly targetId: string; readonly failedForMs: number }];
+  copied: [{ readonly recordingId: string; readonly targetId: string }];
+  localDeleted: [{ readonly recordingId: string }];
+}
+
+/** Options of {@link Outbox}. */
+export interface OutboxOptions {
+  readonly db: DatabaseSync;
+  readonly log: Logger;
+  /** Resolves a target id to a connected target and its folder template, or undefined when unknown. */
+  readonly target: (id: string) => { target: Target; pathTemplate: string } | undefined;
+  /** Resolves a recording id to its files. */
+  readonly recording: (id: string) => ArchivedRecording | undefined;
+  readonly timeZone: string | undefined;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly tickMs?: number;
+}
+
+interface Row {
+  recording_id: string; target_id: string; state: string; attempts: number; next_ms: number;
+  failing_since_ms: number | null; last_error: string | null; done_ms: number | null;
+}
+
+function toJob(r: Row): OutboxJob {
+  return {
+    recordingId: r.recording_id, targetId: r.target_id, state: r.state as OutboxJob['state'], attempts: r.attempts, nextMs: r.next_ms,
+    failingSinceMs: r.failing_since_ms, lastError: r.last_error, doneMs: r.done_ms,
+  };
+}
+
+/** The durable copy queue. */
+export class Outbox extends TypedEmitter<OutboxEvents> {
+  readonly #o: OutboxOptions;
+  readonly #db: DatabaseSync;
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  /** Targets currently in a failure streak (one alert per streak). */
+  readonly #failing = new Map<string, number>();
+
+  constructor(options: OutboxOptions) {
+    super();
+    this.#o = options;
+    this.#db = options.db;
+    this.#db.exec(SCHEMA);
+    this.onListenerError((err, event) => { options.log.error({ err: errorMessage(err), event }, 'outbox listener failed'); });
+    const streaks = this.#db.prepare("SELECT target_id, MIN(failing_since_ms) AS since FROM outbox WHERE state = 'failing' GROUP BY target_id").all() as { target_id: string; since: number }[];
+    for (const s of streaks) this.#failing.set(s.target_id, s.since);
+  }
+
+  /** Queues a recording for its targets (no targets: it stays local, F2). */
+  enqueue(recordingId: string, targetIds: readonly string[], nowMs = Date.now()): void {
+    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms) VALUES (?, ?, 'pending', ?, ?)");
+    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs);
+  }
+
+  /** Jobs of a recording, or all unfinished jobs. */
+  jobs(recordingId?: string): OutboxJob[] {
+    const rows = recordingId !== undefined
+      ? this.#db.prepare('SELECT * FROM outbox WHERE recording_id = ? ORDER BY target_id').all(recordingId)
+      : this.#db.prepare("SELECT * FROM outbox WHERE state != 'done' ORDER BY next_ms LIMIT 1000").all();
+    return (rows as unknown as Row[]).map(toJob);
+  }
+
+  /** Backlog per target: pending and failing jobs, failing since. */
+  backlog(): { targetId: string; pending: number; failing: number; failingSinceMs: number | null; lastError: string | null }[] {
+    return (this.#db.prepare(`SELECT target_id, SUM(state = 'pending') AS pending, SUM(state = 'failing') AS failing,
+      MIN(failing_since_ms) AS since, MAX(last_error) AS err FROM outbox WHERE state != 'done' GROUP BY target_id`).all() as { target_id: string; pending: number; failing: number; since: number | null; err: string | null }[])
+      .map((r) => ({ targetId: r.target_id, pending: r.pending, failing: r.failing, failingSinceMs: r.since, lastError: r.err }));
+  }
+
+  /** Whether the local copy of a recording was deleted after archiving. */
+  localDeleted(recordingId: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM local_deleted WHERE recording_id = ?').get(recordingId) !== undefined;
+  }
+
+  /** Starts the runner. */
+  start(): void {
+    this.#timer = setInterval(() => { void this.runOnce(); }, this.#o.tickMs ?? 1000);
+    this.#timer.unref();
+  }
+
+  /** Works through every due job once (one at a time per target). */
+  async runOnce(nowMs = Date.now()): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      const due = this.#db.prepare("SELECT * FROM outbox WHERE state != 'done' AND next_ms <= ? ORDER BY next_ms LIMIT 200").all(nowMs) as unknown as Row[];
+      const byTarget = new Map<string, Row[]>();
+      for (const r of due) byTarget.set(r.target_id, [...(byTarget.get(r.target_id) ?? []), r]);
+      await Promise.all([...byTarget.values()].map(async (rows) => {
+        for (const r of rows) {
+          const ok = await this.#copy(r);
+          // One failure marks the target; the rest of its jobs wait for their own retry time.
+          if (!ok) break;
+        }
+      }));
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #copy(r: Row): Promise<boolean> {
+    const rec = this.#o.recording(r.recording_id);
+    const t = this.#o.target(r.target_id);
+    try {
+      if (!rec) throw new Error(`recording ${r.recording_id} is unknown`);
+      if (!t) throw new Error(`target ${r.target_id} is not configured`);
+      const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+      for (const name of rec.files) {
+        const local = join(rec.dir, name);
+        const remote = `${folder}/${name}`;
+        const [size, hash] = [(await stat(local)).size, await sha256File(local)];
+        const there = await t.target.stat(remote);
+        // Idempotent resume: a file that is already there, complete and identical is not sent again.
+        if (there?.size !== size || (await t.target.sha256(remote)) !== hash) {
+          await t.target.put(local, remote);
+          const after = await t.target.stat(remote);
+          if (after?.size !== size) throw new Error(`${remote}: size ${String(after?.size)} on the target, ${size} here`);
+          if ((await t.target.sha256(remote)) !== hash) throw new Error(`${remote}: SHA-256 read back differs from the sealed file`);
+        }
+      }
+      this.#db.prepare("UPDATE outbox SET state = 'done', done_ms = ?, last_error = NULL, failing_since_ms = NULL, attempts = attempts + 1 WHERE recording_id = ? AND target_id = ?").run(Date.now(), r.recording_id, r.target_id);
+      this.#o.log.info({ recordingId: r.recording_id, target: r.target_id }, 'recording archived and verified');
+      this.safeEmit('copied', { recordingId: r.recording_id, targetId: r.target_id });
+      const since = this.#failing.get(r.target_id);
+      if (since !== undefined) {
+        this.#failing.delete(r.target_id);
+        this.safeEmit('recovered', { targetId: r.target_id, failedForMs: Date.now() - since });
+      }
+      await this.#maybeDeleteLocal(r.recording_id, rec);
+      return true;
+    } catch (err) {
+      const attempts = r.attempts + 1;
+      const delay = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(attempts - 1, 20));
+      const now = Date.now();
+      const message = errorMessage(err).slice(0, 500);
+      this.#db.prepare("UPDATE outbox SET state = 'failing', attempts = ?, next_ms = ?, last_error = ?, failing_since_ms = COALESCE(failing_since_ms, ?) WHERE recording_id = ? AND target_id = ?")
+        .run(attempts, now + delay, message, now, r.recording_id, r.target_id);
+      this.#o.log.warn({ recordingId: r.recording_id, target: r.target_id, attempts, retryInMs: delay, err: message }, 'archive copy failed; kept locally');
+      if (!this.#failing.has(r.target_id)) {
+        this.#failing.set(r.target_id, now);
+        this.safeEmit('failing', { targetId: r.target_id, error: message, sinceMs: now });
+      }
+      return false;
+    }
+  }
+
+  async #maybeDeleteLocal(recordingId: string, rec: ArchivedRecording): Promise<void> {
+    const open = this.#db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE recording_id = ? AND state != 'done'").get(recordingId) as { n: number };
+    if (open.n > 0) return;
+    // F1: every target has a verified copy; only now the local copy goes.
+    for (const name of rec.files) await rm(join(rec.dir, name), { force: true });
+    this.#db.prepare('INSERT OR IGNORE INTO local_deleted (recording_id, at_ms) VALUES (?, ?)').run(recordingId, Date.now());
+    this.#o.log.info({ recordingId }, 'local copy deleted: every target has a verified copy');
+    this.safeEmit('localDeleted', { recordingId });
+  }
+
+  /** Stops the runner; idempotent. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

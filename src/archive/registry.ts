@@ -1,0 +1,142 @@
+/**
+ * Named storage targets (F3, F5): stored in the embedded database with their credentials
+ * encrypted (AES-256-GCM, key in `secret/credentials.key`, mode 0600); never returned by the API.
+ * Each target's last test result marks it usable or misconfigured.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors.ts';
+import { LocalTarget } from './local.ts';
+import { SftpTarget } from './sftp.ts';
+import { SmbTarget } from './smb.ts';
+import type { Target, TargetTestResult } from './target.ts';
+
+const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/);
+const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:\-[\]]+$/);
+
+/** Target configuration (what the API accepts). */
+export const targetConfigSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local'), path: z.string().min(1).max(1000) }).strict(),
+  z.object({
+    kind: z.literal('sftp'), host, port: z.number().int().min(1).max(65535).default(22), username: z.string().min(1).max(200),
+    password: z.string().max(1000).optional(), privateKey: z.string().max(20_000).optional(),
+    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'SHA256:<base64> as ssh-keygen -lf prints it'), folder: z.string().max(500).default(''),
+  }).strict(),
+  z.object({
+    kind: z.literal('smb'), host, port: z.number().int().min(1).max(65535).default(445), share: z.string().min(1).max(200).regex(/^[^/\\"]+$/),
+    username: z.string().min(1).max(200), password: z.string().max(1000), domain: z.string().max(200).optional(), folder: z.string().max(500).default(''),
+  }).strict(),
+]);
+
+/** A named target. */
+export const targetSchema = z.object({
+  id, name: z.string().min(1).max(200),
+  /** Folder on the target from `$Y $M $D $h $m $s` of the recording's start (D2). */
+  pathTemplate: z.string().min(1).max(300).default('$Y/$M/$D'),
+  config: targetConfigSchema,
+}).strict();
+
+export type TargetDefinition = z.infer<typeof targetSchema>;
+
+const SECRET_FIELDS = ['password', 'privateKey'] as const;
+
+/** The stored targets. */
+export class TargetRegistry {
+  readonly #db: DatabaseSync;
+  readonly #key: Buffer;
+  readonly #live = new Map<string, Target>();
+
+  constructor(db: DatabaseSync, home: string) {
+    this.#db = db;
+    db.exec(`CREATE TABLE IF NOT EXISTS targets (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, path_template TEXT NOT NULL,
+      config_enc TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL)`);
+    const dir = join(home, 'secret');
+    const file = join(dir, 'credentials.key');
+    if (!existsSync(file)) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+      chmodSync(file, 0o600);
+    }
+    this.#key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  }
+
+  #encrypt(config: unknown): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.#key, iv);
+    const data = Buffer.concat([c.update(JSON.stringify(config), 'utf8'), c.final()]);
+    return `${iv.toString('base64')}.${c.getAuthTag().toString('base64')}.${data.toString('base64')}`;
+  }
+
+  #decrypt(text: string): TargetDefinition['config'] {
+    const [iv = '', tag = '', data = ''] = text.split('.');
+    const d = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(iv, 'base64'));
+    d.setAuthTag(Buffer.from(tag, 'base64'));
+    return targetConfigSchema.parse(JSON.parse(Buffer.concat([d.update(Buffer.from(data, 'base64')), d.final()]).toString('utf8')));
+  }
+
+  /** Stores a target (replacing one with the same id); its status goes back to untested. */
+  save(raw: unknown): TargetDefinition {
+    const r = targetSchema.safeParse(raw);
+    if (!r.success) throw new ConfigError('CS_POLICY_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+    const t = r.data;
+    this.#db.prepare(`INSERT INTO targets (id, name, kind, path_template, config_enc, status, updated_ms) VALUES (?, ?, ?, ?, ?, 'untested', ?)
+      ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, path_template = excluded.path_template, config_enc = excluded.config_enc, status = 'untested', last_test = NULL, updated_ms = excluded.updated_ms`)
+      .run(t.id, t.name, t.config.kind, t.pathTemplate, this.#encrypt(t.config), Date.now());
+    void this.#live.get(t.id)?.close();
+    this.#live.delete(t.id);
+    return t;
+  }
+
+  /** Removes a target. */
+  delete(targetId: string): boolean {
+    void this.#live.get(targetId)?.close();
+    this.#live.delete(targetId);
+    return this.#db.prepare('DELETE FROM targets WHERE id = ?').run(targetId).changes > 0;
+  }
+
+  /** Targets as the API shows them: credentials left out (F5). */
+  list(): { id: string; name: string; kind: string; pathTemplate: string; status: string; lastTest: TargetTestResult | null; config: Record<string, unknown> }[] {
+    const rows = this.#db.prepare('SELECT * FROM targets ORDER BY id').all() as { id: string; name: string; kind: string; path_template: string; config_enc: string; status: string; last_test: string | null }[];
+    return rows.map((r) => {
+      const config: Record<string, unknown> = { ...this.#decrypt(r.config_enc) };
+      for (const f of SECRET_FIELDS) if (f in config) config[f] = '(set)';
+      return { id: r.id, name: r.name, kind: r.kind, pathTemplate: r.path_template, status: r.status, lastTest: r.last_test ? JSON.parse(r.last_test) as TargetTestResult : null, config };
+    });
+  }
+
+  /** Status of a target: `untested`, `ok` or `misconfigured`; undefined when unknown. */
+  status(targetId: string): string | undefined {
+    return (this.#db.prepare('SELECT status FROM targets WHERE id = ?').get(targetId) as { status: string } | undefined)?.status;
+  }
+
+  /** The live target and its folder template. */
+  get(targetId: string): { target: Target; pathTemplate: string } | undefined {
+    const row = this.#db.prepare('SELECT config_enc, path_template FROM targets WHERE id = ?').get(targetId) as { config_enc: string; path_template: string } | undefined;
+    if (!row) return undefined;
+    let t = this.#live.get(targetId);
+    if (!t) {
+      const c = this.#decrypt(row.config_enc);
+      t = c.kind === 'local' ? new LocalTarget(c) : c.kind === 'sftp' ? new SftpTarget(c) : new SmbTarget(c);
+      this.#live.set(targetId, t);
+    }
+    return { target: t, pathTemplate: row.path_template };
+  }
+
+  /** Runs the target's test and stores the result (a failed test marks it misconfigured). */
+  async test(targetId: string): Promise<TargetTestResult | undefined> {
+    const t = this.get(targetId);
+    if (!t) return undefined;
+    const result = await t.target.test();
+    this.#db.prepare('UPDATE targets SET status = ?, last_test = ? WHERE id = ?').run(result.ok ? 'ok' : 'misconfigured', JSON.stringify(result), targetId);
+    return result;
+  }
+
+  /** Closes every open connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#live.values()].map((t) => t.close()));
+    this.#live.clear();
+  }
+}

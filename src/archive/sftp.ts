@@ -1,0 +1,140 @@
+/**
+ * SFTP target (F3) on ssh2 through ssh2-sftp-client: password or private key, the server's host
+ * key pinned by its SHA-256 fingerprint (an unknown key is refused), paths relative to the login
+ * folder. Verification reads the file back through SFTP and hashes it.
+ */
+import SftpClient from 'ssh2-sftp-client';
+import { createHash, randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { posix } from 'node:path';
+import { runTargetTest, TargetError, type Target, type TargetStage, type TargetTestResult } from './target.ts';
+
+/** Configuration of an SFTP target. */
+export interface SftpTargetConfig {
+  readonly kind: 'sftp';
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly password?: string | undefined;
+  readonly privateKey?: string | undefined;
+  /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  readonly hostKeySha256: string;
+  /** Folder relative to the login folder ('' for the login folder itself). */
+  readonly folder: string;
+}
+
+function stageOf(err: unknown): TargetStage {
+  const m = err instanceof Error ? `${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}` : String(err);
+  if (/ENOTFOUND|EAI_AGAIN/.test(m)) return 'dns';
+  if (/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|Timed out/i.test(m)) return 'connect';
+  if (/Host denied|verification failed/i.test(m)) return 'hostkey';
+  if (/authentication/i.test(m)) return 'auth';
+  if (/permission denied/i.test(m)) return 'permission';
+  if (/no such file/i.test(m)) return 'path';
+  return 'write';
+}
+
+/** An SFTP server. One connection, opened on demand and reused. */
+export class SftpTarget implements Target {
+  readonly kind = 'sftp';
+  readonly #c: SftpTargetConfig;
+  #client: SftpClient | undefined;
+
+  constructor(config: SftpTargetConfig) {
+    this.#c = config;
+  }
+
+  async #connect(): Promise<SftpClient> {
+    if (this.#client) return this.#client;
+    const client = new SftpClient('callseal');
+    const expected = this.#c.hostKeySha256.replace(/^SHA256:/, '').replace(/=+$/, '');
+    try {
+      await client.connect({
+        host: this.#c.host, port: this.#c.port, username: this.#c.username, readyTimeout: 10_000,
+        ...(this.#c.password !== undefined ? { password: this.#c.password } : {}),
+        ...(this.#c.privateKey !== undefined ? { privateKey: this.#c.privateKey } : {}),
+        hostVerifier: (key: Buffer) => createHash('sha256').update(key).digest('base64').replace(/=+$/, '') === expected,
+      });
+    } catch (err) {
+      throw new TargetError(stageOf(err), `${this.#c.host}:${this.#c.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    // A broken connection is reopened on the next operation.
+    client.on('error', () => { this.#client = undefined; });
+    client.on('close', () => { this.#client = undefined; });
+    this.#client = client;
+    return client;
+  }
+
+  #path(remotePath: string): string {
+    const p = posix.normalize(posix.join(this.#c.folder || '.', remotePath));
+    if (p.startsWith('..') || p.startsWith('/')) throw new TargetError('path', `path ${remotePath} leaves the target folder`);
+    return p;
+  }
+
+  async #run<T>(stageHint: TargetStage, fn: (c: SftpClient) => Promise<T>): Promise<T> {
+    const c = await this.#connect();
+    try {
+      return await fn(c);
+    } catch (err) {
+      if (err instanceof TargetError) throw err;
+      const stage = stageOf(err);
+      if (stage === 'connect') await this.close();
+      throw new TargetError(stage === 'write' ? stageHint : stage, err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  put(localPath: string, remotePath: string): Promise<void> {
+    const dst = this.#path(remotePath);
+    return this.#run('write', async (c) => {
+      await c.mkdir(posix.dirname(dst), true);
+      // Written under a temporary name, then renamed: a broken upload never has the final name.
+      const tmp = `${dst}.part`;
+      await c.fastPut(localPath, tmp);
+      if (await c.exists(dst)) await c.delete(dst);
+      await c.rename(tmp, dst);
+    });
+  }
+
+  async stat(remotePath: string): Promise<{ size: number } | undefined> {
+    const p = this.#path(remotePath);
+    return this.#run('path', async (c) => ((await c.exists(p)) === '-' ? { size: (await c.stat(p)).size } : undefined));
+  }
+
+  sha256(remotePath: string): Promise<string> {
+    const p = this.#path(remotePath);
+    return this.#run('verify', async (c) => {
+      const hash = createHash('sha256');
+      const sink = new Writable({ write(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(); } });
+      await c.get(p, sink);
+      return hash.digest('hex');
+    });
+  }
+
+  list(prefix: string): Promise<string[]> {
+    const p = this.#path(prefix);
+    return this.#run('path', async (c) => ((await c.exists(p)) ? (await c.list(p)).map((e) => e.name) : []));
+  }
+
+  test(): Promise<TargetTestResult> {
+    return runTargetTest(this, async () => {
+      const name = `.callseal-test-${randomBytes(4).toString('hex')}`;
+      const p = this.#path(name);
+      await this.#run('permission', async (c) => {
+        await c.mkdir(posix.dirname(p), true);
+        await c.put(Buffer.from('callseal target test\n'), p);
+        await c.delete(p);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    if (!c) return;
+    try {
+      await c.end();
+    } catch {
+      // The connection is already gone; there is nothing left to close.
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The storage target plug-in interface (F3) and the errors a target reports. A target knows
+ * nothing of SIP or recordings: it stores files under paths and reads them back.
+ */
+import { CallsealError } from '../common/errors.ts';
+
+/** What failed, so an admin knows where to look (F3 "test" action). */
+export type TargetStage = 'config' | 'dns' | 'connect' | 'auth' | 'hostkey' | 'permission' | 'path' | 'write' | 'verify';
+
+/** A target operation failed at a stage. */
+export class TargetError extends CallsealError {
+  readonly stage: TargetStage;
+  constructor(stage: TargetStage, message: string, options?: { cause?: unknown }) {
+    super('CS_ARCHIVE_TARGET', `[${stage}] ${message}`, options);
+    this.stage = stage;
+  }
+}
+
+/** Result of `test()`. */
+export interface TargetTestResult {
+  readonly ok: boolean;
+  readonly stage?: TargetStage;
+  readonly message: string;
+  readonly durationMs: number;
+}
+
+/** A storage target. Paths are relative to the target's root and use `/`. */
+export interface Target {
+  readonly kind: string;
+  /** Writes a test file and removes it; reports exactly what failed. */
+  test(): Promise<TargetTestResult>;
+  /** Stores a local file at `remotePath`, creating folders; idempotent (overwrites the same name). */
+  put(localPath: string, remotePath: string): Promise<void>;
+  /** Size of a stored file, or undefined when it is not there. */
+  stat(remotePath: string): Promise<{ size: number } | undefined>;
+  /** SHA-256 of a stored file, read back through the protocol. */
+  sha256(remotePath: string): Promise<string>;
+  /** Names of files under a folder. */
+  list(prefix: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Runs a test write/remove cycle through a target's own operations. */
+export async function runTargetTest(t: Target, writeAndRemove: () => Promise<void>): Promise<TargetTestResult> {
+  const start = performance.now();
+  try {
+    await writeAndRemove();
+    return { ok: true, message: `${t.kind}: test file written, read back and removed`, durationMs: Math.round(performance.now() - start) };
+  } catch (err) {
+    const stage = err instanceof TargetError ? err.stage : 'write';
+    return { ok: false, stage, message: err instanceof Error ? err.message : String(err), durationMs: Math.round(performance.now() - start) };
+  }
+}
