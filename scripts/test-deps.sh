@@ -11,6 +11,11 @@ command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v smbd >/dev/null 2>&1 || [ -x /usr/sbin/smbd ] || need+=(samba)
 command -v smbclient >/dev/null 2>&1 || need+=(smbclient)
+# SQL recording log tests start PostgreSQL and MariaDB and read rows back with psql and mariadb.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-deps: all present"
   exit 0

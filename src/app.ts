@@ -19,7 +19,9 @@ import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
 import { PolicyEngine, PolicyStore } from './policy/index.ts';
 import { buildApi } from './web/api.ts';
-import { Alerts, Outbox, TargetRegistry } from './archive/index.ts';
+import { Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
+import { SqlLogRegistry } from './sqllog/index.ts';
+import { SecretBox } from './common/secretbox.ts';
 
 /** callseal's version, written into every metadata file. */
 export const VERSION = '0.1.0';
@@ -89,10 +91,30 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(sealing.db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);
-  const targets = new TargetRegistry(sealing.db, config.home);
+  const box = new SecretBox(config.home);
+  const targets = new TargetRegistry(sealing.db, box);
+  const sqlLogs = new SqlLogRegistry(sealing.db, box, log);
+  const destination = (destId: string): Destination | undefined => {
+    const t = targets.get(destId);
+    if (t) return { kind: 'files', ...t };
+    const log = sqlLogs.get(destId);
+    if (!log) return undefined;
+    return {
+      kind: 'row',
+      insert: async (recId: string) => {
+        const r = repo.row(recId);
+        if (!r) throw new Error(`recording ${recId} is unknown`);
+        await log.insert({
+          basefilename: r.baseName, direction: r.direction, time: r.startMs, callid: r.callId,
+          callername: r.callerName, caller: r.callerNumber, callee: r.calleeNumber, setting: r.setting, signature: r.signature, recording_id: r.id,
+          end_time: r.endMs, callee_name: r.calleeName, interrupted: r.interrupted ? 1 : 0, chain_epoch: r.chainEpoch, chain_seq: r.chainSeq,
+        });
+      },
+    };
+  };
   const outbox = new Outbox({
     db: sealing.db, log, timeZone: config.recording.timeZone, retryBaseMs: config.archive.retryBaseMs, retryMaxMs: config.archive.retryMaxMs, tickMs: config.archive.tickMs,
-    target: (targetId) => targets.get(targetId),
+    destination,
     recording: (recId) => {
       const r = repo.get(recId);
       return r ? { id: recId, dir: join(store.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
@@ -170,7 +192,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
 
   const api = buildApi({
-    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, outbox, alerts,
+    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts,
     health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
   });
   let httpPort: number;
@@ -199,6 +221,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await Promise.allSettled([...pending]);
       outbox.close();
       await targets.close();
+      await sqlLogs.close();
       stack.close();
       await transport.close();
       await media.close();

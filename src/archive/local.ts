@@ -77,7 +77,7 @@ export class LocalTarget implements Target {
   }
 
   test(): Promise<TargetTestResult> {
-    return runTargetTest(this, async () => {
+    return runTargetTest(this.kind, async () => {
       try {
         await stat(this.#root);
       } catch (err) {

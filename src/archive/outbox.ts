@@ -37,6 +37,11 @@ export interface OutboxJob {
   readonly doneMs: number | null;
 }
 
+/** Where a job goes: files to a storage target, or one row to a recording log. */
+export type Destination =
+  | { readonly kind: 'files'; readonly target: Target; readonly pathTemplate: string }
+  | { readonly kind: 'row'; readonly insert: (recordingId: string) => Promise<void> };
+
 /** What the outbox needs to know of a sealed recording. */
 export interface ArchivedRecording {
   readonly id: string;
@@ -58,8 +63,8 @@ export interface OutboxEvents {
 export interface OutboxOptions {
   readonly db: DatabaseSync;
   readonly log: Logger;
-  /** Resolves a target id to a connected target and its folder template, or undefined when unknown. */
-  readonly target: (id: string) => { target: Target; pathTemplate: string } | undefined;
+  /** Resolves a destination id: a file target and its folder template, or a row sink (SQL log). */
+  readonly destination: (id: string) => Destination | undefined;
   /** Resolves a recording id to its files. */
   readonly recording: (id: string) => ArchivedRecording | undefined;
   readonly timeZone: string | undefined;
@@ -153,24 +158,12 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
 
   async #copy(r: Row): Promise<boolean> {
     const rec = this.#o.recording(r.recording_id);
-    const t = this.#o.target(r.target_id);
+    const dest = this.#o.destination(r.target_id);
     try {
       if (!rec) throw new Error(`recording ${r.recording_id} is unknown`);
-      if (!t) throw new Error(`target ${r.target_id} is not configured`);
-      const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
-      for (const name of rec.files) {
-        const local = join(rec.dir, name);
-        const remote = `${folder}/${name}`;
-        const [size, hash] = [(await stat(local)).size, await sha256File(local)];
-        const there = await t.target.stat(remote);
-        // Idempotent resume: a file that is already there, complete and identical is not sent again.
-        if (there?.size !== size || (await t.target.sha256(remote)) !== hash) {
-          await t.target.put(local, remote);
-          const after = await t.target.stat(remote);
-          if (after?.size !== size) throw new Error(`${remote}: size ${String(after?.size)} on the target, ${size} here`);
-          if ((await t.target.sha256(remote)) !== hash) throw new Error(`${remote}: SHA-256 read back differs from the sealed file`);
-        }
-      }
+      if (!dest) throw new Error(`destination ${r.target_id} is not configured`);
+      if (dest.kind === 'row') await dest.insert(r.recording_id);
+      else await this.#copyFiles(rec, dest);
       this.#db.prepare("UPDATE outbox SET state = 'done', done_ms = ?, last_error = NULL, failing_since_ms = NULL, attempts = attempts + 1 WHERE recording_id = ? AND target_id = ?").run(Date.now(), r.recording_id, r.target_id);
       this.#o.log.info({ recordingId: r.recording_id, target: r.target_id }, 'recording archived and verified');
       this.safeEmit('copied', { recordingId: r.recording_id, targetId: r.target_id });
@@ -194,6 +187,22 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
         this.safeEmit('failing', { targetId: r.target_id, error: message, sinceMs: now });
       }
       return false;
+    }
+  }
+
+  async #copyFiles(rec: ArchivedRecording, t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
+    const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+    for (const name of rec.files) {
+      const local = join(rec.dir, name);
+      const remote = `${folder}/${name}`;
+      const [size, hash] = [(await stat(local)).size, await sha256File(local)];
+      const there = await t.target.stat(remote);
+      // Idempotent resume: a file that is already there, complete and identical is not sent again.
+      if (there?.size === size && (await t.target.sha256(remote)) === hash) continue;
+      await t.target.put(local, remote);
+      const after = await t.target.stat(remote);
+      if (after?.size !== size) throw new Error(`${remote}: size ${String(after?.size)} on the target, ${size} here`);
+      if ((await t.target.sha256(remote)) !== hash) throw new Error(`${remote}: SHA-256 read back differs from the sealed file`);
     }
   }
 

@@ -4,11 +4,9 @@
  * Each target's last test result marks it usable or misconfigured.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
+import { SecretBox } from '../common/secretbox.ts';
 import { LocalTarget } from './local.ts';
 import { SftpTarget } from './sftp.ts';
 import { SmbTarget } from './smb.ts';
@@ -46,35 +44,22 @@ const SECRET_FIELDS = ['password', 'privateKey'] as const;
 /** The stored targets. */
 export class TargetRegistry {
   readonly #db: DatabaseSync;
-  readonly #key: Buffer;
+  readonly #box: SecretBox;
   readonly #live = new Map<string, Target>();
 
-  constructor(db: DatabaseSync, home: string) {
+  constructor(db: DatabaseSync, box: SecretBox) {
     this.#db = db;
+    this.#box = box;
     db.exec(`CREATE TABLE IF NOT EXISTS targets (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, path_template TEXT NOT NULL,
       config_enc TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL)`);
-    const dir = join(home, 'secret');
-    const file = join(dir, 'credentials.key');
-    if (!existsSync(file)) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
-      chmodSync(file, 0o600);
-    }
-    this.#key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
   }
 
   #encrypt(config: unknown): string {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.#key, iv);
-    const data = Buffer.concat([c.update(JSON.stringify(config), 'utf8'), c.final()]);
-    return `${iv.toString('base64')}.${c.getAuthTag().toString('base64')}.${data.toString('base64')}`;
+    return this.#box.seal(config);
   }
 
   #decrypt(text: string): TargetDefinition['config'] {
-    const [iv = '', tag = '', data = ''] = text.split('.');
-    const d = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(iv, 'base64'));
-    d.setAuthTag(Buffer.from(tag, 'base64'));
-    return targetConfigSchema.parse(JSON.parse(Buffer.concat([d.update(Buffer.from(data, 'base64')), d.final()]).toString('utf8')));
+    return targetConfigSchema.parse(this.#box.open(text));
   }
 
   /** Stores a target (replacing one with the same id); its status goes back to untested. */

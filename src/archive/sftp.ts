@@ -116,7 +116,7 @@ export class SftpTarget implements Target {
   }
 
   test(): Promise<TargetTestResult> {
-    return runTargetTest(this, async () => {
+    return runTargetTest(this.kind, async () => {
       const name = `.callseal-test-${randomBytes(4).toString('hex')}`;
       const p = this.#path(name);
       await this.#run('permission', async (c) => {

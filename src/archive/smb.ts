@@ -124,7 +124,7 @@ export class SmbTarget implements Target {
   }
 
   test(): Promise<TargetTestResult> {
-    return runTargetTest(this, async () => {
+    return runTargetTest(this.kind, async () => {
       const local = join(this.#authDir, 'test.txt');
       writeFileSync(local, 'callseal target test\n');
       const name = this.#path(`.callseal-test-${randomBytes(4).toString('hex')}`);

@@ -101,6 +101,20 @@ export class RecordingRepository {
     return r ? { dir: r.dir, files: JSON.parse(r.files) as string[], startMs: r.start_ms } : undefined;
   }
 
+  /** The full row of one sealed recording. */
+  row(id: string): RecordingRow | undefined {
+    const r = this.#db.prepare('SELECT * FROM recordings WHERE id = ?').get(id) as Record<string, string | number> | undefined;
+    if (!r) return undefined;
+    return {
+      id: String(r['id']), baseName: String(r['base_name']), dir: String(r['dir']), callId: String(r['call_id']), startMs: Number(r['start_ms']),
+      endMs: Number(r['end_ms']), callerNumber: String(r['caller_number']), callerName: String(r['caller_name']), calleeNumber: String(r['callee_number']),
+      calleeName: String(r['callee_name']), direction: String(r['direction']), setting: String(r['setting']), channels: String(r['channels']),
+      codec: String(r['codec']), interrupted: r['interrupted'] === 1, files: JSON.parse(String(r['files'])) as string[],
+      hashFileSha256: String(r['hash_file_sha256']), signature: String(r['signature']), chainEpoch: Number(r['chain_epoch']),
+      chainSeq: Number(r['chain_seq']), previous: String(r['previous']), sealedAtMs: Number(r['sealed_at_ms']),
+    };
+  }
+
   /** Sealed recordings, newest first. */
   list(limit = 100): { id: string; baseName: string; dir: string; chainSeq: number; interrupted: boolean }[] {
     const rows = this.#db.prepare('SELECT id, base_name, dir, chain_seq, interrupted FROM recordings ORDER BY chain_epoch DESC, chain_seq DESC LIMIT ?').all(limit) as { id: string; base_name: string; dir: string; chain_seq: number; interrupted: number }[];

@@ -10,13 +10,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as toCsv } from 'csv-stringify/sync';
 import { z } from 'zod';
-import { ConfigError, errorMessage } from '../common/errors.ts';
+import { CallsealError, ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import {
   compilePolicy, decide, explainSetting, exceptionListSchema, groupSchema, settingSchema, userSchema,
   type NumberContext, type Policy, type PolicyStore,
 } from '../policy/index.ts';
 import type { Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
+import type { SqlLogRegistry } from '../sqllog/index.ts';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -26,6 +27,7 @@ export interface ApiOptions {
   readonly log: Logger;
   readonly health: () => Record<string, unknown>;
   readonly targets: TargetRegistry;
+  readonly sqlLogs: SqlLogRegistry;
   readonly outbox: Outbox;
   readonly alerts: Alerts;
 }
@@ -51,6 +53,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof ConfigError) return reply.code(400).send({ error: 'invalid', code: err.code, issues: err.issues });
+    if (err instanceof CallsealError && err.code === 'CS_ARCHIVE_TARGET') return reply.code(502).send({ error: err.message, code: err.code });
     if (err instanceof z.ZodError) return reply.code(400).send({ error: 'invalid', issues: err.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) });
     const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 500) o.log.error({ err: errorMessage(err) }, 'API request failed');
@@ -70,7 +73,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   // F3: a target that failed its test (or was never tested) cannot be selected.
   const checkTargets = (setting: Policy['settings'][number]): void => {
     const issues = setting.targetIds.flatMap((t, i) => {
-      const status = o.targets.status(t);
+      const status = o.targets.status(t) ?? o.sqlLogs.status(t);
       return status === 'ok' ? [] : [{ path: `targetIds.${i}`, message: status === undefined ? `unknown target "${t}"` : `target "${t}" is ${status}; run its test first` }];
     });
     if (issues.length > 0) throw new ConfigError('CS_POLICY_INVALID', issues);
@@ -164,6 +167,30 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     const { id } = req.params as { id: string };
     const r = await o.targets.test(id);
     return r ? r : reply.code(404).send({ error: `no target "${id}"` });
+  });
+  // External SQL recording logs (G2): "test connection" and "create table" actions.
+  app.get('/api/sql-logs', () => o.sqlLogs.list());
+  app.put('/api/sql-logs/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (o.targets.status(id) !== undefined) return reply.code(400).send({ error: `"${id}" is already a storage target` });
+    const d = o.sqlLogs.save({ ...(req.body as object), id });
+    return { id: d.id, name: d.name, dialect: d.dialect, status: 'untested' };
+  });
+  app.delete('/api/sql-logs/:id', (req, reply) => {
+    const { id } = req.params as { id: string };
+    return o.sqlLogs.delete(id) ? reply.code(204).send() : reply.code(404).send({ error: `no SQL log "${id}"` });
+  });
+  app.post('/api/sql-logs/:id/create-table', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const log = o.sqlLogs.get(id);
+    if (!log) return reply.code(404).send({ error: `no SQL log "${id}"` });
+    await log.createTable();
+    return { created: log.def.table };
+  });
+  app.post('/api/sql-logs/:id/test', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const r = await o.sqlLogs.test(id);
+    return r ? r : reply.code(404).send({ error: `no SQL log "${id}"` });
   });
   app.get('/api/outbox', (req) => {
     const q = z.object({ recordingId: z.string().optional() }).parse(req.query);

@@ -170,3 +170,61 @@ export async function startMailCatcher(): Promise<MailCatcher> {
   await new Promise<void>((r) => { server.listen(port, '127.0.0.1', () => { r(); }); });
   return { port, messages, stop: () => new Promise<void>((r) => { server.close(() => { r(); }); }) };
 }
+
+/** A throwaway PostgreSQL (trust auth) on loopback. */
+export interface Postgres {
+  readonly port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function pgBin(): string {
+  const versions = readdirSync('/usr/lib/postgresql').sort();
+  return `/usr/lib/postgresql/${versions[versions.length - 1] ?? '15'}/bin`;
+}
+
+export async function startPostgres(): Promise<Postgres> {
+  const t = mkdtempSync(join(tmpdir(), 'callseal-pg-'));
+  execFileSync('chmod', ['755', t]);
+  execFileSync('chown', ['postgres:postgres', t]);
+  const bin = pgBin();
+  execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/initdb`, '-D', `${t}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'], { stdio: 'ignore' });
+  const port = await freePort(45000, 48000);
+  const pg: Postgres = {
+    port,
+    start: async () => {
+      execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/pg_ctl`, '-D', `${t}/data`, '-l', `${t}/server.log`, '-w', '-o', `-p ${port} -k ${t} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'], { stdio: 'ignore' });
+      await waitPort(port);
+    },
+    stop: () => {
+      execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/pg_ctl`, '-D', `${t}/data`, '-m', 'fast', '-w', 'stop'], { stdio: 'ignore' });
+      return Promise.resolve();
+    },
+  };
+  await pg.start();
+  return pg;
+}
+
+/** A throwaway MariaDB (root without password) on loopback. */
+export interface Mariadb {
+  readonly port: number;
+  readonly socket: string;
+  stop(): Promise<void>;
+}
+
+export async function startMariadb(): Promise<Mariadb> {
+  const t = mkdtempSync(join(tmpdir(), 'callseal-my-'));
+  execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${t}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
+  const port = await freePort(48000, 51000);
+  const socket = `${t}/mysqld.sock`;
+  const child = spawn('mariadbd', ['--no-defaults', `--datadir=${t}/data`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${t}/mysqld.pid`, `--log-error=${t}/error.log`, '--skip-log-bin'], { stdio: 'ignore' });
+  await waitPort(port, 30_000);
+  return {
+    port, socket,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => { child.on('exit', r); });
+    },
+  };
+}
