@@ -5,11 +5,13 @@
 import { siprecLoad } from './siprec-load.ts';
 import { sealBench } from './seal.ts';
 import { policyBench } from './policy.ts';
+import { archiveBench } from './archive.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
   seal: sealBench,
   policy: () => Promise.resolve(policyBench()),
+  archive: archiveBench,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));

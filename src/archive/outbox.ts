@@ -13,7 +13,7 @@ import { errorMessage } from '../common/errors.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
-import type { Target } from './target.ts';
+import { batch, type Target } from './target.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
@@ -192,17 +192,23 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
 
   async #copyFiles(rec: ArchivedRecording, t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
     const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+    const entries = [];
     for (const name of rec.files) {
       const local = join(rec.dir, name);
-      const remote = `${folder}/${name}`;
-      const [size, hash] = [(await stat(local)).size, await sha256File(local)];
-      const there = await t.target.stat(remote);
-      // Idempotent resume: a file that is already there, complete and identical is not sent again.
-      if (there?.size === size && (await t.target.sha256(remote)) === hash) continue;
-      await t.target.put(local, remote);
-      const after = await t.target.stat(remote);
-      if (after?.size !== size) throw new Error(`${remote}: size ${String(after?.size)} on the target, ${size} here`);
-      if ((await t.target.sha256(remote)) !== hash) throw new Error(`${remote}: SHA-256 read back differs from the sealed file`);
+      entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });
+    }
+    // Idempotent resume: files already there, complete and identical, are not sent again.
+    const sizes = await batch.stat(t.target, entries.map((e) => e.remote));
+    const sameSize = entries.filter((e) => sizes.get(e.remote) === e.size);
+    const hashes = await batch.sha256(t.target, sameSize.map((e) => e.remote));
+    const need = entries.filter((e) => !(sizes.get(e.remote) === e.size && hashes.get(e.remote) === e.hash));
+    await batch.put(t.target, need);
+    // A copy counts only when what the target holds matches the sealed file (size and SHA-256 read back).
+    const after = await batch.stat(t.target, need.map((e) => e.remote));
+    const afterHashes = await batch.sha256(t.target, need.map((e) => e.remote));
+    for (const e of need) {
+      if (after.get(e.remote) !== e.size) throw new Error(`${e.remote}: size ${String(after.get(e.remote))} on the target, ${e.size} here`);
+      if (afterHashes.get(e.remote) !== e.hash) throw new Error(`${e.remote}: SHA-256 read back differs from the sealed file`);
     }
   }
 

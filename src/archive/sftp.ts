@@ -6,6 +6,7 @@
 import SftpClient from 'ssh2-sftp-client';
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import net from 'node:net';
 import { posix } from 'node:path';
 import { runTargetTest, TargetError, type Target, type TargetStage, type TargetTestResult } from './target.ts';
 
@@ -39,6 +40,8 @@ export class SftpTarget implements Target {
   readonly kind = 'sftp';
   readonly #c: SftpTargetConfig;
   #client: SftpClient | undefined;
+  /** Folders known to exist on the current connection. */
+  readonly #dirs = new Set<string>();
 
   constructor(config: SftpTargetConfig) {
     this.#c = config;
@@ -49,8 +52,20 @@ export class SftpTarget implements Target {
     const client = new SftpClient('callseal');
     const expected = this.#c.hostKeySha256.replace(/^SHA256:/, '').replace(/=+$/, '');
     try {
+      // Our own socket with Nagle off: SFTP is request/response, and with Nagle each round trip
+      // waited for the delayed ACK (measured here: 40 ms per operation, 3 MiB/s uploads).
+      const sock = net.connect({ host: this.#c.host, port: this.#c.port });
+      sock.setNoDelay(true);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { sock.destroy(); reject(new Error(`ETIMEDOUT connecting to ${this.#c.host}:${this.#c.port}`)); }, 10_000);
+        sock.once('connect', () => { clearTimeout(timer); resolve(); });
+        sock.once('error', (err) => { clearTimeout(timer); reject(err); });
+      });
       await client.connect({
-        host: this.#c.host, port: this.#c.port, username: this.#c.username, readyTimeout: 10_000,
+        sock, host: this.#c.host, port: this.#c.port, username: this.#c.username, readyTimeout: 10_000,
+        // AES-GCM first: it runs in OpenSSL through node:crypto, where ssh2's default ChaCha20 may fall
+        // back to pure JavaScript (measured here: 3 MiB/s against 60+ MiB/s).
+        algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
         ...(this.#c.password !== undefined ? { password: this.#c.password } : {}),
         ...(this.#c.privateKey !== undefined ? { privateKey: this.#c.privateKey } : {}),
         hostVerifier: (key: Buffer) => createHash('sha256').update(key).digest('base64').replace(/=+$/, '') === expected,
@@ -61,6 +76,7 @@ export class SftpTarget implements Target {
     // A broken connection is reopened on the next operation.
     client.on('error', () => { this.#client = undefined; });
     client.on('close', () => { this.#client = undefined; });
+    this.#dirs.clear();
     this.#client = client;
     return client;
   }
@@ -86,12 +102,22 @@ export class SftpTarget implements Target {
   put(localPath: string, remotePath: string): Promise<void> {
     const dst = this.#path(remotePath);
     return this.#run('write', async (c) => {
-      await c.mkdir(posix.dirname(dst), true);
+      const dir = posix.dirname(dst);
+      if (!this.#dirs.has(dir)) {
+        await c.mkdir(dir, true);
+        this.#dirs.add(dir);
+      }
       // Written under a temporary name, then renamed: a broken upload never has the final name.
       const tmp = `${dst}.part`;
-      await c.fastPut(localPath, tmp);
-      if (await c.exists(dst)) await c.delete(dst);
-      await c.rename(tmp, dst);
+      await c.fastPut(localPath, tmp, { chunkSize: 64 * 1024, concurrency: 32 });
+      try {
+        // posix-rename@openssh.com replaces an existing file in one round trip.
+        await c.posixRename(tmp, dst);
+      } catch {
+        // Servers without the extension: plain SFTP rename refuses to overwrite.
+        if (await c.exists(dst)) await c.delete(dst);
+        await c.rename(tmp, dst);
+      }
     });
   }
 

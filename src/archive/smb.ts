@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { runTargetTest, TargetError, type Target, type TargetStage, type TargetTestResult } from './target.ts';
@@ -131,6 +131,63 @@ export class SmbTarget implements Target {
       const mk = this.#mkdirs(posix.dirname(name));
       await this.#smb(`${mk ? `${mk}; ` : ''}put ${quote(local)} ${quote(name)}; del ${quote(name)}`, 'permission');
     });
+  }
+
+  /** All files in one smbclient session. */
+  async putMany(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void> {
+    const dirs = new Set<string>();
+    const cmds: string[] = [];
+    for (const i of items) {
+      const dst = this.#path(i.remote);
+      const dir = posix.dirname(dst);
+      if (!dirs.has(dir)) {
+        dirs.add(dir);
+        const mk = this.#mkdirs(dir);
+        if (mk) cmds.push(mk);
+      }
+      cmds.push(`put ${quote(i.local)} ${quote(dst)}`);
+    }
+    if (cmds.length > 0) await this.#smb(cmds.join('; '), 'write');
+  }
+
+  /** Sizes from one `allinfo` per file, all in one session. */
+  async statMany(remotes: readonly string[]): Promise<Map<string, number | undefined>> {
+    const out = new Map<string, number | undefined>();
+    if (remotes.length === 0) return out;
+    const dirs = new Map<string, string[]>();
+    for (const r of remotes) {
+      const p = this.#path(r);
+      dirs.set(posix.dirname(p), [...(dirs.get(posix.dirname(p)) ?? []), r]);
+    }
+    for (const [dir, rs] of dirs) {
+      let listing = '';
+      try {
+        listing = (await this.#smb(`ls ${quote(`${dir}/*`)}`, 'path')).toString();
+      } catch (err) {
+        if (!(err instanceof TargetError && err.stage === 'path')) throw err;
+      }
+      for (const r of rs) {
+        const name = posix.basename(this.#path(r));
+        const line = listing.split('\n').find((l) => l.trimStart().startsWith(`${name} `));
+        const m = line ? /\s(\d+)\s+\w{3} \w{3}\s/.exec(line.slice(line.indexOf(name) + name.length)) : undefined;
+        out.set(r, m?.[1] ? Number(m[1]) : undefined);
+      }
+    }
+    return out;
+  }
+
+  /** Reads the files back in one session into a private folder and hashes them there. */
+  async sha256Many(remotes: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (remotes.length === 0) return out;
+    const dir = mkdtempSync(join(this.#authDir, 'verify-'));
+    try {
+      await this.#smb(remotes.map((r, i) => `get ${quote(this.#path(r))} ${quote(join(dir, String(i)))}`).join('; '), 'verify');
+      for (const [i, r] of remotes.entries()) out.set(r, createHash('sha256').update(readFileSync(join(dir, String(i)))).digest('hex'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return out;
   }
 
   close(): Promise<void> {

@@ -38,7 +38,36 @@ export interface Target {
   /** Names of files under a folder. */
   list(prefix: string): Promise<string[]>;
   close(): Promise<void>;
+  /** Optional batch forms, for protocols where each call costs a login (SMB through smbclient). */
+  putMany?(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void>;
+  statMany?(remotes: readonly string[]): Promise<Map<string, number | undefined>>;
+  sha256Many?(remotes: readonly string[]): Promise<Map<string, string>>;
 }
+
+/** Batch operations on any target: its own batch forms, or one call per file. */
+export const batch = {
+  async put(t: Target, items: readonly { readonly local: string; readonly remote: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    if (t.putMany) {
+      await t.putMany(items);
+      return;
+    }
+    for (const i of items) await t.put(i.local, i.remote);
+  },
+  async stat(t: Target, remotes: readonly string[]): Promise<Map<string, number | undefined>> {
+    if (t.statMany) return t.statMany(remotes);
+    const out = new Map<string, number | undefined>();
+    for (const r of remotes) out.set(r, (await t.stat(r))?.size);
+    return out;
+  },
+  async sha256(t: Target, remotes: readonly string[]): Promise<Map<string, string>> {
+    if (remotes.length === 0) return new Map();
+    if (t.sha256Many) return t.sha256Many(remotes);
+    const out = new Map<string, string>();
+    for (const r of remotes) out.set(r, await t.sha256(r));
+    return out;
+  },
+};
 
 /** Runs a test write/remove cycle through a target's own operations. */
 export async function runTargetTest(kind: string, writeAndRemove: () => Promise<void>): Promise<TargetTestResult> {

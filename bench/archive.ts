@@ -1,0 +1,76 @@
+/**
+ * bench/archive: upload throughput of callseal's SFTP and SMB targets against real servers on
+ * loopback (OpenSSH sshd, Samba smbd), as a ratio to `scp` and `smbclient` moving the same files in
+ * the same run (target ≥ 0.8). Files are sized like one-minute stereo G.711 recordings.
+ *
+ * Usage: npm run bench -- archive [--files 40]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SftpTarget, SmbTarget } from '../src/archive/index.ts';
+import { startSmbd, startSshd } from '../test/helpers/servers.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+export async function archiveBench(): Promise<Record<string, number>> {
+  const count = arg('files', 40);
+  const dir = mkdtempSync(join(tmpdir(), 'callseal-bench-archive-'));
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const f = join(dir, `rec${String(i).padStart(3, '0')}.wav`);
+    writeFileSync(f, randomBytes(960_094));
+    files.push(f);
+  }
+  const mib = (count * 960_094) / 1024 / 1024;
+  const [sshd, smbd] = await Promise.all([startSshd(), startSmbd()]);
+  const keyFile = join(dir, 'client.key');
+  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  const time = async (fn: () => unknown): Promise<number> => {
+    const t = performance.now();
+    await fn();
+    return (performance.now() - t) / 1000;
+  };
+  try {
+    // scp (OpenSSH 9 speaks SFTP underneath), one process for all files.
+    mkdirSync(join(sshd.data, 'scp'), { recursive: true });
+    const scpSec = await time(() => execFileSync('scp', ['-q', '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', ...files, 'root@127.0.0.1:scp/']));
+    const sftp = new SftpTarget({ kind: 'sftp', host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: sshd.clientKey, hostKeySha256: sshd.hostKeySha256, folder: 'callseal' });
+    const sftpSec = await time(async () => { for (const f of files) await sftp.put(f, `2026/11/23/${f.split('/').pop() ?? ''}`); });
+    const sftpVerifySec = await time(async () => { for (const f of files) await sftp.sha256(`2026/11/23/${f.split('/').pop() ?? ''}`); });
+    await sftp.close();
+
+    const auth = join(dir, 'smb.auth');
+    writeFileSync(auth, 'username = tester\npassword = Secret123\n', { mode: 0o600 });
+    const smbclientSec = await time(() => execFileSync('smbclient', [`//127.0.0.1/share`, '-p', String(smbd.port), '-A', auth, '-c', `mkdir plain; cd plain; lcd ${dir}; prompt; mput rec*.wav`], { stdio: 'ignore' }));
+    const smb = new SmbTarget({ kind: 'smb', host: '127.0.0.1', port: smbd.port, share: 'share', username: 'tester', password: 'Secret123', folder: 'callseal' });
+    // The outbox sends a recording's files in one batch (one smbclient session); here batches of 5.
+    const smbSec = await time(async () => {
+      for (let i = 0; i < files.length; i += 5) await smb.putMany(files.slice(i, i + 5).map((f) => ({ local: f, remote: `2026/11/23/${f.split('/').pop() ?? ''}` })));
+    });
+    await smb.close();
+
+    const result = {
+      files: count, mib: Number(mib.toFixed(1)),
+      scpMiBps: Number((mib / scpSec).toFixed(1)), sftpMiBps: Number((mib / sftpSec).toFixed(1)), sftpRatio: Number((scpSec / sftpSec).toFixed(2)),
+      sftpReadBackMiBps: Number((mib / sftpVerifySec).toFixed(1)),
+      smbclientMiBps: Number((mib / smbclientSec).toFixed(1)), smbMiBps: Number((mib / smbSec).toFixed(1)), smbRatio: Number((smbclientSec / smbSec).toFixed(2)),
+    };
+    console.log('\narchive');
+    console.log(`  files                        ${count} × 0.92 MiB (${result.mib} MiB), loopback`);
+    console.log(`  SFTP: scp                    ${result.scpMiBps} MiB/s`);
+    console.log(`  SFTP: callseal target put    ${result.sftpMiBps} MiB/s — ratio ${result.sftpRatio} (target ≥ 0.8); verification read-back ${result.sftpReadBackMiBps} MiB/s`);
+    console.log(`  SMB: smbclient mput          ${result.smbclientMiBps} MiB/s`);
+    console.log(`  SMB: callseal target, 5/batch ${result.smbMiBps} MiB/s — ratio ${result.smbRatio} (target ≥ 0.8)`);
+    mkdirSync(resolve(import.meta.dirname, 'out'), { recursive: true });
+    writeFileSync(resolve(import.meta.dirname, 'out/archive.json'), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await Promise.all([sshd.stop(), smbd.stop()]);
+  }
+}
