@@ -75,6 +75,13 @@ export class TargetRegistry {
     return t;
   }
 
+  /** Copies a target under a new id and name, credentials included (F3: duplicable); the copy is untested. */
+  duplicate(sourceId: string, newId: string, name?: string): TargetDefinition | undefined {
+    const row = this.#db.prepare('SELECT name, path_template, config_enc FROM targets WHERE id = ?').get(sourceId) as { name: string; path_template: string; config_enc: string } | undefined;
+    if (!row) return undefined;
+    return this.save({ id: newId, name: name ?? `${row.name} (copy)`, pathTemplate: row.path_template, config: this.#decrypt(row.config_enc) });
+  }
+
   /** Removes a target. */
   delete(targetId: string): boolean {
     void this.#live.get(targetId)?.close();

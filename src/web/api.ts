@@ -163,6 +163,12 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     const { id } = req.params as { id: string };
     return o.targets.delete(id) ? reply.code(204).send() : reply.code(404).send({ error: `no target "${id}"` });
   });
+  app.post('/api/targets/:id/duplicate', (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { newId, name } = z.object({ newId: z.string().min(1).max(64), name: z.string().min(1).max(200).optional() }).parse(req.body ?? {});
+    const t = o.targets.duplicate(id, newId, name);
+    return t ? reply.code(201).send({ id: t.id, name: t.name, kind: t.config.kind, status: 'untested' }) : reply.code(404).send({ error: `no target "${id}"` });
+  });
   app.post('/api/targets/:id/test', async (req, reply) => {
     const { id } = req.params as { id: string };
     const r = await o.targets.test(id);

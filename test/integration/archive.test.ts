@@ -146,4 +146,39 @@ describe('archive to SFTP and SMB', () => {
     expect(existsSync(join(cs.home, 'recordings'))).toBe(true);
     expect(readdirSync(join(cs.home, 'recordings')).includes('callseal-cert.pem')).toBe(true);
   });
+
+  it('resumes after kill -9 with a half-written copy on the target: no duplicate, no loss', async () => {
+    await sshd.stop();
+    await oneCall();
+    await until('the copy to fail', () => cs.logs.some((l) => l['msg'] === 'archive copy failed; kept locally' && l['target'] === 'sftp1' && cs.logs.filter((x) => x['msg'] === 'recording finished').length >= 4));
+    const wav = localWavs()[0] ?? '';
+    expect(wav).not.toBe('');
+    await cs.stop('SIGKILL');
+    // What an upload cut off by the kill leaves: a truncated file under the final name and a stale temporary file.
+    const remote = join(sshd.data, 'archive', 'calls', wav);
+    const { mkdirSync, writeFileSync, readFileSync } = await import('node:fs');
+    mkdirSync(join(remote, '..'), { recursive: true });
+    const full = readFileSync(join(cs.home, 'recordings', wav));
+    writeFileSync(remote, full.subarray(0, 1000));
+    writeFileSync(`${remote}.part`, full.subarray(0, 500));
+    await sshd.start();
+    cs = await startCallseal({
+      home: cs.home, env: { CALLSEAL_API_TOKEN: TOKEN },
+      config: { archive: { retryBaseMs: 300, retryMaxMs: 1500, tickMs: 200 }, alerts: { smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'callseal@example.test', to: ['ops@example.test'] } } },
+    });
+    await until('the local copy to be deleted after the resumed upload', () => localWavs().length === 0, 30_000);
+    expect(readFileSync(remote).equals(full)).toBe(true);
+    const names = remoteFiles(join(sshd.data, 'archive'));
+    expect(names.filter((f) => f.endsWith('.wav'))).toHaveLength(4);
+    expect(names.some((f) => f.endsWith('.part'))).toBe(false);
+    const v = spawnSync(join(ROOT, 'bin/callseal'), ['verify', join(sshd.data, 'archive'), '--cert', join(cs.home, 'recordings', 'callseal-cert.pem')], { encoding: 'utf8' });
+    expect(v.status, v.stdout).toBe(0);
+  });
+
+  it('duplicates a target (credentials kept, still hidden, untested until tested)', async () => {
+    const dup = await api('POST', '/api/targets/smb1/duplicate', { newId: 'smb2' });
+    expect(dup.status).toBe(201);
+    expect((await api('POST', '/api/targets/smb2/test')).json).toMatchObject({ ok: true });
+    expect(JSON.stringify((await api('GET', '/api/targets')).json)).not.toContain('Secret123');
+  });
 });
