@@ -12,11 +12,8 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SftpTarget, SmbTarget } from '../src/archive/index.ts';
 import { startSmbd, startSshd } from '../test/helpers/servers.ts';
+import { arg } from './lib/args.ts';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 export async function archiveBench(): Promise<Record<string, number>> {
   const count = arg('files', 40);

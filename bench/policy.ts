@@ -7,11 +7,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { compilePolicy, decide, policySchema, type CallFacts } from '../src/policy/index.ts';
+import { arg } from './lib/args.ts';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 export function policyBench(): Record<string, number> {
   const n = arg('decisions', 200_000);

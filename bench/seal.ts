@@ -15,11 +15,8 @@ import { KeyStore, Sealer, sha256File } from '../src/seal/index.ts';
 import { wavHeader } from '../src/media/index.ts';
 import { emptyStats } from '../src/rtp/index.ts';
 import type { FinishedRecording } from '../src/recording/index.ts';
+import { arg } from './lib/args.ts';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 export async function sealBench(): Promise<Record<string, number>> {
   const count = arg('recordings', 200);

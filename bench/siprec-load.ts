@@ -17,13 +17,10 @@ import { join, resolve } from 'node:path';
 import { cpuSeconds, memoryMiB, threadCpuSeconds } from './lib/proc.ts';
 import { freePort } from '../test/helpers/callseal.ts';
 import { ALICE, BOB, listFiles, rsMetadata, siprecScenario } from '../test/helpers/sipp.ts';
+import { arg } from './lib/args.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** Counts the 20 ms packets of non-silence per channel of a stereo A-law WAV written by callseal. */
 function packetsInWav(path: string): number {

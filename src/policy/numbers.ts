@@ -4,6 +4,8 @@
  * become `+4930123`. Short numbers (extensions) stay as they are. Does no I/O.
  */
 
+import { uriUserPart } from '../common/uri.ts';
+
 /** Dialling context of the installation. */
 export interface NumberContext {
   /** Country code without `+`, e.g. `49`. */
@@ -21,17 +23,7 @@ export const DEFAULT_CONTEXT: NumberContext = { countryCode: '49', areaCode: '',
 
 /** Takes the user part of a SIP/tel URI or a bare number, without parameters or separators. */
 export function userPart(raw: string): string {
-  let s = raw.trim().replace(/^<|>$/g, '');
-  s = s.replace(/^(sips?|tel):/i, '');
-  const at = s.indexOf('@');
-  if (at >= 0) s = s.slice(0, at);
-  s = s.split(';')[0] ?? '';
-  try {
-    s = decodeURIComponent(s);
-  } catch {
-    // Malformed escapes: keep the text as it is.
-  }
-  return s.replace(/[\s().\-/]/g, '');
+  return uriUserPart(raw).replace(/[\s().\-/]/g, '');
 }
 
 /** True for feature codes (A8): any `*` in the number. */

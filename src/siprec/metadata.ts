@@ -8,6 +8,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { SyntaxValidator } from 'fast-xml-validator';
 import { ParseError } from '../common/errors.ts';
+import { uriUserPart } from '../common/uri.ts';
 
 /** Largest metadata document accepted. */
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -106,16 +107,7 @@ function childText(node: XmlNode | undefined, name: string): string {
  * `tel:+49-30-123;phone-context=x` gives `+4930123`, `4930123@host:5060` gives `4930123`.
  */
 export function numberFromAor(aor: string): string {
-  let s = aor.trim().replace(/^<|>$/g, '');
-  s = s.replace(/^(sips?|tel):/i, '');
-  const at = s.indexOf('@');
-  if (at >= 0) s = s.slice(0, at);
-  s = s.split(';')[0] ?? '';
-  try {
-    s = decodeURIComponent(s);
-  } catch {
-    // Keep the raw text when the escapes are malformed.
-  }
+  let s = uriUserPart(aor);
   if (/^[+\d\s().-]+$/.test(s)) s = s.replace(/[\s().-]/g, '');
   return clip(s);
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { apiCall, until } from '../helpers/api.ts';
 import { startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
 import { startMailCatcher, startSmbd, startSshd, type MailCatcher, type Smbd, type Sshd } from '../helpers/servers.ts';
 import { ALICE, BOB, listFiles, rsMetadata } from '../helpers/sipp.ts';
@@ -23,13 +24,8 @@ let sshd: Sshd;
 let smbd: Smbd;
 let mail: MailCatcher;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${cs.httpPort}${path}`, {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) as unknown : undefined };
+function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return apiCall(cs.httpPort, TOKEN, method, path, body);
 }
 
 async function oneCall(): Promise<void> {
@@ -45,13 +41,6 @@ async function oneCall(): Promise<void> {
   }
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const localWavs = (): string[] => listFiles(join(cs.home, 'recordings')).filter((f) => f.endsWith('.wav'));
 const remoteFiles = (root: string): string[] => listFiles(root);

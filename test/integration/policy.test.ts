@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { apiCall } from '../helpers/api.ts';
 import { startCallseal, ffprobe, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, listFiles, rsMetadata, runSipp, siprecScenario, type MetaParty } from '../helpers/sipp.ts';
 import { linearToAlaw, tone } from '../helpers/g711.ts';
@@ -30,13 +31,8 @@ const PETER: MetaParty = { id: 'cDI=', aor: 'sip:302@pbx.example.com', name: 'Pe
 const PRIVATE_CALLER: MetaParty = { ...ALICE, aor: 'sip:+4930999999@carrier.example.net', name: 'Doctor' };
 const CUSTOMER: MetaParty = { id: 'cDI=', aor: 'tel:+4940111222', name: 'Customer', sends: 'c3Qy' };
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${cs.httpPort}${path}`, {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) as unknown : undefined };
+function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return apiCall(cs.httpPort, TOKEN, method, path, body);
 }
 
 interface DecisionRow { callId: string; record: boolean; code: string; settingName: string | null; reason: string; direction: string }

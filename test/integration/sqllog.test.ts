@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { apiCall, until } from '../helpers/api.ts';
 import { startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
 import { startMariadb, startPostgres, type Mariadb, type Postgres } from '../helpers/servers.ts';
 import { ALICE, BOB, rsMetadata } from '../helpers/sipp.ts';
@@ -21,13 +22,8 @@ let pg: Postgres;
 let my: Mariadb;
 let litePath: string;
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`http://127.0.0.1:${cs.httpPort}${path}`, {
-    method, headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) as unknown : undefined };
+function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  return apiCall(cs.httpPort, TOKEN, method, path, body);
 }
 
 const psql = (query: string): string => execFileSync('psql', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-At', '-F', '|', '-c', query], { encoding: 'utf8' }).trim();
@@ -44,13 +40,6 @@ async function oneCall(): Promise<void> {
   }
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const pgCount = (): number => {
   try {
