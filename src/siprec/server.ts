@@ -22,6 +22,8 @@ import { mergeMetadata, parseMetadata, resolveParties, type Participant, type Re
 const SUPPORTED = ['siprec', 'timer', 'replaces'];
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 const ACCEPT = 'application/sdp, application/rs-metadata+xml, application/rs-metadata, multipart/mixed';
+/** A dialog whose streams are declined ends after this long without any SIP from the SRC. */
+const NOT_RECORDED_IDLE_MS = 12 * 3600 * 1000;
 
 /** The recording decision for a session (made by the policy; A9). */
 export interface SessionDecision {
@@ -737,7 +739,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         const a = this.#o.media.activity(`${session.id}/${leg.legId}`);
         if (a && a.lastPacketAtMs > last) last = a.lastPacketAtMs;
       }
-      if (now - last > this.#o.mediaTimeoutSec * 1000) {
+      // A session that is not recorded gets no media by design: only a long SIP silence ends it.
+      const limitMs = session.recording ? this.#o.mediaTimeoutSec * 1000 : NOT_RECORDED_IDLE_MS;
+      if (now - last > limitMs) {
         this.stats.mediaTimeouts++;
         this.#log.warn({ callId: session.callId, idleMs: now - last }, 'no media and no signalling; ending the recording');
         this.#end(session, 'media-timeout', true);

@@ -196,4 +196,25 @@ describe('recording policy with sipp', () => {
     const csv = await fetch(`http://127.0.0.1:${cs.httpPort}/api/users.csv`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(await csv.text()).toContain('maria,Maria Member,301,+4989765401,');
   });
+
+  it('keeps a declined session without media past the media timeout (no BYE to the SRC)', async () => {
+    const quiet = await startCallseal({ env: { CALLSEAL_API_TOKEN: TOKEN }, config: { recording: { mediaTimeoutSec: 5 } } });
+    try {
+      const put = await apiCall(quiet.httpPort, TOKEN, 'PUT', '/api/policy', { settings: [] });
+      expect(put.status).toBe(200);
+      const { RawSrc } = await import('../helpers/src.ts');
+      const src = await RawSrc.connect('UDP', quiet.sipPort);
+      try {
+        const { answer } = await src.invite([{ label: '1', payloadType: 8, codec: 'PCMA' }, { label: '2', payloadType: 8, codec: 'PCMA' }], rsMetadata(ALICE, SALES_NUMBER));
+        expect(answer.match(/^m=audio 0 /gm)).toHaveLength(2);
+        await new Promise((r) => setTimeout(r, 8000));
+        expect(src.requests).not.toContain('BYE');
+        expect((await src.bye()).status).toBe(200);
+      } finally {
+        src.close();
+      }
+    } finally {
+      await quiet.stop();
+    }
+  });
 });
