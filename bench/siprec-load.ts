@@ -11,6 +11,7 @@
  * Usage: npm run bench -- siprec-load [--calls 1000] [--seconds 20] [--rate 100]
  */
 import { fork, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +33,35 @@ function packetsInWav(path: string): number {
   let audio = 0;
   for (let i = 94; i < size; i++) if (buf[i] === 0x55) audio++;
   return audio / 160;
+}
+
+/** Sends an OPTIONS every 50 ms for `durationMs` and returns the round-trip times in ms. */
+async function measureOptions(sipPort: number, durationMs: number): Promise<number[]> {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => { sock.bind(0, '127.0.0.1', () => { r(); }); });
+  const sent = new Map<string, number>();
+  const rtts: number[] = [];
+  sock.on('message', (d) => {
+    const branch = /branch=(z9hG4bK[0-9a-z]+)/.exec(d.toString())?.[1];
+    const t0 = branch ? sent.get(branch) : undefined;
+    if (branch && t0 !== undefined) {
+      rtts.push(performance.now() - t0);
+      sent.delete(branch);
+    }
+  });
+  const port = sock.address().port;
+  const end = performance.now() + durationMs;
+  for (let i = 0; performance.now() < end; i++) {
+    const branch = `z9hG4bKbench${i.toString(36)}`;
+    sent.set(branch, performance.now());
+    sock.send(`OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};branch=${branch}\r\nFrom: <sip:bench@127.0.0.1>;tag=b${i}\r\nTo: <sip:srs@127.0.0.1>\r\nCall-ID: bench-${i}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`, sipPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  sock.close();
+  // Pings never answered count as the whole window (a stall), not as missing data.
+  for (let k = 0; k < sent.size; k++) rtts.push(durationMs);
+  return rtts;
 }
 
 export async function siprecLoad(): Promise<Record<string, number>> {
@@ -108,14 +138,21 @@ export async function siprecLoad(): Promise<Record<string, number>> {
       }
     }).catch(() => undefined);
   }, 1000);
-  const sippDone = new Promise<number | null>((r) => { sipp.on('close', r); });
-  while (started < calls && performance.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+  const sippState = { exited: false };
+  const sippDone = new Promise<number | null>((r) => { sipp.on('close', (code) => { sippState.exited = true; r(code); }); });
+  // Wait for every call, but not past the ramp by much: a call sipp gave up on never starts.
+  const rampMs = (calls / rate) * 1000;
+  while (started < calls && !sippState.exited && performance.now() - t0 < rampMs + 10_000) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 2000));
+  // SIP must never stall behind media: OPTIONS round trips measured during the media phase.
+  const optionsRtt = measureOptions(sipPort, windowMs);
   const steadyCallseal = await steady(csPid, windowMs);
+  const rtts = (await optionsRtt).sort((x, y) => x - y);
   const sippCode = await sippDone;
   const wall = (performance.now() - t0) / 1000;
   while (finished < started) await new Promise((r) => setTimeout(r, 100));
   clearInterval(poll);
+  const finalHealth = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(async (r) => await r.json() as { siprec: { refused: number; sessions: number } });
   const cpu = cpuSeconds(csPid) - cpu0;
   const threads = [...threadCpuSeconds(csPid)].filter(([, c]) => c > 0.05).sort((a, b) => b[1] - a[1]);
   const peak = memoryMiB(csPid).peak;
@@ -169,10 +206,14 @@ export async function siprecLoad(): Promise<Record<string, number>> {
     steadySinkUsPerPacket: Number(((steadySink.cpu * 1e6) / Math.max(1, steadySink.packets)).toFixed(2)),
     steadyRatio: 0,
     steadyWindowMs: windowMs,
+    optionsCount: rtts.length,
+    optionsP50Ms: Number((rtts[Math.floor(rtts.length * 0.5)] ?? NaN).toFixed(2)),
+    optionsP99Ms: Number((rtts[Math.floor(rtts.length * 0.99)] ?? NaN).toFixed(2)),
+    optionsMaxMs: Number((rtts[rtts.length - 1] ?? NaN).toFixed(2)),
   };
   result.steadyRatio = Number((result.steadyCallsealUsPerPacket / result.steadySinkUsPerPacket).toFixed(2));
   console.log('\nsiprec-load');
-  console.log(`  concurrent calls (peak)      ${result.concurrentPeak} of ${calls} (recordings written: ${result.recordings}, sipp exit ${result.sippExit})`);
+  console.log(`  concurrent calls (peak)      ${result.concurrentPeak} of ${calls} (recordings written: ${result.recordings}, sessions ${finalHealth.siprec.sessions}, refused ${finalHealth.siprec.refused}, sipp exit ${result.sippExit})`);
   console.log(`  packets sent                 ${result.packetsSent}`);
   console.log(`  packets found in the WAVs    ${result.packetsInWav}  (loss ${result.lossPct} %; callseal's own lost count ${infoLost})`);
   console.log(`  callseal CPU                 ${result.callsealCpuPct} % of one core over ${wall.toFixed(1)} s, ${result.callsealUsPerPacket} µs per packet`);
@@ -181,7 +222,8 @@ export async function siprecLoad(): Promise<Record<string, number>> {
   console.log(`  steady media phase           callseal ${result.steadyCallsealUsPerPacket} µs/packet, sink ${result.steadySinkUsPerPacket} µs/packet over ${windowMs} ms: ratio ${result.steadyRatio} (target ≤ 1.5)`);
   console.log(`  RSS idle / at peak / max     ${result.rssIdleMiB} / ${result.rssAtPeakMiB} / ${result.rssPeakMiB} MiB; ${result.rssPerCallKiB} KiB per call`);
   console.log(`  threads (CPU s, whole run)   ${threads.map(([n, c]) => `${n}=${c.toFixed(2)}`).join(' ')}`);
-  console.log(`  INVITE to 200 OK (sipp avg)  ${inviteRtt} (hh:mm:ss:ms)`);
+  console.log(`  SIP OPTIONS during media     ${result.optionsCount} pings: p50 ${result.optionsP50Ms} ms, p99 ${result.optionsP99Ms} ms, max ${result.optionsMaxMs} ms`);
+  console.log(`  INVITE to 200 OK (sipp avg)  ${inviteRtt} (sipp's screen format)`);
   mkdirSync(join(ROOT, 'bench/out'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/out/siprec-load.json'), JSON.stringify(result, null, 2));
   return result;
