@@ -16,8 +16,9 @@ const USAGE = `callseal ${VERSION} — compliance call recorder (SIPREC)
 
 Usage:
   callseal start        run the recorder (SIP, media, recordings)
-  callseal verify <folder> [--cert FILE]... [--json]
-                        check every recording under the folder: files, signatures, hash chain
+  callseal verify <folder> [--cert FILE]... [--json] [--head EPOCH:SEQ | --head-from-db]
+                        check every recording under the folder: files, signatures, hash chain;
+                        with a head, also that no recording is missing at the end
   callseal keys show    the signing certificate: subject, validity, fingerprints, chain epoch
   callseal keys export-cert
                         print the certificate (PEM)
@@ -52,14 +53,34 @@ function config(): Config {
 
 async function verifyCommand(args: readonly string[]): Promise<number> {
   const certs: string[] = [];
+  const heads: { epoch: number; sequence: number }[] = [];
   let folder: string | undefined;
   let json = false;
+  let headFromDb = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? '';
     if (a === '--cert') certs.push(args[++i] ?? '');
     else if (a.startsWith('--cert=')) certs.push(a.slice(7));
     else if (a === '--json') json = true;
-    else folder = a;
+    else if (a === '--head-from-db') headFromDb = true;
+    else if (a === '--head') {
+      const m = /^(\d+):(\d+)$/.exec(args[++i] ?? '');
+      if (!m) {
+        process.stderr.write('callseal verify: --head takes EPOCH:SEQUENCE, e.g. 1:4711\n');
+        return 2;
+      }
+      heads.push({ epoch: Number(m[1]), sequence: Number(m[2]) });
+    } else folder = a;
+  }
+  if (headFromDb) {
+    // The installation's own chain heads: the tree must reach each of them.
+    const db = openDatabase(join(config().home, 'callseal.db'));
+    try {
+      const rows = db.prepare('SELECT epoch, head_seq, head_base FROM chain_epochs').all() as { epoch: number; head_seq: number; head_base: string | null }[];
+      for (const r of rows) if (r.head_seq > 0) heads.push({ epoch: r.epoch, sequence: r.head_seq, ...(r.head_base ? { base: r.head_base } : {}) });
+    } finally {
+      db.close();
+    }
   }
   if (!folder) {
     process.stderr.write('usage: callseal verify <folder> [--cert FILE]... [--json]\n');
@@ -78,7 +99,7 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
       return 2;
     }
   }
-  const report = await verifyTree(root, await loadCertificates(certFiles));
+  const report = await verifyTree(root, await loadCertificates(certFiles), heads);
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.ok ? 0 : 1;
 }

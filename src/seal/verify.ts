@@ -15,7 +15,7 @@ import { GENESIS, HASH_SUFFIX, SIG_SUFFIX } from './sealer.ts';
 /** The kinds of problem the verifier reports. */
 export type FindingKind =
   | 'altered-file' | 'missing-file' | 'unlisted-file' | 'bad-signature' | 'unreadable'
-  | 'missing-link' | 'replaced-link' | 'duplicate-sequence' | 'order' | 'bad-genesis';
+  | 'missing-link' | 'replaced-link' | 'duplicate-sequence' | 'order' | 'bad-genesis' | 'missing-tail';
 
 /** One problem, naming the recording and file. */
 export interface Finding {
@@ -82,7 +82,14 @@ export async function certificatesInFolder(root: string): Promise<string[]> {
 }
 
 /** Verifies every recording under `root` with the public keys of `certs`. */
-export async function verifyTree(root: string, certs: readonly { file: string; key: KeyObject }[]): Promise<VerifyReport> {
+/** The chain head an installation recorded: the tree must reach it (deleting the newest recordings shows). */
+export interface ExpectedHead {
+  readonly epoch: number;
+  readonly sequence: number;
+  readonly base?: string | undefined;
+}
+
+export async function verifyTree(root: string, certs: readonly { file: string; key: KeyObject }[], heads: readonly ExpectedHead[] = []): Promise<VerifyReport> {
   const findings: Finding[] = [];
   const entries: Entry[] = [];
   const interrupted: string[] = [];
@@ -197,6 +204,14 @@ export async function verifyTree(root: string, certs: readonly { file: string; k
       if (cur.sealedAtMs < prev.sealedAtMs) {
         findings.push({ kind: 'order', recording: cur.rel, message: `epoch ${epoch}: ${cur.base} (#${cur.sequence}) was sealed before its predecessor ${prev.base}` });
       }
+    }
+  }
+  // Without a successor, the newest recordings of an epoch can only be missed against a known head.
+  for (const h of heads) {
+    const found = epochs.find((e) => e.epoch === h.epoch);
+    const last = found?.last ?? 0;
+    if (last < h.sequence) {
+      findings.push({ kind: 'missing-tail', recording: h.base ?? `epoch ${h.epoch}`, message: `epoch ${h.epoch}: the chain head is #${h.sequence}${h.base ? ` (${h.base})` : ''}, but the newest recording found is #${last}: ${h.sequence - last} recording(s) missing at the end` });
     }
   }
   const verified = entries.filter((e) => e.intact).length;

@@ -199,6 +199,25 @@ describe('a sealed chain of 50 recordings', () => {
     for (const f of v.report.findings.filter((x) => x.kind !== 'bad-signature')) expect(f.kind).toBe('replaced-link');
   });
 
+  it('catches the newest recordings deleted from the end, given the chain head (from the database)', () => {
+    const c = copy();
+    const last = archive.sealed.find((s) => s.chain.sequence === 50);
+    if (!last) throw new Error('no recording');
+    const dir = join(c.at(last), '..');
+    for (const f of readdirSync(dir).filter((n) => n.startsWith(last.finished.facts.baseName))) rmSync(join(dir, f));
+    // Without a head the tail cannot be missed: the chain still looks complete.
+    expect(callsealVerify(c.root, c.cert).code).toBe(0);
+    const withHead = spawnSync(join(ROOT, 'bin/callseal'), ['verify', c.root, '--cert', c.cert, '--json', '--head', '1:50'], { encoding: 'utf8' });
+    expect(withHead.status).toBe(1);
+    expect(withHead.stdout).toContain('missing-tail');
+    // The installation's own head, read from its database.
+    const fromDb = spawnSync(join(ROOT, 'bin/callseal'), ['verify', c.root, '--cert', c.cert, '--head-from-db'], { encoding: 'utf8', env: { ...process.env, CALLSEAL_HOME: archive.home } });
+    expect(fromDb.status).toBe(1);
+    expect(fromDb.stdout).toContain(last.finished.facts.baseName);
+    const intact = spawnSync(join(ROOT, 'bin/callseal'), ['verify', archive.root, '--cert', archive.cert, '--head-from-db'], { encoding: 'utf8', env: { ...process.env, CALLSEAL_HOME: archive.home } });
+    expect(intact.status, intact.stdout).toBe(0);
+  });
+
   it('prints a readable text report and fails without a certificate', () => {
     const r = spawnSync(join(ROOT, 'bin/callseal'), ['verify', archive.root, '--cert', archive.cert], { encoding: 'utf8' });
     expect(r.status).toBe(0);
