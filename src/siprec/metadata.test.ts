@@ -57,6 +57,16 @@ describe('parseMetadata', () => {
     expect(m.direction).toBe('in');
   });
 
+  it('reads diversions from vendor extension blocks (original called number, redirecting number)', () => {
+    const m = parseMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1">
+      <participant participant_id="a"><nameID aor="sip:+4940111@x"/></participant>
+      <extensiondata><ribbon:callData xmlns:ribbon="urn:ribbon"><ribbon:originalTo>sip:+4930123450@pbx;user=phone</ribbon:originalTo><ribbon:callId>x</ribbon:callId></ribbon:callData></extensiondata>
+      <extensiondata><ac:RedirectingNumber xmlns:ac="urn:ac">tel:+49-30-123459</ac:RedirectingNumber></extensiondata>
+    </recording>`);
+    expect(m.diversions).toEqual(['+4930123450', '+4930123459']);
+    expect(parseMetadata(RFC7865).diversions).toEqual([]);
+  });
+
   it('merges a partial update into the snapshot', () => {
     const base = parseMetadata(RFC7865);
     const upd = parseMetadata(`<recording xmlns="urn:ietf:params:xml:ns:recording:1"><datamode>partial</datamode>

@@ -47,6 +47,8 @@ export interface RecordingMetadata {
   readonly streams: readonly MetadataStream[];
   /** Direction stated by the SRC (vendor extensions), if any. */
   readonly direction: 'in' | 'out' | undefined;
+  /** Numbers the call was diverted from (vendor extensions such as an original called number), oldest first. */
+  readonly diversions: readonly string[];
 }
 
 type XmlNode = Record<string, unknown>;
@@ -157,7 +159,26 @@ export function parseMetadata(xml: Buffer | string): RecordingMetadata {
     label: childText(s, 'label'),
   }));
 
-  return { dataMode, sessionId, participants, streams, direction: findDirection(root) };
+  return { dataMode, sessionId, participants, streams, direction: findDirection(root), diversions: findDiversions(root) };
+}
+
+/** Element names vendors use for the original called or redirecting party (B4). */
+const DIVERSION_NAME = /^(originalto|originalcalled(party|number)?|originalcalledpartynumber|redirect(ing|ed)(number|from|party)?|diversion|ocn)$/i;
+
+/** Collects diversion numbers from vendor extension blocks, bounded. */
+function findDiversions(node: XmlNode, depth = 0, out: string[] = []): string[] {
+  if (depth > 8 || out.length >= 8) return out;
+  for (const [key, value] of Object.entries(node)) {
+    if (!Array.isArray(value)) continue;
+    for (const v of value) {
+      if (DIVERSION_NAME.test(key)) {
+        const raw = typeof v === 'string' ? clip(v) : v && typeof v === 'object' ? text(v as XmlNode) || attr(v as XmlNode, 'aor', 'uri', 'number') : '';
+        const n = numberFromAor(raw);
+        if (n !== '' && !out.includes(n)) out.push(n);
+      } else if (v && typeof v === 'object') findDiversions(v as XmlNode, depth + 1, out);
+    }
+  }
+  return out;
 }
 
 /** Looks for a direction stated in vendor extensions (`<direction>inbound</direction>` and similar). */
@@ -201,6 +222,7 @@ export function mergeMetadata(current: RecordingMetadata | undefined, update: Re
     dataMode: 'complete', sessionId: update.sessionId ?? current.sessionId,
     participants: [...participants.values()].slice(0, MAX_ITEMS), streams: [...streams.values()].slice(0, MAX_ITEMS),
     direction: update.direction ?? current.direction,
+    diversions: update.diversions.length > 0 ? update.diversions : current.diversions,
   };
 }
 

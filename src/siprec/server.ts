@@ -47,6 +47,8 @@ export interface SessionFacts {
   readonly caller: PartyInfo;
   readonly callee: PartyInfo;
   readonly direction: 'in' | 'out' | 'unknown';
+  /** Numbers the call was diverted from, as the SRC's metadata states them (B4). */
+  readonly diversions: readonly string[];
   /** `new-session` or `metadata-update`. */
   readonly event: string;
 }
@@ -364,7 +366,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   /** Asks the policy; without one, every call is recorded by the default setting. */
   #decide(session: Session, event: string): SessionDecision {
     const parties = this.#parties(session);
-    return this.#o.decide?.({ callId: session.callId, caller: parties.caller, callee: parties.callee, direction: session.metadata?.direction ?? 'unknown', event })
+    return this.#o.decide?.({ callId: session.callId, caller: parties.caller, callee: parties.callee, direction: session.metadata?.direction ?? 'unknown', diversions: session.metadata?.diversions ?? [], event })
       ?? { record: true, setting: 'Record all calls', reason: 'default setting' };
   }
 

@@ -77,7 +77,7 @@ beforeAll(async () => {
   ]).durationMs;
   const put = await api('PUT', '/api/policy', {
     users: [
-      { id: 'maria', name: 'Maria Member', extensions: ['301'], directNumbers: ['+4989765401'] },
+      { id: 'maria', name: 'Maria Member', extensions: ['301'], directNumbers: ['+4989765401'], mobileNumbers: ['+491701234567'] },
       { id: 'peter', name: 'Peter Private', extensions: ['302'] },
     ],
     groups: [{ id: 'sales', name: 'Sales', numbers: ['+4989765432'], members: [{ userId: 'maria', active: true }] }],
@@ -195,6 +195,22 @@ describe('recording policy with sipp', () => {
     expect(dup.json).toMatchObject({ id: 'sales-copy', name: 'Sales (copy)', enabled: false });
     const csv = await fetch(`http://127.0.0.1:${cs.httpPort}/api/users.csv`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(await csv.text()).toContain('maria,Maria Member,301,+4989765401,');
+  });
+
+  it('records a group call the PBX forwarded to a member\'s mobile, from the diversion in the SRC\'s metadata (B4)', async () => {
+    const { RawSrc } = await import('../helpers/src.ts');
+    const mobile: MetaParty = { id: 'cDI=', aor: 'tel:+491701234567', name: 'Maria mobile', sends: 'c3Qy' };
+    const metadata = rsMetadata(ALICE, mobile).replace('</recording>', '<extensiondata><callData xmlns="urn:example:vendor"><originalTo>sip:+4989765432@pbx.example.com</originalTo></callData></extensiondata></recording>');
+    const src = await RawSrc.connect('UDP', cs.sipPort);
+    try {
+      const { answer } = await src.invite([{ label: '1', payloadType: 8, codec: 'PCMA' }, { label: '2', payloadType: 8, codec: 'PCMA' }], metadata);
+      expect(answer.match(/^m=audio [1-9]\d* /gm)).toHaveLength(2);
+      expect(await lastDecision()).toMatchObject({ record: true, settingName: 'Sales', direction: 'in' });
+      expect((await lastDecision()).reason).toContain('answered by active member Maria Member');
+      await src.bye();
+    } finally {
+      src.close();
+    }
   });
 
   it('keeps a declined session without media past the media timeout (no BYE to the SRC)', async () => {
