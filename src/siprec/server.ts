@@ -380,6 +380,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   /** Starts a recording segment: spool, metadata, contiguous ports, legs. */
   async #startSegment(session: Session, offer: readonly OfferedStream[]): Promise<AnsweredStream[]> {
+    // A call that enters the scope mid-call is recorded from now, not from its INVITE.
+    if (session.state !== 'starting') session.startMs = Date.now();
     session.recording = true;
     session.setting = session.decision.setting;
     await this.#o.store.create(session.id);

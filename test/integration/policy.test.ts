@@ -213,6 +213,40 @@ describe('recording policy with sipp', () => {
     }
   });
 
+  it('follows metadata updates: a transfer brings a call into scope (recorded from then) and out of it (finished and sealed)', async () => {
+    const { RawSrc, RtpSender } = await import('../helpers/src.ts');
+    const streams = [{ label: '1', payloadType: 8, codec: 'PCMA' as const }, { label: '2', payloadType: 8, codec: 'PCMA' as const }];
+    const before = wavs();
+    const src = await RawSrc.connect('UDP', cs.sipPort);
+    try {
+      const first = await src.invite(streams, rsMetadata(ALICE, CUSTOMER));
+      expect(first.ports).toEqual([0, 0]);
+      await new Promise((r) => setTimeout(r, 1500));
+      // Transferred to the Sales group: now in scope.
+      const into = await src.invite(streams, rsMetadata(ALICE, SALES_NUMBER));
+      expect(into.ports.every((p) => p > 0)).toBe(true);
+      const decisions = (await api('GET', `/api/decisions?callId=${encodeURIComponent(src.callId)}`)).json as (DecisionRow & { event: string })[];
+      expect(decisions.map((d) => [d.event, d.record])).toEqual([['metadata-update', true], ['new-session', false]]);
+      const a = new RtpSender(into.ports[0] ?? 0, 8);
+      await a.play(tone(440, 0.5, linearToAlaw));
+      a.close();
+      // Transferred back out: the recording ends here and is sealed.
+      const out = await src.invite(streams, rsMetadata(ALICE, CUSTOMER));
+      expect(out.ports).toEqual([0, 0]);
+      await cs.waitForLog((l) => l['msg'] === 'recording finished' && typeof l['callId'] === 'string' && l['callId'] === src.callId);
+      await src.bye();
+    } finally {
+      src.close();
+    }
+    const fresh = wavs().filter((f) => !before.includes(f));
+    expect(fresh).toHaveLength(1);
+    const wav = join(cs.home, 'recordings', fresh[0] ?? '');
+    const info = parseInfo(readFileSync(wav.replace(/\.wav$/, '_info.txt'), 'utf8'));
+    expect(info.get('end-reason')?.[0]).toMatch(/^no longer in scope after a metadata update/);
+    // Recorded from the transfer on, not from the first INVITE 1.5 s earlier.
+    expect(ffprobe(wav).durationSec).toBeLessThan(1.4);
+  });
+
   it('keeps a declined session without media past the media timeout (no BYE to the SRC)', async () => {
     const quiet = await startCallseal({ env: { CALLSEAL_API_TOKEN: TOKEN }, config: { recording: { mediaTimeoutSec: 5 } } });
     try {
