@@ -218,6 +218,7 @@ describe('recording policy with sipp', () => {
     const streams = [{ label: '1', payloadType: 8, codec: 'PCMA' as const }, { label: '2', payloadType: 8, codec: 'PCMA' as const }];
     const before = wavs();
     const src = await RawSrc.connect('UDP', cs.sipPort);
+    const callId = src.callId;
     try {
       const first = await src.invite(streams, rsMetadata(ALICE, CUSTOMER));
       expect(first.ports).toEqual([0, 0]);
@@ -238,9 +239,13 @@ describe('recording policy with sipp', () => {
     } finally {
       src.close();
     }
-    const fresh = wavs().filter((f) => !before.includes(f));
-    expect(fresh).toHaveLength(1);
-    const wav = join(cs.home, 'recordings', fresh[0] ?? '');
+    // Recordings of this call only (an earlier test's recording may be sealed meanwhile).
+    const mine = wavs().filter((f) => !before.includes(f)).filter((f) => {
+      const meta = parseInfo(readFileSync(join(cs.home, 'recordings', f.replace(/\.wav$/, '_info.txt')), 'utf8'));
+      return meta.get('call-id')?.[0] === callId;
+    });
+    expect(mine).toHaveLength(1);
+    const wav = join(cs.home, 'recordings', mine[0] ?? '');
     const info = parseInfo(readFileSync(wav.replace(/\.wav$/, '_info.txt'), 'utf8'));
     expect(info.get('end-reason')?.[0]).toMatch(/^no longer in scope after a metadata update/);
     // Recorded from the transfer on, not from the first INVITE 1.5 s earlier.
