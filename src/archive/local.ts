@@ -1,7 +1,8 @@
 /**
  * Local or mounted directory target (F3 +): copy, fsync the file and its folder before success.
  */
-import { copyFile, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { fsyncPath } from '../common/fsync.ts';
 import { dirname, join, normalize, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sha256File } from '../seal/index.ts';
@@ -11,15 +12,6 @@ import { runTargetTest, TargetError, type Target, type TargetTestResult } from '
 export interface LocalTargetConfig {
   readonly kind: 'local';
   readonly path: string;
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A folder on this machine (or a mounted share). */

@@ -6,7 +6,7 @@
  * linear chain.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { fsyncPath } from '../common/fsync.ts';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { CallsealError, errorMessage } from '../common/errors.ts';
@@ -88,7 +88,7 @@ export class Sealer {
     const signature = keys.sign(Buffer.from(hashText, 'utf8')).toString('base64');
     const signatureFile = `${f.baseName}${SIG_SUFFIX}`;
     await writeDurable(join(finished.dir, signatureFile), `${signature}\n`);
-    await syncDir(finished.dir);
+    await fsyncPath(finished.dir);
     repo.insertSealed({
       id: f.id, baseName: f.baseName, dir: finished.relDir, callId: f.callId, startMs: f.startMs, endMs: f.endMs,
       callerNumber: f.caller.number, callerName: f.caller.name, calleeNumber: f.callee.number, calleeName: f.callee.name,
@@ -97,14 +97,5 @@ export class Sealer {
       signature, chainEpoch: chain.epoch, chainSeq: chain.sequence, previous: chain.previousRecording, sealedAtMs,
     });
     return { finished, chain, files: [...names, hashFile, signatureFile], hashFile, signatureFile, signature };
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
