@@ -41,8 +41,15 @@ async function udpTcpFree(port: number): Promise<boolean> {
   return ok2;
 }
 
+/*
+ * Test ports stay below Linux's ephemeral range (32768-60999), so no socket the OS numbers itself
+ * (a client connection, a dgram bound to 0) can take them between choosing and binding:
+ * 10000-14999 servers and listeners, 15000-26999 callseal RTP blocks, 27000-28999 sipp's SIP,
+ * 29000-32699 sipp's media.
+ */
+
 /** A port free on UDP and TCP at 127.0.0.1. */
-export async function freePort(min = 15000, max = 29000): Promise<number> {
+export async function freePort(min = 10000, max = 14999): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const p = min + Math.floor(Math.random() * (max - min));
     if (await udpTcpFree(p)) return p;
@@ -50,12 +57,34 @@ export async function freePort(min = 15000, max = 29000): Promise<number> {
   throw new Error('no free port');
 }
 
+/** The first port of `count` consecutive UDP ports, all free, starting at a multiple of `step`. */
+export async function freeUdpBlock(min: number, max: number, count: number, step = 2): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const base = min + step * Math.floor((Math.random() * (max - min - count)) / step);
+    let free = true;
+    // Checking every port of a large block is slow; the first, every tenth and the last are enough.
+    for (let p = base; p < base + count && free; p += count > 20 ? 10 : 1) free = await udpFree(p);
+    if (free && await udpFree(base + count - 1)) return base;
+  }
+  throw new Error('no free UDP block');
+}
+
+async function udpFree(port: number): Promise<boolean> {
+  const udp = dgram.createSocket('udp4');
+  const ok = await new Promise<boolean>((res) => {
+    udp.once('error', () => { res(false); });
+    udp.bind(port, '127.0.0.1', () => { res(true); });
+  });
+  if (ok) udp.close();
+  return ok;
+}
+
 /** Starts callseal with a fresh CALLSEAL_HOME (or the one given) and optional config. */
 export async function startCallseal(options: { home?: string; config?: Record<string, unknown>; env?: Record<string, string>; rtpPorts?: [number, number] } = {}): Promise<CallsealProcess> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'callseal-test-'));
   const sipPort = await freePort();
   const httpPort = await freePort();
-  const rtpBase = options.rtpPorts?.[0] ?? 40000 + Math.floor(Math.random() * 90) * 200;
+  const rtpBase = options.rtpPorts?.[0] ?? await freeUdpBlock(15000, 26999, 200, 200);
   const rtpPorts: [number, number] = options.rtpPorts ?? [rtpBase, rtpBase + 199];
   const env: Record<string, string> = {
     ...process.env as Record<string, string>,

@@ -60,7 +60,7 @@ export async function startSshd(): Promise<Sshd> {
   writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client.pub')));
   mkdirSync(join(d, 'data'));
   mkdirSync('/run/sshd', { recursive: true });
-  const port = await freePort(35000, 39000);
+  const port = await freePort();
   writeFileSync(join(d, 'sshd_config'), [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${d}/host`, `PidFile ${d}/sshd.pid`, `AuthorizedKeysFile ${d}/authorized_keys`,
     'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
@@ -106,7 +106,7 @@ export interface Smbd {
 export async function startSmbd(): Promise<Smbd> {
   const d = mkdtempSync(join(tmpdir(), 'callseal-smbd-'));
   for (const sub of ['private', 'lock', 'state', 'cache', 'pid', 'ncalrpc', 'share']) mkdirSync(join(d, sub));
-  const port = await freePort(39000, 42000);
+  const port = await freePort();
   writeFileSync(join(d, 'smb.conf'), `[global]
 server role = standalone server
 disable netbios = yes
@@ -166,7 +166,7 @@ export async function startMailCatcher(): Promise<MailCatcher> {
       });
     },
   });
-  const port = await freePort(42000, 45000);
+  const port = await freePort();
   await new Promise<void>((r) => { server.listen(port, '127.0.0.1', () => { r(); }); });
   return { port, messages, stop: () => new Promise<void>((r) => { server.close(() => { r(); }); }) };
 }
@@ -189,7 +189,7 @@ export async function startPostgres(): Promise<Postgres> {
   execFileSync('chown', ['postgres:postgres', t]);
   const bin = pgBin();
   execFileSync('runuser', ['-u', 'postgres', '--', `${bin}/initdb`, '-D', `${t}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8'], { stdio: 'ignore' });
-  const port = await freePort(45000, 48000);
+  const port = await freePort();
   const pg: Postgres = {
     port,
     start: async () => {
@@ -215,7 +215,7 @@ export interface Mariadb {
 export async function startMariadb(): Promise<Mariadb> {
   const t = mkdtempSync(join(tmpdir(), 'callseal-my-'));
   execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${t}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
-  const port = await freePort(48000, 51000);
+  const port = await freePort();
   const socket = `${t}/mysqld.sock`;
   const child = spawn('mariadbd', ['--no-defaults', `--datadir=${t}/data`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${t}/mysqld.pid`, `--log-error=${t}/error.log`, '--skip-log-bin'], { stdio: 'ignore' });
   await waitPort(port, 30_000);

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './callseal.ts';
+import { freePort, freeUdpBlock } from './callseal.ts';
 
 /** A participant in the generated metadata. */
 export interface MetaParty {
@@ -224,9 +224,9 @@ export async function runSipp(dir: string, scenario: string, target: string, opt
   const file = join(dir, `scenario-${Date.now()}-${Math.random().toString(16).slice(2)}.xml`);
   writeFileSync(file, scenario);
   const args = [
-    '-sf', file, '-m', String(options.calls ?? 1), '-i', '127.0.0.1', '-p', String(await freePort(30000, 34000)), '-t', options.transport ?? 'u1',
+    '-sf', file, '-m', String(options.calls ?? 1), '-i', '127.0.0.1', '-p', String(await freePort(27000, 28999)), '-t', options.transport ?? 'u1',
     '-r', String(options.rate ?? 10), '-l', String(options.concurrent ?? options.calls ?? 1),
-    '-mi', '127.0.0.1', '-mp', String(options.mediaPort ?? 36000 + Math.floor(Math.random() * 1000) * 2),
+    '-mi', '127.0.0.1', '-mp', String(options.mediaPort ?? await freeUdpBlock(29000, 32699, 8)),
     '-timeout', `${options.timeoutSec ?? 60}s`, '-timeout_error', '-nostdin', '-trace_err', '-error_file', `${file}.errors.log`,
     ...(options.extra ?? []), target,
   ];

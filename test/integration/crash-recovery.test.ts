@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { startCallseal, ffprobe, freePort, type CallsealProcess } from '../helpers/callseal.ts';
+import { startCallseal, ffprobe, freePort, freeUdpBlock, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, BOB, listFiles, rsMetadata, siprecScenario } from '../helpers/sipp.ts';
 import { linearToAlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
@@ -33,7 +33,7 @@ describe('kill -9 during 20 calls', () => {
     const scenarioFile = join(dir, 'calls.xml');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(scenarioFile, siprecScenario({ metadata: rsMetadata(ALICE, BOB), pcap, holdMs: 30000 }));
-    const sipp = spawn('sipp', ['-sf', scenarioFile, '-m', '20', '-l', '20', '-r', '20', '-i', '127.0.0.1', '-p', String(await freePort(30000, 34000)), '-mi', '127.0.0.1', '-mp', String(38000 + 2 * Math.floor(Math.random() * 500)), '-t', 'u1', '-nostdin', '-timeout', '60s', `127.0.0.1:${cs.sipPort}`], { cwd: dir, stdio: 'ignore' });
+    const sipp = spawn('sipp', ['-sf', scenarioFile, '-m', '20', '-l', '20', '-r', '20', '-i', '127.0.0.1', '-p', String(await freePort(27000, 28999)), '-mi', '127.0.0.1', '-mp', String(await freeUdpBlock(29000, 32699, 100)), '-t', 'u1', '-nostdin', '-timeout', '60s', `127.0.0.1:${cs.sipPort}`], { cwd: dir, stdio: 'ignore' });
     try {
       const c = cs;
       await c.waitForLog(() => c.logs.filter((l) => l['msg'] === 'recording started').length >= 20, 30000);
