@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, openSync, readSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cpuSeconds, memoryMiB, threadCpuSeconds } from './lib/proc.ts';
-import { freePort } from '../test/helpers/callseal.ts';
+import { freePort, onLines } from '../test/helpers/callseal.ts';
 import { ALICE, BOB, listFiles, rsMetadata, siprecScenario } from '../test/helpers/sipp.ts';
 import { arg } from './lib/args.ts';
 
@@ -99,21 +99,14 @@ export async function siprecLoad(): Promise<Record<string, number>> {
   let started = 0;
   let finished = 0;
   let listening = false;
-  let buf = '';
   const csPid = cs.pid ?? 0;
-  cs.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.includes('"callseal listening"')) listening = true;
-      else if (line.includes('"recording started"')) {
-        const base = Number(/"basePort":(\d+)/.exec(line)?.[1]);
-        started++;
-        sender.send({ op: 'add', ports: [base, base + 2], durationMs: mediaMs });
-      } else if (line.includes('"recording finished"')) finished++;
-    }
+  onLines(cs.stdout, (line) => {
+    if (line.includes('"callseal listening"')) listening = true;
+    else if (line.includes('"recording started"')) {
+      const base = Number(/"basePort":(\d+)/.exec(line)?.[1]);
+      started++;
+      sender.send({ op: 'add', ports: [base, base + 2], durationMs: mediaMs });
+    } else if (line.includes('"recording finished"')) finished++;
   });
   while (!listening) await new Promise((r) => setTimeout(r, 50));
   const idleRss = memoryMiB(csPid).rss;

@@ -133,7 +133,6 @@ interface Session {
   offer: OfferedStream[];
   answerVersion: number;
   localCSeq: number;
-  lastRemoteCSeq: number;
   state: 'starting' | 'answered' | 'confirmed' | 'ending' | 'ended';
   cancelled: boolean;
   setting: string;
@@ -330,7 +329,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       workerIndex: this.#o.media.pickWorker(), portBlocks: [], legs: [], legCount: 0, results: new Map(), metadataFiles: [],
       metadataRaw: parts.metadata ? [parts.metadata] : [], recording: false, stopped: false,
       decision: { record: false, setting: '', reason: '' }, dtmf: new Map(),
-      metadata, offer, answerVersion: 1, localCSeq: 1, lastRemoteCSeq: 0, state: 'starting', cancelled: false,
+      metadata, offer, answerVersion: 1, localCSeq: 1, state: 'starting', cancelled: false,
       setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, queue: Promise.resolve(),
     };
     session.decision = this.#decide(session, 'new-session');

@@ -79,6 +79,20 @@ async function udpFree(port: number): Promise<boolean> {
   return ok;
 }
 
+/** Calls `fn` for every complete line a stream yields. */
+export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = '';
+  stream.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      fn(line);
+    }
+  });
+}
+
 /** Starts callseal with a fresh CALLSEAL_HOME (or the one given) and optional config. */
 export async function startCallseal(options: { home?: string; config?: Record<string, unknown>; env?: Record<string, string>; rtpPorts?: [number, number] } = {}): Promise<CallsealProcess> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'callseal-test-'));
@@ -98,24 +112,17 @@ export async function startCallseal(options: { home?: string; config?: Record<st
   const child = spawn(join(ROOT, 'bin/callseal'), ['start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  let buf = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        logs.push(parsed);
-        for (const w of [...waiters]) if (w.match(parsed)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(parsed);
-        }
-      } catch {
-        logs.push({ raw: line });
+  onLines(child.stdout, (line) => {
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      logs.push(parsed);
+      for (const w of [...waiters]) if (w.match(parsed)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
       }
+    } catch {
+      logs.push({ raw: line });
     }
   });
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
