@@ -6,10 +6,11 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from './common/log.ts';
-import { CallsealError, errorMessage } from './common/errors.ts';
+import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { advertisedAddress, type Config } from './config/index.ts';
 import { SipStack, SipTransport } from './sip/index.ts';
 import { MediaEngine } from './media/index.ts';
@@ -19,6 +20,9 @@ import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
 import { PolicyEngine, PolicyStore } from './policy/index.ts';
 import { buildApi } from './web/api.ts';
+import { AccountStore } from './web/accounts.ts';
+import { AuditLog } from './web/audit.ts';
+import { certificatesInFolder, loadCertificates } from './seal/index.ts';
 import { Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
 import { SqlLogRegistry } from './sqllog/index.ts';
 import { SecretBox } from './common/secretbox.ts';
@@ -121,6 +125,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
   });
   const alerts = new Alerts(config.alerts.smtp, id, log);
+  // The dashboard's "last errors".
+  const lastErrors: { atMs: number; message: string }[] = [];
+  const noteError = (message: string): void => {
+    lastErrors.unshift({ atMs: Date.now(), message });
+    lastErrors.length = Math.min(lastErrors.length, 20);
+  };
+  outbox.on('failing', (e) => { noteError(`archive target ${e.targetId} failing: ${e.error}`); });
   outbox.on('failing', (e) => { void alerts.targetFailing(e.targetId, e.error, e.sinceMs); });
   outbox.on('recovered', (e) => { void alerts.targetRecovered(e.targetId, e.failedForMs); });
   const pending = new Set<Promise<unknown>>();
@@ -186,14 +197,41 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const p = sealAndComplete(finished).catch((err: unknown) => {
       // The spool keeps finished.json: the next start seals it.
       log.error({ recordingId: finished.facts.id, err: errorMessage(err) }, 'recording could not be sealed; kept for the next start');
+      noteError(`recording ${finished.facts.id} could not be sealed: ${errorMessage(err)}`);
     });
     pending.add(p);
     void p.finally(() => pending.delete(p));
   });
 
-  const api = buildApi({
-    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts,
+  const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
+  const audit = new AuditLog(sealing.db);
+  await firstAdmin(accounts, log);
+  const certFiles = await certificatesInFolder(store.recordingsRoot);
+  const epochKeys = [keys.publicKey, ...(await loadCertificates(certFiles)).map((c) => c.key)];
+  const startedMs = Date.now();
+  const api = await buildApi({
+    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, accounts, audit,
+    tls: config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined,
+    loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
+    uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
     health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
+    recordings: {
+      repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys,
+      certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
+    },
+    ops: {
+      recordingsRoot: store.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
+      live: () => siprec.live(),
+      onLiveChange: (listener) => {
+        siprec.on('started', listener);
+        siprec.on('recorded', listener);
+        return () => { siprec.off('started', listener); siprec.off('recorded', listener); };
+      },
+      sip: () => ({ listening: { udp: bound.udp, tcp: bound.tcp, tls: bound.tls }, stats: { ...stack.stats, ...siprec.stats } }),
+      sealedSince: (ms) => repo.countSince(ms), sealedTotal: () => repo.count(), lastErrors: () => lastErrors,
+      certificate: () => ({ ...keys.describe(), pem: keys.certificatePem }),
+      csr: () => keys.csr(id), startedMs, version: VERSION,
+    },
   });
   let httpPort: number;
   try {
@@ -237,6 +275,22 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     config, instanceId: id, ports: { sipUdp: bound.udp, sipTcp: bound.tcp, sipTls: bound.tls, http: httpPort },
     siprec, media, store, keys, recovered, close,
   };
+}
+
+/**
+ * The first admin account, created on the first start: password from CALLSEAL_ADMIN_PASSWORD, or
+ * generated and printed once in the log (it is stored only as an argon2id hash).
+ */
+async function firstAdmin(accounts: AccountStore, log: Logger): Promise<void> {
+  if (accounts.count() > 0) return;
+  const given = process.env['CALLSEAL_ADMIN_PASSWORD'];
+  if (given !== undefined && given !== '' && given.length < 12) {
+    throw new ConfigError('CS_CONFIG_INVALID', [{ path: 'CALLSEAL_ADMIN_PASSWORD', message: 'at least 12 characters' }]);
+  }
+  const password = given !== undefined && given !== '' ? given : randomBytes(15).toString('base64url');
+  await accounts.create({ username: 'admin', displayName: 'Administrator', roles: ['admin'], password });
+  if (given !== undefined && given !== '') log.warn({ username: 'admin' }, 'first admin account created with the password from CALLSEAL_ADMIN_PASSWORD');
+  else log.warn({ username: 'admin', initialPassword: password }, 'first admin account created; this password is shown only once: log in and change it');
 }
 
 /** The API bearer token: CALLSEAL_API_TOKEN, or secret/api-token (created with mode 0600). */

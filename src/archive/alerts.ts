@@ -34,6 +34,12 @@ export class Alerts {
     }) : undefined;
   }
 
+  /** The SMTP settings without the password (for the UI). */
+  describe(): { configured: boolean; host?: string; port?: number; secure?: boolean; user?: string | undefined; from?: string; to: readonly string[] } {
+    const s = this.#smtp;
+    return s ? { configured: true, host: s.host, port: s.port, secure: s.secure, user: s.user, from: s.from, to: s.to } : { configured: false, to: [] };
+  }
+
   /** Sends one mail; failures are logged, never thrown (an alert must not stop archiving). */
   async send(subject: string, text: string): Promise<boolean> {
     this.#log.warn({ subject }, 'alert');

@@ -78,7 +78,16 @@ export const configSchema = z.object({
   http: z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),
-  }).strict().default({ host: '127.0.0.1', port: 8080 }),
+    /** Optional HTTPS: PEM files of the web UI's certificate and key. */
+    tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    /** A session ends after this many minutes without a request, and after `sessionMaxHours` in any case. */
+    sessionIdleMinutes: z.number().int().min(1).max(24 * 60).default(30),
+    sessionMaxHours: z.number().int().min(1).max(24 * 7).default(12),
+    /** Login attempts per client address and minute before 429. */
+    loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(10),
+    /** The dashboard warns when the recordings' file system has less free space than this (percent). */
+    diskWarnPercent: z.number().min(0).max(100).default(10),
+  }).strict().default({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 10, diskWarnPercent: 10 }),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({ level: 'info' }),

@@ -4,7 +4,7 @@
  * must run from genesis through consecutive sequence numbers, each link naming its predecessor's
  * base name and signature. Works on a copy taken off an archive target.
  */
-import { createPublicKey, verify as rsaVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify as rsaVerify, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseInfo } from '../recording/index.ts';
@@ -237,4 +237,46 @@ export function renderReport(r: VerifyReport): string {
     for (const f of r.findings) lines.push(`    [${f.kind}] ${f.recording}${f.file !== undefined ? ` (${f.file})` : ''}: ${f.message}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** The check of one recording in place (the web UI's verification status). */
+export interface RecordingCheck {
+  readonly ok: boolean;
+  readonly files: readonly { readonly name: string; readonly ok: boolean; readonly problem?: string }[];
+  readonly signature: 'valid' | 'invalid' | 'missing';
+  /** Whether the hash file and signature are the ones the recording log holds. */
+  readonly matchesLog: boolean;
+}
+
+/**
+ * Checks one sealed recording in its folder: each listed file against the hash file, the signature
+ * against the given keys, and the hash file's SHA-256 and signature against the recording log.
+ */
+export async function verifyRecording(dir: string, baseName: string, keys: readonly KeyObject[], logged: { hashFileSha256: string; signature: string }): Promise<RecordingCheck> {
+  let hashText: string;
+  try {
+    hashText = await readFile(join(dir, `${baseName}${HASH_SUFFIX}`), 'utf8');
+  } catch {
+    return { ok: false, files: [{ name: `${baseName}${HASH_SUFFIX}`, ok: false, problem: 'missing' }], signature: 'missing', matchesLog: false };
+  }
+  const files: { name: string; ok: boolean; problem?: string }[] = [];
+  for (const [name, expected] of parseHashFile(hashText)) {
+    try {
+      const actual = await sha256File(join(dir, name));
+      files.push(actual === expected ? { name, ok: true } : { name, ok: false, problem: 'SHA-256 differs from the hash file' });
+    } catch {
+      files.push({ name, ok: false, problem: 'missing' });
+    }
+  }
+  let signature: RecordingCheck['signature'] = 'missing';
+  let sigText = '';
+  try {
+    sigText = (await readFile(join(dir, `${baseName}${SIG_SUFFIX}`), 'utf8')).trim();
+    const sig = Buffer.from(sigText, 'base64');
+    signature = keys.some((k) => rsaVerify('sha256', Buffer.from(hashText, 'utf8'), k, sig)) ? 'valid' : 'invalid';
+  } catch {
+    signature = 'missing';
+  }
+  const matchesLog = createHash('sha256').update(hashText, 'utf8').digest('hex') === logged.hashFileSha256 && sigText === logged.signature;
+  return { ok: files.every((f) => f.ok) && signature === 'valid' && matchesLog, files, signature, matchesLog };
 }

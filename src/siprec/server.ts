@@ -81,6 +81,9 @@ export interface LiveRecording {
   readonly callee: PartyInfo;
   readonly setting: string;
   readonly streams: number;
+  /** RTP packets received and lost so far, over all open streams. */
+  readonly packets: number;
+  readonly lost: number;
 }
 
 /** Events of the server. */
@@ -176,7 +179,15 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   #liveView(s: Session): LiveRecording {
     const parties = this.#parties(s);
-    return { id: s.id, callId: s.callId, startMs: s.startMs, caller: parties.caller, callee: parties.callee, setting: s.setting, streams: s.legs.filter((l) => l.open).length };
+    const open = s.legs.filter((l) => l.open);
+    let packets = 0;
+    let lost = 0;
+    for (const l of open) {
+      const a = this.#o.media.activity(`${s.id}/${l.legId}`);
+      packets += a?.received ?? 0;
+      lost += a?.lost ?? 0;
+    }
+    return { id: s.id, callId: s.callId, startMs: s.startMs, caller: parties.caller, callee: parties.callee, setting: s.setting, streams: open.length, packets, lost };
   }
 
   #onRequest(req: ServerRequest): void {

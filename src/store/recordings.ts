@@ -104,15 +104,36 @@ export class RecordingRepository {
   /** The full row of one sealed recording. */
   row(id: string): RecordingRow | undefined {
     const r = this.#db.prepare('SELECT * FROM recordings WHERE id = ?').get(id) as Record<string, string | number> | undefined;
-    if (!r) return undefined;
-    return {
-      id: String(r['id']), baseName: String(r['base_name']), dir: String(r['dir']), callId: String(r['call_id']), startMs: Number(r['start_ms']),
-      endMs: Number(r['end_ms']), callerNumber: String(r['caller_number']), callerName: String(r['caller_name']), calleeNumber: String(r['callee_number']),
-      calleeName: String(r['callee_name']), direction: String(r['direction']), setting: String(r['setting']), channels: String(r['channels']),
-      codec: String(r['codec']), interrupted: r['interrupted'] === 1, files: JSON.parse(String(r['files'])) as string[],
-      hashFileSha256: String(r['hash_file_sha256']), signature: String(r['signature']), chainEpoch: Number(r['chain_epoch']),
-      chainSeq: Number(r['chain_seq']), previous: String(r['previous']), sealedAtMs: Number(r['sealed_at_ms']),
-    };
+    return r ? toRow(r) : undefined;
+  }
+
+  /**
+   * Searches the log (G3, H3): `text` matches numbers, names, call id or base name (substring); the
+   * time range applies to the start; newest first.
+   */
+  search(q: RecordingQuery): { total: number; rows: RecordingRow[] } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.text !== undefined && q.text.trim() !== '') {
+      const like = `%${q.text.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(`(caller_number LIKE ? ESCAPE '\\' OR callee_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\' OR callee_name LIKE ? ESCAPE '\\' OR call_id LIKE ? ESCAPE '\\' OR base_name LIKE ? ESCAPE '\\')`);
+      args.push(like, like, like, like, like, like);
+    }
+    if (q.number !== undefined && q.number !== '') { where.push('(caller_number LIKE ? OR callee_number LIKE ?)'); args.push(`%${q.number}%`, `%${q.number}%`); }
+    if (q.fromMs !== undefined) { where.push('start_ms >= ?'); args.push(q.fromMs); }
+    if (q.toMs !== undefined) { where.push('start_ms < ?'); args.push(q.toMs); }
+    if (q.direction !== undefined) { where.push('direction = ?'); args.push(q.direction); }
+    if (q.setting !== undefined && q.setting !== '') { where.push('setting = ?'); args.push(q.setting); }
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.#db.prepare(`SELECT COUNT(*) AS n FROM recordings ${w}`).get(...args) as { n: number }).n;
+    const rows = this.#db.prepare(`SELECT * FROM recordings ${w} ORDER BY start_ms DESC, chain_seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, Math.min(q.limit ?? 50, 500), q.offset ?? 0) as Record<string, string | number>[];
+    return { total, rows: rows.map(toRow) };
+  }
+
+  /** Recordings that started at or after `sinceMs`. */
+  countSince(sinceMs: number): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM recordings WHERE start_ms >= ?').get(sinceMs) as { n: number }).n;
   }
 
   /** Sealed recordings, newest first. */
@@ -120,6 +141,29 @@ export class RecordingRepository {
     const rows = this.#db.prepare('SELECT id, base_name, dir, chain_seq, interrupted FROM recordings ORDER BY chain_epoch DESC, chain_seq DESC LIMIT ?').all(limit) as { id: string; base_name: string; dir: string; chain_seq: number; interrupted: number }[];
     return rows.map((r) => ({ id: r.id, baseName: r.base_name, dir: r.dir, chainSeq: r.chain_seq, interrupted: r.interrupted === 1 }));
   }
+}
+
+/** A search of the recording log. */
+export interface RecordingQuery {
+  readonly text?: string;
+  readonly number?: string;
+  readonly fromMs?: number;
+  readonly toMs?: number;
+  readonly direction?: string;
+  readonly setting?: string;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+function toRow(r: Record<string, string | number>): RecordingRow {
+  return {
+    id: String(r['id']), baseName: String(r['base_name']), dir: String(r['dir']), callId: String(r['call_id']), startMs: Number(r['start_ms']),
+    endMs: Number(r['end_ms']), callerNumber: String(r['caller_number']), callerName: String(r['caller_name']), calleeNumber: String(r['callee_number']),
+    calleeName: String(r['callee_name']), direction: String(r['direction']), setting: String(r['setting']), channels: String(r['channels']),
+    codec: String(r['codec']), interrupted: r['interrupted'] === 1, files: JSON.parse(String(r['files'])) as string[],
+    hashFileSha256: String(r['hash_file_sha256']), signature: String(r['signature']), chainEpoch: Number(r['chain_epoch']),
+    chainSeq: Number(r['chain_seq']), previous: String(r['previous']), sealedAtMs: Number(r['sealed_at_ms']),
+  };
 }
 
 function toHead(row: HeadRow): ChainHead {

@@ -1,12 +1,16 @@
 /**
- * HTTP API (fastify): `GET /healthz`, and the policy administration routes — directory (users,
- * groups, membership login/logout), exception lists, settings (with their one-line explanation),
- * import/export as JSON and CSV, the decision log, and a dry-run `decide`. Until accounts and
- * roles exist, the API is protected by a bearer token (`secret/api-token`, mode 0600, or
- * `CALLSEAL_API_TOKEN`). Only this module maps errors to HTTP statuses.
+ * The HTTP API and web UI (fastify). Security (accounts, sessions, CSRF, roles, audit) is in
+ * `auth.ts`; the recording browser in `recordings.ts`; dashboard, live view, accounts, audit trail
+ * and certificate in `ops.ts`; this file holds the configuration routes — directory (users, groups,
+ * membership), exception lists, settings (with their explanation), import/export as JSON and CSV,
+ * the decision log, a dry-run `decide`, storage targets, SQL logs and alerts — and serves the UI.
+ * The OpenAPI description is at `/api/openapi.json`. Only this module maps errors to HTTP statuses.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify as toCsv } from 'csv-stringify/sync';
 import { z } from 'zod';
@@ -18,6 +22,11 @@ import {
 } from '../policy/index.ts';
 import type { Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';
+import { registerAuth } from './auth.ts';
+import type { AccountStore } from './accounts.ts';
+import type { AuditLog } from './audit.ts';
+import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
+import { opsRoutes, type OpsOptions } from './ops.ts';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -30,25 +39,27 @@ export interface ApiOptions {
   readonly sqlLogs: SqlLogRegistry;
   readonly outbox: Outbox;
   readonly alerts: Alerts;
+  readonly accounts: AccountStore;
+  readonly audit: AuditLog;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly loginAttemptsPerMinute: number;
+  /** The built web UI (ui/dist); absent before `npm run build:ui`. */
+  readonly uiRoot: string;
+  readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox'>;
+  readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs'>;
 }
 
 type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
 const SCHEMAS = { users: userSchema, groups: groupSchema, exceptionLists: exceptionListSchema, settings: settingSchema } as const;
 const PATHS: Record<Collection, string> = { users: 'users', groups: 'groups', exceptionLists: 'exception-lists', settings: 'settings' };
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 function list(value: string | undefined): string[] {
   return (value ?? '').split('|').map((x) => x.trim()).filter(Boolean);
 }
 
 /** Builds the fastify instance (not listening). */
-export function buildApi(o: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
+export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024, ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}) }) as unknown as FastifyInstance;
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => { done(null, body); });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
@@ -60,16 +71,29 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     return reply.code(status).send({ error: status >= 500 ? 'internal error' : errorMessage(err) });
   });
 
-  app.get('/healthz', () => o.health());
-
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/api/')) return;
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!sameToken(token, o.token)) await reply.code(401).send({ error: 'missing or wrong bearer token' });
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { 'default-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'media-src': ["'self'"], 'style-src': ["'self'"], 'script-src': ["'self'"], 'frame-ancestors': ["'none'"] } },
+    ...(o.tls ? {} : { strictTransportSecurity: false }),
   });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'callseal API', version: '1', description: 'Log in with POST /api/session (cookie + CSRF token in x-csrf-token for changes), or send the API token as a bearer token (admin).' },
+      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'callseal_session' }, token: { type: 'http', scheme: 'bearer' } } },
+      security: [{ session: [] }, { token: [] }],
+    },
+  });
+  // Routes without their own schema are listed in the OpenAPI description under the first path segment.
+  app.addHook('onRoute', (route) => {
+    const tag = /^\/api\/([a-z-]+)/.exec(route.url)?.[1];
+    route.schema = { tags: tag !== undefined ? [tag] : ['ui'], summary: `${String(route.method)} ${route.url}`, ...route.schema };
+  });
+  await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, loginAttemptsPerMinute: o.loginAttemptsPerMinute });
 
-  const actor = (req: FastifyRequest): string => `api:${req.ip}`;
+  app.get('/healthz', { config: { access: 'public' }, schema: { summary: 'Liveness and counters', tags: ['operation'] } }, () => o.health());
+  app.get('/api/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
+
+  const actor = (req: { ip: string; principal?: { name: string } }): string => `${req.principal?.name ?? 'api'}@${req.ip}`;
   // F3: a target that failed its test (or was never tested) cannot be selected.
   const checkTargets = (setting: Policy['settings'][number]): void => {
     const issues = setting.targetIds.flatMap((t, i) => {
@@ -202,6 +226,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     const q = z.object({ recordingId: z.string().optional() }).parse(req.query);
     return { backlog: o.outbox.backlog(), jobs: o.outbox.jobs(q.recordingId) };
   });
+  app.get('/api/alerts', () => o.alerts.describe());
   app.post('/api/alerts/test', async () => ({ sent: await o.alerts.send('test mail', 'This is a test of callseal\'s alert mails.\n') }));
 
   // Settings order (A1: the first enabled matching setting records).
@@ -227,7 +252,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   app.get('/api/membership-log', () => o.policy.membershipLog());
 
   // Decisions (A9) and a dry run.
-  app.get('/api/decisions', (req) => {
+  app.get('/api/decisions', { config: { access: ['admin', 'auditor'] } }, (req) => {
     const q = z.object({
       callId: z.string().optional(), record: z.enum(['true', 'false']).optional(),
       sinceMs: z.coerce.number().optional(), limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -265,5 +290,25 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     return o.policy.update(actor(req), (p) => ({ ...p, groups })).policy.groups.length;
   });
 
+  recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox });
+  opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs });
+  await serveUi(app, o.uiRoot);
   return app;
+}
+
+/** Serves the built UI; every other GET outside /api answers with its index page (client routing). */
+async function serveUi(app: FastifyInstance, root: string): Promise<void> {
+  const index = `${root}/index.html`;
+  if (!existsSync(index)) {
+    app.get('/', { config: { access: 'public' } }, (_req, reply) => reply.type('text/plain').send('The web UI is not built: run "npm run build:ui" (npm ci does it).\n'));
+    return;
+  }
+  await app.register(fastifyStatic, { root, prefix: '/', index: false, wildcard: false, decorateReply: false, cacheControl: true, maxAge: '1h', immutable: false });
+  const html = readFileSync(index, 'utf8');
+  const page = (_req: unknown, reply: import('fastify').FastifyReply): import('fastify').FastifyReply => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+  app.get('/', { config: { access: 'public' }, schema: { hide: true } }, page);
+  app.setNotFoundHandler((req, reply) => {
+    if (req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) return page(req, reply);
+    return reply.code(404).send({ error: 'not found' });
+  });
 }
