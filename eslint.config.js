@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', 'data/**', 'eslint.config.js', 'ui/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -16,6 +16,10 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+# Web UI end-to-end tests drive Debian's Chromium (playwright-core, no browser download); the
+# verification kit is unpacked with unzip.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-deps: all present"
   exit 0

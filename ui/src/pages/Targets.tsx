@@ -1,0 +1,142 @@
+import { useState, type ReactNode } from 'react';
+import { api } from '../api.ts';
+import { ErrorText, Field, Page, TextInput, useAction, useLoad } from '../components.tsx';
+import { useT } from '../i18n.ts';
+
+interface TargetRow { id: string; name: string; kind: string; pathTemplate: string; status: string; lastTest: { ok: boolean; stage?: string; message: string; durationMs: number } | null; config: Record<string, unknown> }
+type Kind = 'local' | 'sftp' | 'smb';
+const FIELDS: Record<Kind, readonly { key: string; label: 'path' | 'host' | 'port' | 'user' | 'password' | 'hostKey' | 'folder' | 'share' | 'domain'; type?: string }[]> = {
+  local: [{ key: 'path', label: 'path' }],
+  sftp: [{ key: 'host', label: 'host' }, { key: 'port', label: 'port', type: 'number' }, { key: 'username', label: 'user' }, { key: 'password', label: 'password', type: 'password' }, { key: 'hostKeySha256', label: 'hostKey' }, { key: 'folder', label: 'folder' }],
+  smb: [{ key: 'host', label: 'host' }, { key: 'port', label: 'port', type: 'number' }, { key: 'share', label: 'share' }, { key: 'username', label: 'user' }, { key: 'password', label: 'password', type: 'password' }, { key: 'domain', label: 'domain' }, { key: 'folder', label: 'folder' }],
+};
+
+/** Storage targets (F3): credentials go in, never come back (F5); "test" writes and removes a file. */
+export function Targets(): ReactNode {
+  const { t } = useT();
+  const { data, error, reload } = useLoad<TargetRow[]>('/api/targets');
+  const [form, setForm] = useState<{ id: string; name: string; pathTemplate: string; kind: Kind; config: Record<string, string> } | null>(null);
+  const { message, run } = useAction();
+  const save = (): void => {
+    if (!form) return;
+    const config: Record<string, unknown> = { kind: form.kind };
+    for (const f of FIELDS[form.kind]) {
+      const v = form.config[f.key] ?? '';
+      if (v !== '') config[f.key] = f.type === 'number' ? Number(v) : v;
+    }
+    void run(async () => { await api('PUT', `/api/targets/${encodeURIComponent(form.id)}`, { name: form.name, pathTemplate: form.pathTemplate, config }); setForm(null); reload(); });
+  };
+  return (
+    <Page title={t('targets')} actions={<button type="button" onClick={() => { setForm({ id: '', name: '', pathTemplate: '$Y/$M/$D', kind: 'local', config: {} }); }}>{t('add')}</button>}>
+      <ErrorText error={error} />
+      {form && (
+        <form className="editor" onSubmit={(e) => { e.preventDefault(); save(); }}>
+          <Field label={t('id')}><TextInput name="id" value={form.id} onChange={(v) => { setForm({ ...form, id: v }); }} /></Field>
+          <Field label={t('name')}><TextInput name="name" value={form.name} onChange={(v) => { setForm({ ...form, name: v }); }} /></Field>
+          <Field label={t('kind')}>
+            <select name="kind" value={form.kind} onChange={(e) => { setForm({ ...form, kind: e.target.value as Kind }); }}>
+              <option value="local">local</option><option value="sftp">SFTP</option><option value="smb">SMB/CIFS</option>
+            </select>
+          </Field>
+          {FIELDS[form.kind].map((f) => (
+            <Field key={f.key} label={t(f.label)}><TextInput name={f.key} type={f.type ?? 'text'} value={form.config[f.key] ?? ''} onChange={(v) => { setForm({ ...form, config: { ...form.config, [f.key]: v } }); }} /></Field>
+          ))}
+          <Field label={`${t('pathTemplate')} ($Y $M $D $h $m $s)`}><TextInput name="pathTemplate" value={form.pathTemplate} onChange={(v) => { setForm({ ...form, pathTemplate: v }); }} /></Field>
+          <div className="actions"><button type="submit">{t('save')}</button><button type="button" onClick={() => { setForm(null); }}>{t('cancel')}</button></div>
+        </form>
+      )}
+      {message}
+      <div className="table-wrap">
+        <table data-testid="targets-table">
+          <thead><tr><th>{t('id')}</th><th>{t('name')}</th><th>{t('kind')}</th><th>{t('pathTemplate')}</th><th>{t('status')}</th><th /></tr></thead>
+          <tbody>
+            {data?.map((x) => (
+              <tr key={x.id}>
+                <td>{x.id}</td><td>{x.name}</td><td>{x.kind}</td><td>{x.pathTemplate}</td>
+                <td className={x.status === 'ok' ? 'ok' : x.status === 'failed' ? 'error' : ''}>{x.status}{x.lastTest && !x.lastTest.ok && `: ${x.lastTest.stage ?? ''} ${x.lastTest.message}`}{x.lastTest && <span className="muted"> ({x.lastTest.durationMs} ms)</span>}</td>
+                <td className="actions">
+                  <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/targets/${encodeURIComponent(x.id)}/test`); reload(); }); }}>{t('test')}</button>
+                  <button type="button" onClick={() => { const newId = prompt(t('id'), `${x.id}-copy`); if (newId !== null) void run(async () => { await api('POST', `/api/targets/${encodeURIComponent(x.id)}/duplicate`, { newId }); reload(); }); }}>{t('duplicate')}</button>
+                  <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/targets/${encodeURIComponent(x.id)}`); reload(); }); }}>{t('delete')}</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Page>
+  );
+}
+
+/** External SQL recording logs (G2): test connection, create table. */
+export function SqlLogs(): ReactNode {
+  const { t } = useT();
+  const { data, error, reload } = useLoad<Record<string, unknown>[]>('/api/sql-logs');
+  const [form, setForm] = useState<Record<string, string> | null>(null);
+  const { message, run } = useAction();
+  const save = (): void => {
+    if (!form) return;
+    const { id = '', port = '', ...rest } = form;
+    void run(async () => { await api('PUT', `/api/sql-logs/${encodeURIComponent(id)}`, { ...rest, ...(port !== '' ? { port: Number(port) } : {}) }); setForm(null); reload(); });
+  };
+  const field = (key: string, label: Parameters<typeof t>[0], type = 'text'): ReactNode => form && (
+    <Field label={t(label)}><TextInput name={key} type={type} value={form[key] ?? ''} onChange={(v) => { setForm({ ...form, [key]: v }); }} /></Field>
+  );
+  return (
+    <Page title={t('sqlLogs')} actions={<button type="button" onClick={() => { setForm({ dialect: 'postgres', host: '127.0.0.1', table: 'callseal_recordings' }); }}>{t('add')}</button>}>
+      <ErrorText error={error} />
+      {form && (
+        <form className="editor" onSubmit={(e) => { e.preventDefault(); save(); }}>
+          {field('id', 'id')}{field('name', 'name')}
+          <Field label={t('dialect')}>
+            <select name="dialect" value={form['dialect']} onChange={(e) => { setForm({ ...form, dialect: e.target.value }); }}>
+              <option value="postgres">PostgreSQL</option><option value="mysql">MySQL / MariaDB</option><option value="mssql">SQL Server</option><option value="sqlite">SQLite</option>
+            </select>
+          </Field>
+          {field('host', 'host')}{field('port', 'port', 'number')}{field('database', 'database')}{field('user', 'user')}{field('password', 'password', 'password')}{field('table', 'table')}
+          <div className="actions"><button type="submit">{t('save')}</button><button type="button" onClick={() => { setForm(null); }}>{t('cancel')}</button></div>
+        </form>
+      )}
+      {message}
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th>{t('id')}</th><th>{t('name')}</th><th>{t('dialect')}</th><th>{t('table')}</th><th>{t('status')}</th><th /></tr></thead>
+          <tbody>
+            {data?.map((x) => {
+              const id = String(x['id']);
+              return (
+                <tr key={id}>
+                  <td>{id}</td><td>{String(x['name'])}</td><td>{String(x['dialect'])}</td><td>{String(x['table'])}</td><td>{String(x['status'])}</td>
+                  <td className="actions">
+                    <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/sql-logs/${encodeURIComponent(id)}/test`); reload(); }); }}>{t('test')}</button>
+                    <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/sql-logs/${encodeURIComponent(id)}/create-table`); reload(); }, t('saved')); }}>{t('createTable')}</button>
+                    <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/sql-logs/${encodeURIComponent(id)}`); reload(); }); }}>{t('delete')}</button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </Page>
+  );
+}
+
+/** E-mail alerts (F4): the SMTP settings in force and a test mail. */
+export function Alerts(): ReactNode {
+  const { t } = useT();
+  const { data, error } = useLoad<{ configured: boolean; host?: string; port?: number; from?: string; to: string[] }>('/api/alerts');
+  const { message, run } = useAction();
+  return (
+    <Page title={t('alerts')}>
+      <ErrorText error={error} />
+      {data && (data.configured ? (
+        <dl className="facts">
+          <dt>{t('smtpServer')}</dt><dd>{data.host}:{data.port}</dd><dt>{t('sender')}</dt><dd>{data.from}</dd><dt>{t('recipients')}</dt><dd>{data.to.join(', ')}</dd>
+        </dl>
+      ) : <p>{t('notConfigured')}</p>)}
+      <button type="button" onClick={() => { void run(async () => { const r = await api<{ sent: boolean }>('POST', '/api/alerts/test'); if (!r.sent) throw new Error(t('notConfigured')); }, t('sent')); }}>{t('sendTest')}</button>
+      {message}
+    </Page>
+  );
+}
