@@ -1,0 +1,233 @@
+/**
+ * The web UI end to end in Debian's Chromium (playwright-core): the admin logs in, creates a
+ * setting and an auditor account; the auditor watches a sipp call in the live view, finds it in the
+ * recording browser, plays it to the end, verifies it and downloads the verification kit, which
+ * verify.sh (openssl, sha256sum) accepts. Hostile names show as text. Pages are checked at
+ * 1280×800 and on a phone-sized viewport, in English, German and French. Screenshots go to
+ * test-artifacts/ui/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
+import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type SippResult } from '../helpers/sipp.ts';
+import { linearToAlaw, tone } from '../helpers/g711.ts';
+import { writeRtpPcap } from '../helpers/pcap.ts';
+
+const ADMIN_PASSWORD = 'ui-admin-password-1';
+const AUDITOR_PASSWORD = 'ui-auditor-password-1';
+const HOSTILE = '<img src=x onerror="window.__pwned=1">Mallory';
+const SHOTS = resolve(import.meta.dirname, '../../test-artifacts/ui');
+
+let cs: CallsealProcess;
+let browser: Browser;
+let dir: string;
+let pcap: string;
+let pcapMs: number;
+let base: string;
+
+async function newPage(options: { viewport?: { width: number; height: number }; locale?: string; isMobile?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 }, locale: options.locale ?? 'en-US', acceptDownloads: true, ...(options.isMobile ? { isMobile: true, hasTouch: true } : {}) });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => { throw err; });
+  return { context, page };
+}
+
+async function logIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(base);
+  await page.locator('input[name=username]').fill(username);
+  await page.locator('input[name=password]').fill(password);
+  await page.locator('form.login button[type=submit]').click();
+  await page.locator('header.top').waitFor();
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function noHorizontalScroll(page: Page): Promise<void> {
+  // Page scripts are strings: the tests are typed for Node, not for the DOM.
+  const { scroll, width } = await page.evaluate<{ scroll: number; width: number }>('({ scroll: document.documentElement.scrollWidth, width: window.innerWidth })');
+  expect(scroll).toBeLessThanOrEqual(width);
+}
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  base = `http://127.0.0.1:${cs.httpPort}/`;
+  dir = mkdtempSync(join(tmpdir(), 'callseal-ui-'));
+  pcap = join(dir, 'tones.pcap');
+  pcapMs = writeRtpPcap(pcap, [
+    { dstPort: 6000, payloadType: 8, ssrc: 1, audio: tone(440, 2, linearToAlaw) },
+    { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, 2, linearToAlaw) },
+  ]).durationMs;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser.close();
+  await cs.stop();
+});
+
+describe('web UI in Chromium', () => {
+  it('the admin logs in, creates a setting and removes the default one', async () => {
+    const { context, page } = await newPage();
+    await logIn(page, 'admin', ADMIN_PASSWORD);
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    // Administration only: no recording browser for admins.
+    await expect(page.locator('nav a', { hasText: 'Recordings' }).count()).resolves.toBe(0);
+    await shot(page, 'admin-dashboard');
+
+    await page.locator('nav a', { hasText: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Add' }).click();
+    const form = page.locator('form.editor');
+    await form.locator('input[name=id]').fill('trading');
+    await form.locator('input[name=name]').fill('Trading desk');
+    await form.locator('select[name=scope]').selectOption('patterns');
+    await form.locator('input[name=scope-items]').fill('+4989765432');
+    await form.locator('select[name=direction]').selectOption('both');
+    await form.getByRole('button', { name: 'Save' }).click();
+    const card = page.locator('[data-testid=settings-list] li', { hasText: 'Trading desk' });
+    await card.waitFor();
+    await expect(card.locator('.explanation').textContent()).resolves.toContain('+4989765432');
+    page.once('dialog', (d) => { void d.accept(); });
+    await page.locator('[data-testid=settings-list] li', { hasText: 'Record all calls' }).getByRole('button', { name: 'Delete' }).click();
+    await page.locator('[data-testid=settings-list] li', { hasText: 'Record all calls' }).waitFor({ state: 'detached' });
+    await shot(page, 'admin-settings');
+
+    // A bad value is named, not swallowed.
+    await page.getByRole('button', { name: 'Add' }).click();
+    await page.locator('form.editor input[name=id]').fill('bad id with spaces');
+    await page.locator('form.editor input[name=name]').fill('x');
+    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await expect(page.locator('form.editor [role=alert]').textContent()).resolves.toMatch(/id: letters, digits/);
+    await page.locator('form.editor').getByRole('button', { name: 'Cancel' }).click();
+
+    await page.locator('nav a', { hasText: 'Accounts' }).click();
+    for (const [username, displayName] of [['audrey', 'Audrey Auditor'], ['mallory', HOSTILE]] as const) {
+      await page.getByRole('button', { name: 'Add' }).first().click();
+      const f = page.locator('form.editor').first();
+      await f.locator('input[name=username]').fill(username);
+      await f.locator('input[name=displayName]').fill(displayName);
+      await f.locator('input[name=password]').fill(AUDITOR_PASSWORD);
+      await f.getByRole('button', { name: 'Save' }).click();
+      await page.locator('[data-testid=accounts-table] td', { hasText: username }).first().waitFor();
+    }
+    // The hostile display name is text, never markup.
+    await expect(page.locator('[data-testid=accounts-table]').textContent()).resolves.toContain(HOSTILE);
+    await expect(page.locator('[data-testid=accounts-table] img').count()).resolves.toBe(0);
+    await expect(page.evaluate<unknown>('window.__pwned')).resolves.toBeUndefined();
+    await shot(page, 'admin-accounts');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('form.login').waitFor();
+    await context.close();
+  });
+
+  it('the auditor sees the call live, finds it, plays it to the end, verifies it and downloads the kit', async () => {
+    const { context, page } = await newPage();
+    await logIn(page, 'audrey', AUDITOR_PASSWORD);
+    await page.locator('nav a', { hasText: 'Live' }).click();
+    await page.getByRole('heading', { name: 'Running recordings' }).waitFor();
+
+    const sipp: Promise<SippResult> = runSipp(dir, siprecScenario({ metadata: rsMetadata(ALICE, BOB), pcap, holdMs: pcapMs + 4000 }), `127.0.0.1:${cs.sipPort}`);
+    const row = page.locator('[data-testid=live-table] tbody tr', { hasText: '+4930123456' });
+    await row.waitFor({ timeout: 15_000 });
+    await expect(row.textContent()).resolves.toContain('Trading desk');
+    await page.waitForFunction("Number(document.querySelector('[data-testid=live-table] tbody tr td:nth-child(6)')?.textContent ?? 0) > 50");
+    await shot(page, 'auditor-live');
+    const result = await sipp;
+    expect(result.code, result.errors).toBe(0);
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    await cs.waitForLog((l) => l['msg'] === 'recording finished');
+
+    await page.locator('nav a', { hasText: 'Recordings' }).click();
+    await page.locator('input[name=text]').fill('4989765432');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const hit = page.locator('[data-testid=recordings-table] tbody tr', { hasText: 'Alice Anders' });
+    await hit.waitFor();
+    await expect(page.locator('[data-testid=recordings-table] tbody tr').count()).resolves.toBe(1);
+    await hit.locator('button.link').click();
+    const detail = page.locator('section.detail');
+    await detail.locator('audio').waitFor();
+
+    // Play to the end: the audio element reaches `ended`.
+    const played = await page.evaluate<number>(`(async () => {
+      const audio = document.querySelector('section.detail audio');
+      audio.muted = true;
+      const ended = new Promise((res, rej) => {
+        audio.addEventListener('ended', () => res(audio.duration));
+        audio.addEventListener('error', () => rej(new Error('media error ' + String(audio.error && audio.error.code))));
+      });
+      await audio.play();
+      return ended;
+    })()`);
+    expect(played).toBeGreaterThan((pcapMs + 3000) / 1000);
+    await shot(page, 'auditor-recording');
+
+    await detail.getByRole('button', { name: 'Verify' }).click();
+    await expect(page.locator('[data-testid=verify-result]').textContent()).resolves.toContain('Verified');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), detail.locator('[data-testid=kit]').click()]);
+    const kitDir = mkdtempSync(join(dir, 'kit-'));
+    await download.saveAs(join(kitDir, 'kit.zip'));
+    run('unzip', ['-q', 'kit.zip'], kitDir);
+    const baseName = download.suggestedFilename().replace(/\.zip$/, '');
+    expect(run('bash', ['verify.sh', '--cert', 'callseal-cert.pem', baseName], kitDir)).toMatch(/OK/);
+
+    // The accesses are in the audit trail, shown to the auditor.
+    await page.locator('nav a', { hasText: 'Audit trail' }).click();
+    const audit = page.locator('[data-testid=audit-table]');
+    await audit.locator('td', { hasText: 'export-kit' }).first().waitFor();
+    for (const action of ['play', 'verify', 'login']) await expect(audit.locator('td', { hasText: new RegExp(`^${action}$`) }).count()).resolves.toBeGreaterThan(0);
+    await shot(page, 'auditor-audit');
+    await noHorizontalScroll(page);
+    await context.close();
+  });
+
+  it('is readable on a phone-sized viewport', async () => {
+    const { context, page } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await logIn(page, 'audrey', AUDITOR_PASSWORD);
+    await expect(page.locator('nav.side').isVisible()).resolves.toBe(false);
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.locator('nav.side a', { hasText: 'Recordings' }).click();
+    await page.locator('[data-testid=recordings-table] tbody tr').first().waitFor();
+    await noHorizontalScroll(page);
+    await shot(page, 'phone-recordings');
+    await page.locator('[data-testid=recordings-table] button.link').first().click();
+    await page.locator('section.detail audio').waitFor();
+    await noHorizontalScroll(page);
+    await shot(page, 'phone-recording-detail');
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.locator('nav.side a', { hasText: 'Certificate' }).click();
+    await page.locator('[data-testid=fingerprint]').waitFor();
+    await noHorizontalScroll(page);
+    await shot(page, 'phone-certificate');
+    await context.close();
+  });
+
+  it('follows the browser language (German) and switches to French', async () => {
+    const { context, page } = await newPage({ locale: 'de-DE' });
+    await page.goto(base);
+    await page.getByRole('button', { name: 'Anmelden' }).waitFor();
+    await page.locator('select[name=language]').selectOption('fr');
+    await page.getByRole('button', { name: 'Se connecter' }).waitFor();
+    await page.locator('input[name=username]').fill('audrey');
+    await page.locator('input[name=password]').fill(AUDITOR_PASSWORD);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.locator('nav a', { hasText: 'Enregistrements' }).waitFor();
+    await expect(page.evaluate<string>('document.documentElement.lang')).resolves.toBe('fr');
+    await page.locator('nav a', { hasText: 'Certificat' }).click();
+    const fingerprint = await page.locator('[data-testid=fingerprint]').textContent();
+    const ossl = run('openssl', ['x509', '-in', join(cs.home, 'recordings', 'callseal-cert.pem'), '-noout', '-fingerprint', '-sha256']).trim().split('=')[1];
+    expect(fingerprint).toBe(ossl);
+    await shot(page, 'fr-certificate');
+    await page.locator('select[name=language]').selectOption('de');
+    await page.getByRole('heading', { name: 'Zertifikat', exact: true }).waitFor();
+    await context.close();
+  });
+});
