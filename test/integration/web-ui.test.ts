@@ -138,7 +138,8 @@ describe('web UI in Chromium', () => {
     const row = page.locator('[data-testid=live-table] tbody tr', { hasText: '+4930123456' });
     await row.waitFor({ timeout: 15_000 });
     await expect(row.textContent()).resolves.toContain('Trading desk');
-    await page.waitForFunction("Number(document.querySelector('[data-testid=live-table] tbody tr td:nth-child(6)')?.textContent ?? 0) > 50");
+    // The packet count grows while the call runs (the page is updated by server-sent events).
+    await expect.poll(async () => Number(await row.locator('td:nth-child(6)').textContent()), { timeout: 10_000 }).toBeGreaterThan(50);
     await shot(page, 'auditor-live');
     const result = await sipp;
     expect(result.code, result.errors).toBe(0);
