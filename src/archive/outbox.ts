@@ -15,6 +15,9 @@ import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
 import { batch, type Target } from './target.ts';
 
+/** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
+const BATCH_RECORDINGS = 20;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
   recording_id TEXT NOT NULL, target_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -145,7 +148,17 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       const byTarget = new Map<string, Row[]>();
       for (const r of due) byTarget.set(r.target_id, [...(byTarget.get(r.target_id) ?? []), r]);
       await Promise.all([...byTarget.values()].map(async (rows) => {
-        for (const r of rows) {
+        let rest = rows;
+        // Targets where each call costs a session (SMB) get several recordings per batch.
+        const dest = rows[0] ? this.#o.destination(rows[0].target_id) : undefined;
+        if (dest?.kind === 'files' && dest.target.putMany && rows.length > 1) {
+          while (rest.length > 1) {
+            const group = rest.slice(0, BATCH_RECORDINGS);
+            if (!await this.#copyGroup(group, dest)) break;
+            rest = rest.slice(group.length);
+          }
+        }
+        for (const r of rest) {
           const ok = await this.#copy(r);
           // One failure marks the target; the rest of its jobs wait for their own retry time.
           if (!ok) break;
@@ -156,6 +169,40 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     }
   }
 
+  /** Marks a job done, tells listeners, and deletes the local copy when every destination has it. */
+  async #done(r: Row, rec: ArchivedRecording): Promise<void> {
+    this.#db.prepare("UPDATE outbox SET state = 'done', done_ms = ?, last_error = NULL, failing_since_ms = NULL, attempts = attempts + 1 WHERE recording_id = ? AND target_id = ?").run(Date.now(), r.recording_id, r.target_id);
+    this.#o.log.info({ recordingId: r.recording_id, target: r.target_id }, 'recording archived and verified');
+    this.safeEmit('copied', { recordingId: r.recording_id, targetId: r.target_id });
+    const since = this.#failing.get(r.target_id);
+    if (since !== undefined) {
+      this.#failing.delete(r.target_id);
+      this.safeEmit('recovered', { targetId: r.target_id, failedForMs: Date.now() - since });
+    }
+    await this.#maybeDeleteLocal(r.recording_id, rec);
+  }
+
+  /**
+   * Copies several recordings to one batch-capable target in one pass (one session per step).
+   * Returns false when anything failed; those jobs are then tried one by one, which records the
+   * exact error per recording.
+   */
+  async #copyGroup(rows: readonly Row[], dest: { readonly target: Target; readonly pathTemplate: string }): Promise<boolean> {
+    const recs = rows.map((r) => this.#o.recording(r.recording_id));
+    if (recs.some((r) => r === undefined)) return false;
+    try {
+      await this.#copyFiles(recs.filter((r): r is ArchivedRecording => r !== undefined), dest);
+    } catch (err) {
+      this.#o.log.debug({ target: rows[0]?.target_id, recordings: rows.length, err: errorMessage(err) }, 'batch copy failed; copying one by one');
+      return false;
+    }
+    for (const [i, r] of rows.entries()) {
+      const rec = recs[i];
+      if (rec) await this.#done(r, rec);
+    }
+    return true;
+  }
+
   async #copy(r: Row): Promise<boolean> {
     const rec = this.#o.recording(r.recording_id);
     const dest = this.#o.destination(r.target_id);
@@ -163,16 +210,8 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       if (!rec) throw new Error(`recording ${r.recording_id} is unknown`);
       if (!dest) throw new Error(`destination ${r.target_id} is not configured`);
       if (dest.kind === 'row') await dest.insert(r.recording_id);
-      else await this.#copyFiles(rec, dest);
-      this.#db.prepare("UPDATE outbox SET state = 'done', done_ms = ?, last_error = NULL, failing_since_ms = NULL, attempts = attempts + 1 WHERE recording_id = ? AND target_id = ?").run(Date.now(), r.recording_id, r.target_id);
-      this.#o.log.info({ recordingId: r.recording_id, target: r.target_id }, 'recording archived and verified');
-      this.safeEmit('copied', { recordingId: r.recording_id, targetId: r.target_id });
-      const since = this.#failing.get(r.target_id);
-      if (since !== undefined) {
-        this.#failing.delete(r.target_id);
-        this.safeEmit('recovered', { targetId: r.target_id, failedForMs: Date.now() - since });
-      }
-      await this.#maybeDeleteLocal(r.recording_id, rec);
+      else await this.#copyFiles([rec], dest);
+      await this.#done(r, rec);
       return true;
     } catch (err) {
       const attempts = r.attempts + 1;
@@ -190,12 +229,14 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     }
   }
 
-  async #copyFiles(rec: ArchivedRecording, t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
-    const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+  async #copyFiles(recs: readonly ArchivedRecording[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
     const entries = [];
-    for (const name of rec.files) {
-      const local = join(rec.dir, name);
-      entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });
+    for (const rec of recs) {
+      const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+      for (const name of rec.files) {
+        const local = join(rec.dir, name);
+        entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });
+      }
     }
     // Idempotent resume: files already there, complete and identical, are not sent again.
     const sizes = await batch.stat(t.target, entries.map((e) => e.remote));

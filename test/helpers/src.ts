@@ -60,6 +60,8 @@ export class RawSrc {
   readonly #close: () => void;
   readonly transport: 'UDP' | 'TCP' | 'TLS';
   readonly localPort: number;
+  /** Pending UDP retransmissions by "CSeq method". */
+  readonly #retransmit = new Map<string, NodeJS.Timeout>();
   /** Requests callseal sent us (BYE on timeout or shutdown). */
   readonly requests: string[] = [];
 
@@ -103,6 +105,12 @@ export class RawSrc {
       return;
     }
     this.#responses.push(msg);
+    const key = getHeader(msg, 'cseq') ?? '';
+    const timer = this.#retransmit.get(key);
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#retransmit.delete(key);
+    }
     for (const w of [...this.#waiters]) if (w.match(msg)) {
       this.#waiters.splice(this.#waiters.indexOf(w), 1);
       w.resolve(msg);
@@ -148,7 +156,17 @@ export class RawSrc {
     const body = options.body ?? '';
     if (options.contentType) lines.push(`Content-Type: ${options.contentType}`);
     lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
-    this.sendRaw(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    const raw = Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`);
+    this.sendRaw(raw);
+    // Over UDP a real UAC retransmits until it hears back (RFC 3261 Timer A/E: 500 ms doubling, max 4 s).
+    if (proto === 'UDP' && method !== 'ACK') {
+      const key = `${cseq} ${method}`;
+      const again = (interval: number, total: number): void => {
+        if (total > 32_000) { this.#retransmit.delete(key); return; }
+        this.#retransmit.set(key, setTimeout(() => { this.sendRaw(raw); again(Math.min(interval * 2, 4000), total + interval); }, interval));
+      };
+      again(500, 0);
+    }
     return cseq;
   }
 
@@ -173,6 +191,8 @@ export class RawSrc {
   }
 
   close(): void {
+    for (const t of this.#retransmit.values()) clearTimeout(t);
+    this.#retransmit.clear();
     this.#close();
   }
 }
