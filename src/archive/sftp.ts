@@ -10,9 +10,6 @@ import net from 'node:net';
 import { posix } from 'node:path';
 import { runTargetTest, TargetError, type Target, type TargetStage, type TargetTestResult } from './target.ts';
 
-/** Files uploaded at the same time by {@link SftpTarget.putMany}. */
-const PARALLEL_FILES = 4;
-
 /** Configuration of an SFTP target. */
 export interface SftpTargetConfig {
   readonly kind: 'sftp';
@@ -122,24 +119,6 @@ export class SftpTarget implements Target {
         await c.rename(tmp, dst);
       }
     });
-  }
-
-  /** Several files over the one connection, a few at a time (SFTP requests are pipelined). */
-  async putMany(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void> {
-    // Folders first, one by one, so parallel puts never race to create the same folder.
-    for (const dir of new Set(items.map((i) => posix.dirname(this.#path(i.remote))))) {
-      if (this.#dirs.has(dir)) continue;
-      await this.#run('write', async (c) => { await c.mkdir(dir, true); });
-      this.#dirs.add(dir);
-    }
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const item = items[next++];
-        if (item) await this.put(item.local, item.remote);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, items.length) }, worker));
   }
 
   async stat(remotePath: string): Promise<{ size: number } | undefined> {
