@@ -7,7 +7,10 @@ import SftpClient from 'ssh2-sftp-client';
 import { createHash, randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import net from 'node:net';
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { runTargetTest, TargetError, type Target, type TargetStage, type TargetTestResult } from './target.ts';
 
 /** Configuration of an SFTP target. */
@@ -35,6 +38,35 @@ function stageOf(err: unknown): TargetStage {
   return 'write';
 }
 
+/** The key type named at the start of an SSH public key blob (`ssh-ed25519`, `ssh-rsa`, ...). */
+function keyType(blob: Buffer): string {
+  const n = blob.readUInt32BE(0);
+  return blob.toString('latin1', 4, 4 + n);
+}
+
+/** Host key algorithms that match the pinned key's type (RSA keys sign with SHA-2 today). */
+function hostKeyAlgorithms(blob: Buffer | undefined): string {
+  const t = blob ? keyType(blob) : 'ssh-ed25519';
+  return t === 'ssh-rsa' ? 'rsa-sha2-512,rsa-sha2-256,ssh-rsa' : t;
+}
+
+function cliStage(stderr: string): TargetStage {
+  if (/Could not resolve hostname/i.test(stderr)) return 'dns';
+  if (/Connection refused|Connection timed out|No route to host|Connection closed|Connection reset|kex_exchange_identification/i.test(stderr)) return 'connect';
+  if (/Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(stderr)) return 'hostkey';
+  if (/Permission denied \(/i.test(stderr)) return 'auth';
+  if (/Permission denied/i.test(stderr)) return 'permission';
+  if (/No such file/i.test(stderr)) return 'path';
+  return 'write';
+}
+
+let openSshSftp: boolean | undefined;
+/** Whether OpenSSH's sftp client is installed. */
+function hasOpenSshSftp(): boolean {
+  openSshSftp ??= spawnSync('sftp', ['-h'], { stdio: 'ignore' }).error === undefined;
+  return openSshSftp;
+}
+
 /** An SFTP server. One connection, opened on demand and reused. */
 export class SftpTarget implements Target {
   readonly kind = 'sftp';
@@ -42,6 +74,12 @@ export class SftpTarget implements Target {
   #client: SftpClient | undefined;
   /** Folders known to exist on the current connection. */
   readonly #dirs = new Set<string>();
+  /** The server's host key as pinned and seen (SSH wire format), for OpenSSH's known_hosts. */
+  #hostKey: Buffer | undefined;
+  /** Which client uploaded the last batch (tests and diagnostics). */
+  lastBatchClient: 'openssh' | 'ssh2' | undefined;
+  /** Private folder (0700) with the key and known_hosts files for OpenSSH's sftp client. */
+  #cliDir: string | undefined;
 
   constructor(config: SftpTargetConfig) {
     this.#c = config;
@@ -68,7 +106,11 @@ export class SftpTarget implements Target {
         algorithms: { cipher: ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes256-ctr', 'chacha20-poly1305@openssh.com'] },
         ...(this.#c.password !== undefined ? { password: this.#c.password } : {}),
         ...(this.#c.privateKey !== undefined ? { privateKey: this.#c.privateKey } : {}),
-        hostVerifier: (key: Buffer) => createHash('sha256').update(key).digest('base64').replace(/=+$/, '') === expected,
+        hostVerifier: (key: Buffer) => {
+          const ok = createHash('sha256').update(key).digest('base64').replace(/=+$/, '') === expected;
+          if (ok) this.#hostKey = key;
+          return ok;
+        },
       });
     } catch (err) {
       throw new TargetError(stageOf(err), `${this.#c.host}:${this.#c.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -121,6 +163,73 @@ export class SftpTarget implements Target {
     });
   }
 
+  /**
+   * Several files at once. Key-based targets upload through OpenSSH's own `sftp` client in batch
+   * mode when it is installed (C, measured about 1.0x scp here against 0.6x for ssh2 in Node); the
+   * host key it trusts is the pinned one, seen by callseal's own connection. Otherwise, or for
+   * password targets, one file after the other over ssh2.
+   */
+  async putMany(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const plain = (p: string): boolean => !/["\\*?[\]\n\r]/.test(p);
+    const dsts = items.map((i) => this.#path(i.remote));
+    if (this.#c.privateKey === undefined || !hasOpenSshSftp() || !items.every((i, n) => plain(i.local) && plain(dsts[n] ?? '"'))) {
+      for (const i of items) await this.put(i.local, i.remote);
+      this.lastBatchClient = 'ssh2';
+      return;
+    }
+    await this.#connect();
+    const dir = this.#cliFiles();
+    const lines: string[] = [];
+    const made = new Set<string>();
+    for (const [n, item] of items.entries()) {
+      const dst = dsts[n] ?? '';
+      const parts = posix.dirname(dst).split('/').filter((x) => x !== '' && x !== '.');
+      for (let k = 1; k <= parts.length; k++) {
+        const d = parts.slice(0, k).join('/');
+        if (!made.has(d) && !this.#dirs.has(d)) lines.push(`-mkdir "${d}"`);
+        made.add(d);
+      }
+      // Written under a temporary name, then renamed (posix-rename: replaces an older copy).
+      lines.push(`put "${item.local}" "${dst}.part"`, `rename "${dst}.part" "${dst}"`);
+    }
+    const batchFile = join(dir, `batch-${randomBytes(4).toString('hex')}`);
+    writeFileSync(batchFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn('sftp', [
+          '-b', batchFile, '-q', '-P', String(this.#c.port), '-i', join(dir, 'key'),
+          '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+          '-o', 'GlobalKnownHostsFile=/dev/null', '-o', `HostKeyAlgorithms=${hostKeyAlgorithms(this.#hostKey)}`, '-o', 'ConnectTimeout=10',
+          '-o', 'Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,chacha20-poly1305@openssh.com',
+          `${this.#c.username}@${this.#c.host}`,
+        ], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+        child.on('error', (e) => { reject(new TargetError('config', `sftp cannot run: ${e.message}`, { cause: e })); });
+        child.on('close', (code) => {
+          if (code === 0) resolve();
+          else reject(new TargetError(cliStage(err), `sftp: ${err.trim().split('\n').slice(-2).join(' ').slice(0, 300) || `exit ${String(code)}`}`));
+        });
+      });
+      for (const d of made) this.#dirs.add(d);
+      this.lastBatchClient = 'openssh';
+    } finally {
+      rmSync(batchFile, { force: true });
+    }
+  }
+
+  /** Writes the key and a known_hosts entry for the pinned host key into a private folder. */
+  #cliFiles(): string {
+    if (!this.#hostKey) throw new TargetError('hostkey', 'the pinned host key was not seen yet');
+    this.#cliDir ??= mkdtempSync(join(tmpdir(), 'callseal-sftp-'));
+    const host = this.#c.port === 22 ? this.#c.host : `[${this.#c.host}]:${this.#c.port}`;
+    writeFileSync(join(this.#cliDir, 'known_hosts'), `${host} ${keyType(this.#hostKey)} ${this.#hostKey.toString('base64')}\n`, { mode: 0o600 });
+    const key = this.#c.privateKey ?? '';
+    writeFileSync(join(this.#cliDir, 'key'), key.endsWith('\n') ? key : `${key}\n`, { mode: 0o600 });
+    return this.#cliDir;
+  }
+
   async stat(remotePath: string): Promise<{ size: number } | undefined> {
     const p = this.#path(remotePath);
     return this.#run('path', async (c) => ((await c.exists(p)) === '-' ? { size: (await c.stat(p)).size } : undefined));
@@ -154,6 +263,8 @@ export class SftpTarget implements Target {
   }
 
   async close(): Promise<void> {
+    if (this.#cliDir !== undefined) rmSync(this.#cliDir, { recursive: true, force: true });
+    this.#cliDir = undefined;
     const c = this.#client;
     this.#client = undefined;
     if (!c) return;
