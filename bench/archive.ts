@@ -36,11 +36,14 @@ export async function archiveBench(): Promise<Record<string, number>> {
   try {
     // scp (OpenSSH 9 speaks SFTP underneath), one process for all files.
     mkdirSync(join(sshd.data, 'scp'), { recursive: true });
-    const scpSec = await time(() => execFileSync('scp', ['-q', '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', ...files, 'root@127.0.0.1:scp/']));
+    let scpSec = await time(() => execFileSync('scp', ['-q', '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', ...files, 'root@127.0.0.1:scp/']));
     const sftp = new SftpTarget({ kind: 'sftp', host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: sshd.clientKey, hostKeySha256: sshd.hostKeySha256, folder: 'callseal' });
     // The outbox hands a batch of recordings (here all 40 files) to the target: OpenSSH's sftp client uploads them.
     await sftp.stat('2026/11/23/none');
-    const sftpSec = await time(() => sftp.putMany(files.map((f) => ({ local: f, remote: `2026/11/23/${f.split('/').pop() ?? ''}` }))));
+    let sftpSec = await time(() => sftp.putMany(files.map((f) => ({ local: f, remote: `2026/11/23/${f.split('/').pop() ?? ''}` }))));
+    // Second round of both, interleaved, best of two (as for SMB below).
+    scpSec = Math.min(scpSec, await time(() => execFileSync('scp', ['-q', '-i', keyFile, '-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', ...files, 'root@127.0.0.1:scp/'])));
+    sftpSec = Math.min(sftpSec, await time(() => sftp.putMany(files.map((f) => ({ local: f, remote: `2026/11/23/${f.split('/').pop() ?? ''}` })))));
     // The same over ssh2 in Node, one file after the other (the path for password targets).
     const sftpNodeSec = await time(async () => { for (const f of files) await sftp.put(f, `node/${f.split('/').pop() ?? ''}`); });
     const sftpVerifySec = await time(async () => { for (const f of files) await sftp.sha256(`2026/11/23/${f.split('/').pop() ?? ''}`); });
@@ -48,13 +51,18 @@ export async function archiveBench(): Promise<Record<string, number>> {
 
     const auth = join(dir, 'smb.auth');
     writeFileSync(auth, 'username = tester\npassword = Secret123\n', { mode: 0o600 });
-    const smbclientSec = await time(() => execFileSync('smbclient', [`//127.0.0.1/share`, '-p', String(smbd.port), '-A', auth, '-c', `mkdir plain; cd plain; lcd ${dir}; prompt; mput rec*.wav`], { stdio: 'ignore' }));
+    let smbclientSec = await time(() => execFileSync('smbclient', [`//127.0.0.1/share`, '-p', String(smbd.port), '-A', auth, '-c', `mkdir plain; cd plain; lcd ${dir}; prompt; mput rec*.wav`], { stdio: 'ignore' }));
     const back = mkdtempSync(join(dir, 'back-'));
     const smbclientGetSec = await time(() => execFileSync('smbclient', [`//127.0.0.1/share`, '-p', String(smbd.port), '-A', auth, '-c', `cd plain; lcd ${back}; prompt; mget rec*.wav`], { stdio: 'ignore' }));
     const smb = new SmbTarget({ kind: 'smb', host: '127.0.0.1', port: smbd.port, share: 'share', username: 'tester', password: 'Secret123', folder: 'callseal' });
     const remotes = files.map((f) => `2026/11/23/${f.split('/').pop() ?? ''}`);
     // The outbox hands up to 20 recordings to an SMB target in one batch: one smbclient session per step.
-    const smbSec = await time(() => smb.putMany(files.map((f, i) => ({ local: f, remote: remotes[i] ?? '' }))));
+    let smbSec = await time(() => smb.putMany(files.map((f, i) => ({ local: f, remote: remotes[i] ?? '' }))));
+    // A second round of both, interleaved, best of two: the server's disk write-back of one run
+    // otherwise lands on the next.
+    const smbclientSec2 = await time(() => execFileSync('smbclient', [`//127.0.0.1/share`, '-p', String(smbd.port), '-A', auth, '-c', `cd plain; lcd ${dir}; prompt; mput rec*.wav`], { stdio: 'ignore' }));
+    smbSec = Math.min(smbSec, await time(() => smb.putMany(files.map((f, i) => ({ local: f, remote: remotes[i] ?? '' })))));
+    smbclientSec = Math.min(smbclientSec, smbclientSec2);
     // The whole verified copy as the outbox does it: put, sizes, SHA-256 read back.
     const smbVerifiedSec = await time(async () => {
       await smb.putMany(files.map((f, i) => ({ local: f, remote: remotes[i] ?? '' })));
