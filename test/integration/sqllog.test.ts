@@ -2,7 +2,8 @@
  * External SQL recording logs (G2) against real PostgreSQL and MariaDB started on loopback, and a
  * SQLite file: "create table" and "test connection" actions, one row per sealed recording with the
  * reference's columns (read back with psql and the mariadb client, not callseal), and a database
- * outage that delays the row but never loses or duplicates it.
+ * outage that delays the row but never loses or duplicates it, with one alert mail when the log
+ * starts failing and one when it works again (captured by an SMTP server on loopback).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -12,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiCall, until } from '../helpers/api.ts';
 import { startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
-import { startMariadb, startPostgres, type Mariadb, type Postgres } from '../helpers/servers.ts';
+import { startMailCatcher, startMariadb, startPostgres, type MailCatcher, type Mariadb, type Postgres } from '../helpers/servers.ts';
 import { ALICE, BOB, rsMetadata } from '../helpers/sipp.ts';
 import { RawSrc } from '../helpers/src.ts';
 
 const TOKEN = 'sqllog-test-token';
 let cs: CallsealProcess;
+let mail: MailCatcher;
 let pg: Postgres;
 let my: Mariadb;
 let litePath: string;
@@ -53,11 +55,15 @@ beforeAll(async () => {
   [pg, my] = await Promise.all([startPostgres(), startMariadb()]);
   mysql('create database calls');
   litePath = join(mkdtempSync(join(tmpdir(), 'callseal-lite-')), 'log.db');
-  cs = await startCallseal({ env: { CALLSEAL_API_TOKEN: TOKEN }, config: { archive: { retryBaseMs: 300, retryMaxMs: 1500, tickMs: 200 } } });
+  mail = await startMailCatcher();
+  cs = await startCallseal({
+    env: { CALLSEAL_API_TOKEN: TOKEN },
+    config: { archive: { retryBaseMs: 300, retryMaxMs: 1500, tickMs: 200 }, alerts: { smtp: { host: '127.0.0.1', port: mail.port, secure: false, from: 'callseal@example.test', to: ['ops@example.test'] } } },
+  });
 }, 120_000);
 afterAll(async () => {
   await cs.stop();
-  await Promise.all([pg.stop(), my.stop()]);
+  await Promise.all([pg.stop(), my.stop(), mail.stop()]);
 });
 
 describe('external SQL recording logs', () => {
@@ -88,7 +94,8 @@ describe('external SQL recording logs', () => {
     lite.close();
   });
 
-  it('delays rows during a database outage and writes each exactly once afterwards', async () => {
+  it('delays rows during a database outage and writes each exactly once afterwards; one alert, one recovery mail', async () => {
+    const mailsBefore = mail.messages.length;
     await pg.stop();
     await oneCall();
     await oneCall();
@@ -99,5 +106,10 @@ describe('external SQL recording logs', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(psql('select count(distinct basefilename) from callseal_recordings')).toBe('3');
     expect(pgCount()).toBe(3);
+    await until('a recovery mail', () => mail.messages.slice(mailsBefore).some((m) => m.subject.includes('works again')));
+    const mails = mail.messages.slice(mailsBefore);
+    // Several failed attempts (retries every 0.3-1.5 s), yet one mail for the streak and one for the recovery.
+    expect(cs.logs.filter((l) => l['msg'] === 'archive copy failed; kept locally' && l['target'] === 'pg1').length).toBeGreaterThan(1);
+    expect(mails.map((m) => m.subject)).toEqual([expect.stringContaining('target pg1 is failing'), expect.stringContaining('target pg1 works again')]);
   });
 });
