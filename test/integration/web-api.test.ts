@@ -154,6 +154,27 @@ describe('accounts, sessions and roles', () => {
     expect((await admin.call('GET', '/api/audit')).status).toBe(403);
   });
 
+  it('guards every route of the OpenAPI description: 401 without a session, 403 for a member outside its own routes', async () => {
+    const doc = (await client(cs.httpPort).call('GET', '/api/openapi.json')).json as { paths: Record<string, Record<string, unknown>> };
+    const PUBLIC = new Set(['POST /api/session', 'GET /healthz']);
+    const MEMBER = new Set(['GET /api/me', 'PUT /api/me/groups/{groupId}', 'PUT /api/me/password', 'DELETE /api/session', 'GET /api/certificate', 'GET /api/certificate.pem']);
+    const anon = client(cs.httpPort);
+    let checked = 0;
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(methods).map((m) => m.toUpperCase())) {
+        const route = `${method} ${path}`;
+        if (PUBLIC.has(route) || method === 'HEAD') continue;
+        const url = path.replace(/\{[^}]+\}/g, 'x');
+        const body = method === 'GET' || method === 'DELETE' ? undefined : {};
+        expect((await anon.call(method, url, body)).status, route).toBe(401);
+        // Logging the member out is tested below; everything else a member may not do is refused.
+        if (!MEMBER.has(route)) expect((await member.call(method, url, body)).status, route).toBe(403);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+  });
+
   it('describes the API in OpenAPI', async () => {
     const r = await client(cs.httpPort).call('GET', '/api/openapi.json');
     const doc = r.json as { openapi: string; paths: Record<string, Record<string, { summary?: string }>> };
