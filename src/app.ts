@@ -23,7 +23,7 @@ import { buildApi } from './web/api.ts';
 import { AccountStore } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
 import { certificatesInFolder, loadCertificates } from './seal/index.ts';
-import { Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
+import { AlertSettings, Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
 import { SqlLogRegistry } from './sqllog/index.ts';
 import { SecretBox } from './common/secretbox.ts';
 
@@ -124,7 +124,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       return r ? { id: recId, dir: join(store.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
     },
   });
-  const alerts = new Alerts(config.alerts.smtp, id, log);
+  const alertSettings = new AlertSettings(sealing.db, box, config.alerts.smtp);
+  const alerts = new Alerts(alertSettings.current().smtp, id, log);
   // The dashboard's "last errors".
   const lastErrors: { atMs: number; message: string }[] = [];
   const noteError = (message: string): void => {
@@ -210,7 +211,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const epochKeys = [keys.publicKey, ...(await loadCertificates(certFiles)).map((c) => c.key)];
   const startedMs = Date.now();
   const api = await buildApi({
-    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, accounts, audit,
+    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
     tls: config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined,
     loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
     uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),

@@ -1,10 +1,14 @@
 /**
  * E-mail alerts (F4) through SMTP (nodemailer): one message when a target starts failing and one
- * when it recovers — one per target and failure streak, never one per attempt.
+ * when it recovers — one per target and failure streak, never one per attempt. The SMTP settings
+ * come from the configuration file or, once entered in the web UI, from the database.
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import type { SecretBox } from '../common/secretbox.ts';
+import { smtpSchema } from '../config/schema.ts';
 
 /** SMTP settings. */
 export interface SmtpConfig {
@@ -19,15 +23,21 @@ export interface SmtpConfig {
 
 /** Sends alert mails; without SMTP settings it only logs. */
 export class Alerts {
-  readonly #smtp: SmtpConfig | undefined;
+  #smtp: SmtpConfig | undefined;
   readonly #log: Logger;
-  readonly #transport: Transporter | undefined;
+  #transport: Transporter | undefined;
   readonly #instance: string;
 
   constructor(smtp: SmtpConfig | undefined, instance: string, log: Logger) {
-    this.#smtp = smtp;
     this.#log = log;
     this.#instance = instance;
+    this.configure(smtp);
+  }
+
+  /** Replaces the SMTP settings (from the web UI); undefined turns mail off. */
+  configure(smtp: SmtpConfig | undefined): void {
+    this.#transport?.close();
+    this.#smtp = smtp;
     this.#transport = smtp ? nodemailer.createTransport({
       host: smtp.host, port: smtp.port, secure: smtp.secure, ignoreTLS: !smtp.secure,
       ...(smtp.user !== undefined ? { auth: { user: smtp.user, pass: smtp.password ?? '' } } : {}),
@@ -35,9 +45,9 @@ export class Alerts {
   }
 
   /** The SMTP settings without the password (for the UI). */
-  describe(): { configured: boolean; host?: string; port?: number; secure?: boolean; user?: string | undefined; from?: string; to: readonly string[] } {
+  describe(): { configured: boolean; host?: string; port?: number; secure?: boolean; user?: string | undefined; password?: string; from?: string; to: readonly string[] } {
     const s = this.#smtp;
-    return s ? { configured: true, host: s.host, port: s.port, secure: s.secure, user: s.user, from: s.from, to: s.to } : { configured: false, to: [] };
+    return s ? { configured: true, host: s.host, port: s.port, secure: s.secure, user: s.user, ...(s.password !== undefined ? { password: '(set)' } : {}), from: s.from, to: s.to } : { configured: false, to: [] };
   }
 
   /** Sends one mail; failures are logged, never thrown (an alert must not stop archiving). */
@@ -59,5 +69,45 @@ export class Alerts {
 
   targetRecovered(targetId: string, failedForMs: number): Promise<boolean> {
     return this.send(`target ${targetId} works again`, `Storage target "${targetId}" accepts copies again after ${Math.round(failedForMs / 1000)} s of failures. Waiting recordings are being copied.\n`);
+  }
+}
+
+const SMTP_KEY = 'alerts.smtp';
+
+/**
+ * SMTP settings entered in the web UI: stored sealed (AES-256-GCM, the password included) in the
+ * database, and used instead of the configuration file's `alerts.smtp` until removed.
+ */
+export class AlertSettings {
+  readonly #db: DatabaseSync;
+  readonly #box: SecretBox;
+  readonly #fromFile: SmtpConfig | undefined;
+
+  constructor(db: DatabaseSync, box: SecretBox, fromFile: SmtpConfig | undefined) {
+    this.#db = db;
+    this.#box = box;
+    this.#fromFile = fromFile;
+  }
+
+  /** The settings in force and where they come from. */
+  current(): { smtp: SmtpConfig | undefined; source: 'ui' | 'file' | 'none' } {
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(SMTP_KEY) as { value: string } | undefined;
+    if (row) return { smtp: smtpSchema.parse(this.#box.open(row.value)), source: 'ui' };
+    return { smtp: this.#fromFile, source: this.#fromFile ? 'file' : 'none' };
+  }
+
+  /** Validates and stores new settings; a missing password keeps the stored one. */
+  save(raw: unknown): SmtpConfig {
+    const given = smtpSchema.parse(raw);
+    const old = this.current().smtp;
+    const smtp = given.password === undefined && old?.password !== undefined && given.user !== undefined ? { ...given, password: old.password } : given;
+    this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(SMTP_KEY, this.#box.seal(smtp));
+    return smtp;
+  }
+
+  /** Removes the stored settings: the configuration file's apply again. */
+  reset(): SmtpConfig | undefined {
+    this.#db.prepare('DELETE FROM meta WHERE key = ?').run(SMTP_KEY);
+    return this.#fromFile;
   }
 }

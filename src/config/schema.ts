@@ -7,6 +7,13 @@ import { z } from 'zod';
 const port = z.number().int().min(1).max(65535);
 
 /** The configuration file's schema. */
+/** SMTP settings of the alert mails (F4); also what the web UI stores. */
+export const smtpSchema = z.object({
+  host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535).default(25), secure: z.boolean().default(false),
+  user: z.string().max(200).optional(), password: z.string().max(1000).optional(), from: z.string().min(3).max(200),
+  to: z.array(z.string().min(3).max(200).regex(/^[^\s@]+@[^\s@]+$/, 'an e-mail address')).max(50).default([]),
+}).strict();
+
 export const configSchema = z.object({
   /** Data folder: recordings, spool, database, keys. */
   home: z.string().min(1).default('./data'),
@@ -70,10 +77,7 @@ export const configSchema = z.object({
     tickMs: z.number().int().min(100).max(60_000).default(1000),
   }).strict().default({ retryBaseMs: 60_000, retryMaxMs: 3_600_000, tickMs: 1000 }),
   alerts: z.object({
-    smtp: z.object({
-      host: z.string().min(1), port: z.number().int().min(1).max(65535).default(25), secure: z.boolean().default(false),
-      user: z.string().optional(), password: z.string().optional(), from: z.string().min(3), to: z.array(z.string().min(3)).default([]),
-    }).strict().optional(),
+    smtp: smtpSchema.optional(),
   }).strict().default({}),
   http: z.object({
     host: z.string().min(1).default('127.0.0.1'),

@@ -20,7 +20,7 @@ import {
   compilePolicy, decide, explainSetting, exceptionListSchema, groupSchema, settingSchema, userSchema,
   type NumberContext, type Policy, type PolicyStore,
 } from '../policy/index.ts';
-import type { Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
+import type { AlertSettings, Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';
 import { registerAuth } from './auth.ts';
 import type { AccountStore } from './accounts.ts';
@@ -39,6 +39,7 @@ export interface ApiOptions {
   readonly sqlLogs: SqlLogRegistry;
   readonly outbox: Outbox;
   readonly alerts: Alerts;
+  readonly alertSettings: AlertSettings;
   readonly accounts: AccountStore;
   readonly audit: AuditLog;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
@@ -226,7 +227,16 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     const q = z.object({ recordingId: z.string().optional() }).parse(req.query);
     return { backlog: o.outbox.backlog(), jobs: o.outbox.jobs(q.recordingId) };
   });
-  app.get('/api/alerts', () => o.alerts.describe());
+  // E-mail alerts (F4): the settings in force (password never shown); entered ones replace the file's.
+  app.get('/api/alerts', () => ({ ...o.alerts.describe(), source: o.alertSettings.current().source }));
+  app.put('/api/alerts', (req) => {
+    o.alerts.configure(o.alertSettings.save(req.body));
+    return { ...o.alerts.describe(), source: 'ui' };
+  });
+  app.delete('/api/alerts', () => {
+    o.alerts.configure(o.alertSettings.reset());
+    return { ...o.alerts.describe(), source: o.alertSettings.current().source };
+  });
   app.post('/api/alerts/test', async () => ({ sent: await o.alerts.send('test mail', 'This is a test of callseal\'s alert mails.\n') }));
 
   // Settings order (A1: the first enabled matching setting records).

@@ -134,6 +134,25 @@ describe('accounts, sessions and roles', () => {
     expect((await member.call('PUT', '/api/me/groups/sales', { active: true })).status).toBe(200);
   });
 
+  it('stores SMTP settings entered by an admin sealed, never shows the password, names bad fields', async () => {
+    const bad = await admin.call('PUT', '/api/alerts', { host: '', from: 'x@y', to: ['not an address'] });
+    expect(bad.status).toBe(400);
+    expect((bad.json as { issues: { path: string }[] }).issues.map((i) => i.path).sort()).toEqual(['host', 'to.0']);
+    const ok = await admin.call('PUT', '/api/alerts', { host: 'mail.example.test', port: 587, user: 'alerts', password: 'smtp-secret-1', from: 'callseal@example.test', to: ['ops@example.test'] });
+    expect(ok.json).toMatchObject({ configured: true, source: 'ui', password: '(set)' });
+    // Without a password the stored one stays.
+    await admin.call('PUT', '/api/alerts', { host: 'mail.example.test', port: 587, user: 'alerts', from: 'callseal@example.test', to: ['ops@example.test', 'cco@example.test'] });
+    const shown = await admin.call('GET', '/api/alerts');
+    expect(shown.json).toMatchObject({ password: '(set)', to: ['ops@example.test', 'cco@example.test'] });
+    expect(shown.text).not.toContain('smtp-secret-1');
+    const db = new DatabaseSync(join(cs.home, 'callseal.db'), { readOnly: true });
+    const stored = JSON.stringify(db.prepare("SELECT value FROM meta WHERE key = 'alerts.smtp'").get());
+    db.close();
+    expect(stored).not.toContain('smtp-secret-1');
+    expect(stored).not.toContain('mail.example.test');
+    expect((await admin.call('DELETE', '/api/alerts')).json).toMatchObject({ configured: false, source: 'none' });
+  });
+
   it('keeps members out of recordings, configuration and the audit trail', async () => {
     for (const path of ['/api/recordings', '/api/audit', '/api/settings', '/api/accounts', '/api/dashboard', '/api/live', '/api/targets', '/api/certificate/csr']) {
       expect((await member.call('GET', path)).status, path).toBe(403);

@@ -15,6 +15,7 @@ import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts
 import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type SippResult } from '../helpers/sipp.ts';
 import { linearToAlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
+import { startMailCatcher, type MailCatcher } from '../helpers/servers.ts';
 
 const ADMIN_PASSWORD = 'ui-admin-password-1';
 const AUDITOR_PASSWORD = 'ui-auditor-password-1';
@@ -27,6 +28,7 @@ let dir: string;
 let pcap: string;
 let pcapMs: number;
 let base: string;
+let mail: MailCatcher;
 
 async function newPage(options: { viewport?: { width: number; height: number }; locale?: string; isMobile?: boolean } = {}): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 }, locale: options.locale ?? 'en-US', acceptDownloads: true, ...(options.isMobile ? { isMobile: true, hasTouch: true } : {}) });
@@ -56,6 +58,7 @@ async function noHorizontalScroll(page: Page): Promise<void> {
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  mail = await startMailCatcher();
   cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD } });
   base = `http://127.0.0.1:${cs.httpPort}/`;
   dir = mkdtempSync(join(tmpdir(), 'callseal-ui-'));
@@ -73,6 +76,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser.close();
   await cs.stop();
+  await mail.stop();
 });
 
 describe('web UI in Chromium', () => {
@@ -124,6 +128,20 @@ describe('web UI in Chromium', () => {
     await expect(page.locator('[data-testid=accounts-table] img').count()).resolves.toBe(0);
     await expect(page.evaluate<unknown>('window.__pwned')).resolves.toBeUndefined();
     await shot(page, 'admin-accounts');
+
+    // E-mail alerts: SMTP entered in the page, a test mail reaches the SMTP server.
+    await page.locator('nav a', { hasText: 'E-mail alerts' }).click();
+    await page.getByRole('button', { name: 'Edit' }).click();
+    const smtp = page.locator('form.editor');
+    await smtp.locator('input[name=host]').fill('127.0.0.1');
+    await smtp.locator('input[name=port]').fill(String(mail.port));
+    await smtp.locator('input[name=from]').fill('callseal@example.test');
+    await smtp.locator('input[name=to]').fill('compliance@example.test, ops@example.test');
+    await smtp.getByRole('button', { name: 'Save' }).click();
+    await expect(page.locator('[data-testid=alerts]').textContent()).resolves.toContain('compliance@example.test, ops@example.test');
+    await page.getByRole('button', { name: 'Send test mail' }).click();
+    await page.locator('p.ok', { hasText: 'sent' }).waitFor();
+    expect(mail.messages.at(-1)).toMatchObject({ to: 'compliance@example.test,ops@example.test', subject: expect.stringContaining('test mail') as unknown });
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.locator('form.login').waitFor();
     await context.close();

@@ -2,6 +2,7 @@
 import { createContext, useContext } from 'react';
 
 const en = {
+  tlsOnConnect: 'TLS from the start (port 465)', useFile: 'Use the configuration file', source: 'Source', sourceUi: 'entered here', sourceFile: 'configuration file', passwordKept: 'empty: keep the stored password',
   appTitle: 'callseal', login: 'Log in', logout: 'Log out', username: 'User name', password: 'Password', wrongLogin: 'Wrong user name or password',
   language: 'Language', dashboard: 'Dashboard', live: 'Live', recordings: 'Recordings', settings: 'Settings', directory: 'Directory',
   exceptionLists: 'Exception lists', targets: 'Storage targets', sqlLogs: 'SQL logs', alerts: 'E-mail alerts', certificate: 'Certificate',
@@ -34,6 +35,7 @@ export type Key = keyof typeof en;
 type Dictionary = Record<Key, string>;
 
 const de: Dictionary = {
+  tlsOnConnect: 'TLS von Anfang an (Port 465)', useFile: 'Konfigurationsdatei verwenden', source: 'Quelle', sourceUi: 'hier eingegeben', sourceFile: 'Konfigurationsdatei', passwordKept: 'leer: gespeichertes Passwort behalten',
   appTitle: 'callseal', login: 'Anmelden', logout: 'Abmelden', username: 'Benutzername', password: 'Passwort', wrongLogin: 'Benutzername oder Passwort falsch',
   language: 'Sprache', dashboard: 'Übersicht', live: 'Live', recordings: 'Aufzeichnungen', settings: 'Einstellungen', directory: 'Verzeichnis',
   exceptionLists: 'Ausnahmelisten', targets: 'Speicherziele', sqlLogs: 'SQL-Protokolle', alerts: 'E-Mail-Alarme', certificate: 'Zertifikat',
@@ -63,6 +65,7 @@ const de: Dictionary = {
 };
 
 const fr: Dictionary = {
+  tlsOnConnect: 'TLS dès la connexion (port 465)', useFile: 'Utiliser le fichier de configuration', source: 'Source', sourceUi: 'saisi ici', sourceFile: 'fichier de configuration', passwordKept: 'vide : garder le mot de passe enregistré',
   appTitle: 'callseal', login: 'Se connecter', logout: 'Se déconnecter', username: 'Nom d’utilisateur', password: 'Mot de passe', wrongLogin: 'Nom d’utilisateur ou mot de passe incorrect',
   language: 'Langue', dashboard: 'Tableau de bord', live: 'En direct', recordings: 'Enregistrements', settings: 'Règles', directory: 'Annuaire',
   exceptionLists: 'Listes d’exceptions', targets: 'Cibles de stockage', sqlLogs: 'Journaux SQL', alerts: 'Alertes e-mail', certificate: 'Certificat',

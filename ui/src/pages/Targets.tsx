@@ -122,20 +122,51 @@ export function SqlLogs(): ReactNode {
   );
 }
 
-/** E-mail alerts (F4): the SMTP settings in force and a test mail. */
+interface AlertsView { configured: boolean; source: 'ui' | 'file' | 'none'; host?: string; port?: number; secure?: boolean; user?: string; password?: string; from?: string; to: string[] }
+
+/** E-mail alerts (F4): SMTP server and recipients (stored sealed; they replace the file's), test mail. */
 export function Alerts(): ReactNode {
   const { t } = useT();
-  const { data, error } = useLoad<{ configured: boolean; host?: string; port?: number; from?: string; to: string[] }>('/api/alerts');
+  const { data, error, reload } = useLoad<AlertsView>('/api/alerts');
   const { message, run } = useAction();
+  const [form, setForm] = useState<{ host: string; port: string; secure: boolean; user: string; password: string; from: string; to: string } | null>(null);
+  const edit = (): void => {
+    setForm({ host: data?.host ?? '', port: String(data?.port ?? 25), secure: data?.secure ?? false, user: data?.user ?? '', password: '', from: data?.from ?? '', to: (data?.to ?? []).join(', ') });
+  };
+  const save = (): void => {
+    if (!form) return;
+    const body = {
+      host: form.host, port: Number(form.port), secure: form.secure, from: form.from, to: form.to.split(/[,\s]+/).filter(Boolean),
+      ...(form.user !== '' ? { user: form.user } : {}), ...(form.password !== '' ? { password: form.password } : {}),
+    };
+    void run(async () => { await api('PUT', '/api/alerts', body); setForm(null); reload(); }, t('saved'));
+  };
   return (
-    <Page title={t('alerts')}>
+    <Page title={t('alerts')} actions={<button type="button" onClick={edit}>{t('edit')}</button>}>
       <ErrorText error={error} />
       {data && (data.configured ? (
-        <dl className="facts">
-          <dt>{t('smtpServer')}</dt><dd>{data.host}:{data.port}</dd><dt>{t('sender')}</dt><dd>{data.from}</dd><dt>{t('recipients')}</dt><dd>{data.to.join(', ')}</dd>
+        <dl className="facts" data-testid="alerts">
+          <dt>{t('smtpServer')}</dt><dd>{data.host}:{data.port}{data.secure ? ' (TLS)' : ''}</dd><dt>{t('user')}</dt><dd>{data.user ?? '-'}</dd>
+          <dt>{t('sender')}</dt><dd>{data.from}</dd><dt>{t('recipients')}</dt><dd>{data.to.join(', ')}</dd>
+          <dt>{t('source')}</dt><dd>{data.source === 'ui' ? t('sourceUi') : t('sourceFile')}</dd>
         </dl>
       ) : <p>{t('notConfigured')}</p>)}
-      <button type="button" onClick={() => { void run(async () => { const r = await api<{ sent: boolean }>('POST', '/api/alerts/test'); if (!r.sent) throw new Error(t('notConfigured')); }, t('sent')); }}>{t('sendTest')}</button>
+      {form && (
+        <form className="editor" onSubmit={(e) => { e.preventDefault(); save(); }}>
+          <Field label={t('smtpServer')}><TextInput name="host" value={form.host} onChange={(v) => { setForm({ ...form, host: v }); }} /></Field>
+          <Field label={t('port')}><TextInput name="port" type="number" value={form.port} onChange={(v) => { setForm({ ...form, port: v }); }} /></Field>
+          <label className="check"><input type="checkbox" name="secure" checked={form.secure} onChange={(e) => { setForm({ ...form, secure: e.target.checked }); }} /> {t('tlsOnConnect')}</label>
+          <Field label={t('user')}><TextInput name="user" value={form.user} onChange={(v) => { setForm({ ...form, user: v }); }} /></Field>
+          <Field label={`${t('password')} (${t('passwordKept')})`}><TextInput name="password" type="password" value={form.password} onChange={(v) => { setForm({ ...form, password: v }); }} /></Field>
+          <Field label={t('sender')}><TextInput name="from" value={form.from} onChange={(v) => { setForm({ ...form, from: v }); }} /></Field>
+          <Field label={t('recipients')}><TextInput name="to" value={form.to} onChange={(v) => { setForm({ ...form, to: v }); }} /></Field>
+          <div className="actions"><button type="submit">{t('save')}</button><button type="button" onClick={() => { setForm(null); }}>{t('cancel')}</button></div>
+        </form>
+      )}
+      <div className="actions">
+        <button type="button" onClick={() => { void run(async () => { const r = await api<{ sent: boolean }>('POST', '/api/alerts/test'); if (!r.sent) throw new Error(t('notConfigured')); }, t('sent')); }}>{t('sendTest')}</button>
+        {data?.source === 'ui' && <button type="button" onClick={() => { void run(async () => { await api('DELETE', '/api/alerts'); reload(); }); }}>{t('useFile')}</button>}
+      </div>
       {message}
     </Page>
   );
