@@ -3,7 +3,7 @@
  * seals what a previous process left unfinished, starts media workers, SIP transports and the
  * SIPREC server, seals every finished recording, and serves `GET /healthz`.
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -251,11 +251,31 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
   outbox.start();
+  // Warn before the disk runs out: one mail (and dashboard entry) when free space falls below
+  // http.diskWarnPercent, one when it is back.
+  let diskLow = false;
+  const checkDisk = async (): Promise<void> => {
+    const fs = await statfs(store.recordingsRoot);
+    const percent = fs.blocks > 0 ? (fs.bavail / fs.blocks) * 100 : 100;
+    if (percent < config.http.diskWarnPercent && !diskLow) {
+      diskLow = true;
+      const text = `free disk space for recordings is ${percent.toFixed(1)} % (warning below ${config.http.diskWarnPercent} %): ${store.recordingsRoot}`;
+      noteError(text);
+      await alerts.send('disk space low', `${text}\n`);
+    } else if (percent >= config.http.diskWarnPercent && diskLow) {
+      diskLow = false;
+      await alerts.send('disk space recovered', `free disk space for recordings is ${percent.toFixed(1)} % again\n`);
+    }
+  };
+  const diskTimer = setInterval(() => { checkDisk().catch((err: unknown) => { log.warn({ err: errorMessage(err) }, 'disk check failed'); }); }, 60_000);
+  diskTimer.unref();
+  void checkDisk().catch(() => undefined);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('shutting down: ending running recordings');
+      clearInterval(diskTimer);
       await siprec.close();
       await Promise.allSettled([...pending]);
       outbox.close();

@@ -59,7 +59,8 @@ async function noHorizontalScroll(page: Page): Promise<void> {
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   mail = await startMailCatcher();
-  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  // Warn at any fill level, so the dashboard's disk warning shows.
+  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD }, config: { http: { diskWarnPercent: 100 } } });
   base = `http://127.0.0.1:${cs.httpPort}/`;
   dir = mkdtempSync(join(tmpdir(), 'callseal-ui-'));
   pcap = join(dir, 'tones.pcap');
@@ -84,6 +85,8 @@ describe('web UI in Chromium', () => {
     const { context, page } = await newPage();
     await logIn(page, 'admin', ADMIN_PASSWORD);
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.locator('[role=alert]', { hasText: 'Disk space is running out' }).waitFor();
+    await page.locator('ul.errors li', { hasText: 'free disk space for recordings' }).waitFor();
     // Administration only: no recording browser for admins.
     await expect(page.locator('nav a', { hasText: 'Recordings' }).count()).resolves.toBe(0);
     await shot(page, 'admin-dashboard');

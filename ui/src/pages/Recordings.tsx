@@ -102,7 +102,7 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
           {data.local && data.files.some((f) => f.playable) && (
             <div className="players">
               {data.files.filter((f) => f.playable).map((f) => (
-                <figure key={f.name}><figcaption>{t('play')}: {f.name}</figcaption><audio controls preload="none" src={`${base}/audio?file=${encodeURIComponent(f.name)}`} data-file={f.name} /></figure>
+                <figure key={f.name}><figcaption>{t('play')}: {f.name}</figcaption><audio controls preload="none" src={`${base}/audio?file=${encodeURIComponent(f.name)}`} data-file={f.name} onPlay={() => { setTimeout(reload, 500); }} /></figure>
               ))}
             </div>
           )}
