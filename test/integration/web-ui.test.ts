@@ -132,6 +132,17 @@ describe('web UI in Chromium', () => {
     await expect(page.evaluate<unknown>('window.__pwned')).resolves.toBeUndefined();
     await shot(page, 'admin-accounts');
 
+    // A directory user with a hostile name: text in the directory too.
+    await page.locator('nav a', { hasText: 'Directory' }).click();
+    await page.getByRole('button', { name: 'Add' }).first().click();
+    await page.locator('input[name=user-id]').fill('mallory');
+    await page.locator('input[name=user-name]').fill(HOSTILE);
+    await page.locator('input[name=extensions]').fill('399');
+    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await page.locator('[data-testid=users-table] td', { hasText: 'onerror' }).waitFor();
+    await expect(page.locator('[data-testid=users-table] td', { hasText: 'onerror' }).textContent()).resolves.toBe(HOSTILE);
+    await expect(page.locator('main img').count()).resolves.toBe(0);
+
     // E-mail alerts: SMTP entered in the page, a test mail reaches the SMTP server.
     await page.locator('nav a', { hasText: 'E-mail alerts' }).click();
     await page.getByRole('button', { name: 'Edit' }).click();
@@ -209,6 +220,15 @@ describe('web UI in Chromium', () => {
     for (const action of ['play', 'verify', 'login']) await expect(audit.locator('td', { hasText: new RegExp(`^${action}$`) }).count()).resolves.toBeGreaterThan(0);
     await shot(page, 'auditor-audit');
     await noHorizontalScroll(page);
+    await context.close();
+  });
+
+  it('shows a hostile display name as text in the header', async () => {
+    const { context, page } = await newPage();
+    await logIn(page, 'mallory', AUDITOR_PASSWORD);
+    await expect(page.locator('header .who').textContent()).resolves.toContain(HOSTILE);
+    await expect(page.locator('header img').count()).resolves.toBe(0);
+    await expect(page.evaluate<unknown>('window.__pwned')).resolves.toBeUndefined();
     await context.close();
   });
 
