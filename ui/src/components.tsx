@@ -1,6 +1,6 @@
 // Small shared pieces: data loading, error display, form fields, tables.
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { get } from './api.ts';
+import { api, get } from './api.ts';
 import { useT } from './i18n.ts';
 
 /** Loads a GET path; `reload` fetches again. The caller names the answer's type. */
@@ -62,4 +62,18 @@ export function Page({ title, children, actions }: { title: string; children: Re
       {children}
     </section>
   );
+}
+
+type Run = (f: () => Promise<unknown>, ok?: string) => Promise<boolean>;
+
+/** Deletes an item after asking, then reloads the list. */
+export function DeleteButton({ path, run, reload }: { path: string; run: Run; reload: () => void }): ReactNode {
+  const { t } = useT();
+  return <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', path); reload(); }); }}>{t('delete')}</button>;
+}
+
+/** Duplicates an item under an id the admin types, then reloads the list. */
+export function DuplicateButton({ path, id, run, reload }: { path: string; id: string; run: Run; reload: () => void }): ReactNode {
+  const { t } = useT();
+  return <button type="button" onClick={() => { const newId = prompt(t('id'), `${id}-copy`); if (newId !== null) void run(async () => { await api('POST', `${path}/duplicate`, { newId }); reload(); }); }}>{t('duplicate')}</button>;
 }

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { api, when } from '../api.ts';
-import { ErrorText, Field, Page, TextInput, useAction, useLoad } from '../components.tsx';
+import { DeleteButton, ErrorText, Field, Page, TextInput, useAction, useLoad } from '../components.tsx';
 import { useT } from '../i18n.ts';
 import type { Me } from '../App.tsx';
 
@@ -50,7 +50,7 @@ export function Accounts({ me }: { me: Me }): ReactNode {
                 <td>{a.username}</td><td>{a.displayName}</td><td>{a.roles.join(', ')}</td><td>{a.directoryUserId}</td><td>{when(a.lastLoginMs, lang)}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { setForm({ a, password: '', isNew: false }); }}>{t('edit')}</button>
-                  {a.username !== me.username && <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/accounts/${encodeURIComponent(a.username)}`); reload(); }); }}>{t('delete')}</button>}
+                  {a.username !== me.username && <DeleteButton path={`/api/accounts/${encodeURIComponent(a.username)}`} run={run} reload={reload} />}
                 </td>
               </tr>
             ))}

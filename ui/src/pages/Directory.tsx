@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { api } from '../api.ts';
-import { ErrorText, Field, ListInput, Page, TextInput, useAction, useLoad } from '../components.tsx';
+import { DeleteButton, ErrorText, Field, ListInput, Page, TextInput, useAction, useLoad } from '../components.tsx';
 import { useT } from '../i18n.ts';
 
 interface User { id: string; name: string; extensions: string[]; directNumbers: string[]; mobileNumbers: string[] }
@@ -65,7 +65,7 @@ export function Directory(): ReactNode {
                 <td>{u.id}</td><td>{u.name}</td><td>{u.extensions.join(', ')}</td><td>{u.directNumbers.join(', ')}</td><td>{u.mobileNumbers.join(', ')}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { setUser({ item: u, isNew: false }); }}>{t('edit')}</button>
-                  <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/users/${encodeURIComponent(u.id)}`); reload(); }); }}>{t('delete')}</button>
+                  <DeleteButton path={`/api/users/${encodeURIComponent(u.id)}`} run={run} reload={reload} />
                 </td>
               </tr>
             ))}
@@ -102,7 +102,7 @@ export function Directory(): ReactNode {
                 ))}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { setGroup({ item: g, isNew: false }); }}>{t('edit')}</button>
-                  <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/groups/${encodeURIComponent(g.id)}`); reload(); }); }}>{t('delete')}</button>
+                  <DeleteButton path={`/api/groups/${encodeURIComponent(g.id)}`} run={run} reload={reload} />
                 </td>
               </tr>
             ))}

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { api } from '../api.ts';
-import { ErrorText, Field, ListInput, Page, TextInput, useAction, useLoad } from '../components.tsx';
+import { DeleteButton, DuplicateButton, ErrorText, Field, ListInput, Page, TextInput, useAction, useLoad } from '../components.tsx';
 import { useT } from '../i18n.ts';
 
 type Scope = { kind: 'all' } | { kind: 'allUsers' } | { kind: 'groups'; groupIds: string[] } | { kind: 'users'; userIds: string[] } | { kind: 'patterns'; patterns: string[] };
@@ -53,10 +53,10 @@ export function Settings(): ReactNode {
             <p className="explanation">{s.explanation}</p>
             <div className="actions">
               <button type="button" onClick={() => { setEditing({ item: s, isNew: false }); }}>{t('edit')}</button>
-              <button type="button" onClick={() => { const newId = prompt(t('id'), `${s.id}-copy`); if (newId !== null) void run(async () => { await api('POST', `/api/settings/${encodeURIComponent(s.id)}/duplicate`, { newId }); reload(); }); }}>{t('duplicate')}</button>
+              <DuplicateButton path={`/api/settings/${encodeURIComponent(s.id)}`} id={s.id} run={run} reload={reload} />
               <button type="button" disabled={i === 0} onClick={() => { move(i, -1); }}>{t('up')}</button>
               <button type="button" disabled={i === data.length - 1} onClick={() => { move(i, 1); }}>{t('down')}</button>
-              <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/settings/${encodeURIComponent(s.id)}`); reload(); }); }}>{t('delete')}</button>
+              <DeleteButton path={`/api/settings/${encodeURIComponent(s.id)}`} run={run} reload={reload} />
             </div>
           </li>
         ))}
@@ -170,7 +170,7 @@ export function ExceptionLists(): ReactNode {
                 <td>{l.id}</td><td>{l.name}</td><td>{l.entries.length}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { startEdit(l, false); }}>{t('edit')}</button>
-                  <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/exception-lists/${encodeURIComponent(l.id)}`); reload(); }); }}>{t('delete')}</button>
+                  <DeleteButton path={`/api/exception-lists/${encodeURIComponent(l.id)}`} run={run} reload={reload} />
                 </td>
               </tr>
             ))}

@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { api } from '../api.ts';
-import { ErrorText, Field, Page, TextInput, useAction, useLoad } from '../components.tsx';
+import { DeleteButton, DuplicateButton, ErrorText, Field, Page, TextInput, useAction, useLoad } from '../components.tsx';
 import { useT } from '../i18n.ts';
 
 interface TargetRow { id: string; name: string; kind: string; pathTemplate: string; status: string; lastTest: { ok: boolean; stage?: string; message: string; durationMs: number } | null; config: Record<string, unknown> }
@@ -56,8 +56,8 @@ export function Targets(): ReactNode {
                 <td className={x.status === 'ok' ? 'ok' : x.status === 'failed' ? 'error' : ''}>{x.status}{x.lastTest && !x.lastTest.ok && `: ${x.lastTest.stage ?? ''} ${x.lastTest.message}`}{x.lastTest && <span className="muted"> ({x.lastTest.durationMs} ms)</span>}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/targets/${encodeURIComponent(x.id)}/test`); reload(); }); }}>{t('test')}</button>
-                  <button type="button" onClick={() => { const newId = prompt(t('id'), `${x.id}-copy`); if (newId !== null) void run(async () => { await api('POST', `/api/targets/${encodeURIComponent(x.id)}/duplicate`, { newId }); reload(); }); }}>{t('duplicate')}</button>
-                  <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/targets/${encodeURIComponent(x.id)}`); reload(); }); }}>{t('delete')}</button>
+                  <DuplicateButton path={`/api/targets/${encodeURIComponent(x.id)}`} id={x.id} run={run} reload={reload} />
+                  <DeleteButton path={`/api/targets/${encodeURIComponent(x.id)}`} run={run} reload={reload} />
                 </td>
               </tr>
             ))}
@@ -110,7 +110,7 @@ export function SqlLogs(): ReactNode {
                   <td className="actions">
                     <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/sql-logs/${encodeURIComponent(id)}/test`); reload(); }); }}>{t('test')}</button>
                     <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/sql-logs/${encodeURIComponent(id)}/create-table`); reload(); }, t('saved')); }}>{t('createTable')}</button>
-                    <button type="button" className="danger" onClick={() => { if (confirm(t('confirmDelete'))) void run(async () => { await api('DELETE', `/api/sql-logs/${encodeURIComponent(id)}`); reload(); }); }}>{t('delete')}</button>
+                    <DeleteButton path={`/api/sql-logs/${encodeURIComponent(id)}`} run={run} reload={reload} />
                   </td>
                 </tr>
               );
