@@ -51,7 +51,6 @@ export const accountInputSchema = z.object({
   password: z.string().min(12, 'at least 12 characters').max(1024).optional(),
   disabled: z.boolean().default(false),
 }).strict();
-export type AccountInput = z.input<typeof accountInputSchema>;
 
 interface AccountRow {
   username: string; display_name: string; roles: string; directory_user_id: string | null; password_hash: string;
@@ -96,8 +95,8 @@ export class AccountStore {
     return r ? toAccount(r) : undefined;
   }
 
-  /** Creates an account; the password is required here. */
-  async create(input: AccountInput, nowMs = Date.now()): Promise<Account> {
+  /** Creates an account from unchecked input (validated here); the password is required. */
+  async create(input: unknown, nowMs = Date.now()): Promise<Account> {
     const a = accountInputSchema.parse(input);
     if (a.password === undefined) throw new z.ZodError([{ code: 'custom', path: ['password'], message: 'required for a new account', input: undefined }]);
     if (this.get(a.username)) throw new z.ZodError([{ code: 'custom', path: ['username'], message: `"${a.username}" exists`, input: a.username }]);
@@ -107,10 +106,10 @@ export class AccountStore {
     return this.get(a.username) as Account;
   }
 
-  /** Changes an account; a new password or disabling it ends its sessions. */
-  async update(username: string, input: Omit<AccountInput, 'username'>): Promise<Account | undefined> {
+  /** Changes an account from unchecked input; a new password or disabling it ends its sessions. */
+  async update(username: string, input: unknown): Promise<Account | undefined> {
     if (!this.get(username)) return undefined;
-    const a = accountInputSchema.parse({ ...input, username });
+    const a = accountInputSchema.parse({ ...(typeof input === 'object' ? input : {}), username });
     this.#db.prepare('UPDATE accounts SET display_name = ?, roles = ?, directory_user_id = ?, disabled = ? WHERE username = ?')
       .run(a.displayName, JSON.stringify([...new Set(a.roles)]), a.directoryUserId, a.disabled ? 1 : 0, username);
     if (a.password !== undefined) await this.setPassword(username, a.password);

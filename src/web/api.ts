@@ -60,6 +60,7 @@ function list(value: string | undefined): string[] {
 
 /** Builds the fastify instance (not listening). */
 export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
+  // With `https` fastify's instance type names the https server; routes and hooks are the same.
   const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024, ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}) }) as unknown as FastifyInstance;
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => { done(null, body); });
 

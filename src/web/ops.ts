@@ -82,7 +82,7 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
 
   // Accounts (admins).
   app.get('/api/accounts', { schema: { summary: 'List accounts', tags: ['accounts'] } }, () => o.accounts.list());
-  app.post('/api/accounts', { schema: { summary: 'Create an account', tags: ['accounts'] } }, async (req, reply) => reply.code(201).send(await o.accounts.create(req.body as never)));
+  app.post('/api/accounts', { schema: { summary: 'Create an account', tags: ['accounts'] } }, async (req, reply) => reply.code(201).send(await o.accounts.create(req.body)));
   app.put('/api/accounts/:username', { schema: { summary: 'Change an account (roles, password, disabled)', tags: ['accounts'] } }, async (req, reply) => {
     const { username } = req.params as { username: string };
     const p = principal(req);
@@ -90,7 +90,7 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
     if (username === p.name && (body['disabled'] === true || (Array.isArray(body['roles']) && !body['roles'].includes('admin')))) {
       return reply.code(409).send({ error: 'you cannot disable yourself or take away your own admin role' });
     }
-    const a = await o.accounts.update(username, body as never);
+    const a = await o.accounts.update(username, body);
     return a ?? reply.code(404).send({ error: `no account "${username}"` });
   });
   app.delete('/api/accounts/:username', { schema: { summary: 'Delete an account', tags: ['accounts'] } }, (req, reply) => {
