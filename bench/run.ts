@@ -6,12 +6,14 @@ import { siprecLoad } from './siprec-load.ts';
 import { sealBench } from './seal.ts';
 import { policyBench } from './policy.ts';
 import { archiveBench } from './archive.ts';
+import { playbackBench } from './playback.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
   seal: sealBench,
   policy: () => Promise.resolve(policyBench()),
   archive: archiveBench,
+  playback: playbackBench,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));

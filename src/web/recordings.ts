@@ -1,6 +1,6 @@
 /**
  * The recording browser's API (G3, H3) for auditors: search the log, see one recording with its
- * archive status and verification, play it (G.711 decoded for the browser), download the original
+ * archive status and verification, play it (G.711/G.722 decoded for the browser), download the original
  * files or a ZIP verification kit (files, certificate, verify.sh), and delete a local copy that
  * every destination already holds. Every access is written to the audit trail (H6).
  */
@@ -125,7 +125,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     const name = q.file !== undefined ? wavs.find((f) => f === q.file) : wavs[0];
     if (name === undefined) return reply.code(404).send({ error: 'no such audio file in this recording' });
     const path = join(folder(r), name);
-    if (!playable(path)) return reply.code(415).send({ error: 'only G.711 recordings can be played in the browser; download the original' });
+    if (!playable(path)) return reply.code(415).send({ error: 'only G.711 and mono G.722 recordings can be played in the browser; download the original' });
     const range = byteRange(req.headers.range);
     const p = playback(path, range);
     if (p.start === 0) audit(req, 'play', r, { file: name });

@@ -1,0 +1,57 @@
+/**
+ * Playback decoding checked against ffmpeg: a G.722 file ffmpeg encoded, and an A-law file, are
+ * decoded by callseal for the browser; the PCM must be what ffmpeg decodes from the same file, and
+ * any byte range must be exactly that slice of the whole.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { playable, playback } from './playback.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'callseal-playback-'));
+
+function ffmpeg(...args: string[]): void {
+  execFileSync('ffmpeg', ['-v', 'error', '-y', ...args]);
+}
+
+async function collect(p: ReturnType<typeof playback>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of p.stream) parts.push(chunk as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Speech-like test signal: a tone under noise, 3 s at 16 kHz. */
+function source(): string[] {
+  return ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=3:sample_rate=16000', '-f', 'lavfi', '-i', 'anoisesrc=d=3:r=16000:a=0.3:seed=7', '-filter_complex', 'amix=inputs=2'];
+}
+
+describe('playback decoding', () => {
+  for (const [name, codec, rate] of [['G.722', 'g722', '16000'], ['A-law', 'pcm_alaw', '8000']] as const) {
+    it(`decodes ${name} exactly as ffmpeg does, whole and in byte ranges`, async () => {
+      const file = join(dir, `${codec}.wav`);
+      ffmpeg(...source(), '-ar', rate, '-ac', '1', '-c:a', codec, file);
+      const reference = join(dir, `${codec}.raw`);
+      ffmpeg('-i', file, '-f', 's16le', '-acodec', 'pcm_s16le', reference);
+      expect(playable(file)).toBe(true);
+      const whole = await collect(playback(file));
+      expect(whole.readUInt32LE(24)).toBe(Number(rate));
+      expect(whole.subarray(44).equals(readFileSync(reference))).toBe(true);
+      // Seeking: ranges across the header, odd offsets, the very end.
+      for (const [start, end] of [[0, 10], [30, 1000], [1001, 5000], [whole.length - 7, whole.length - 1], [12_345, undefined]] as const) {
+        const p = playback(file, { start, ...(end !== undefined ? { end } : {}) });
+        expect(p.totalBytes).toBe(whole.length);
+        const part = await collect(p);
+        expect(part.equals(whole.subarray(start, (end ?? whole.length - 1) + 1)), `${start}-${String(end)}`).toBe(true);
+      }
+    });
+  }
+
+  it('refuses a codec it cannot decode', () => {
+    const file = join(dir, 'pcm.wav');
+    ffmpeg('-f', 'lavfi', '-i', 'sine=duration=0.2:sample_rate=8000', '-c:a', 'pcm_s16le', file);
+    expect(playable(file)).toBe(false);
+    expect(() => playback(file)).toThrow(/only G.711 and mono G.722/);
+  });
+});
