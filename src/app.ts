@@ -217,7 +217,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
     health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
     recordings: {
-      repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys,
+      repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
       certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
     },
     ops: {

@@ -60,6 +60,10 @@ export class LocalTarget implements Target {
     return sha256File(this.#resolve(remotePath));
   }
 
+  async getMany(items: readonly { readonly remote: string; readonly local: string }[]): Promise<void> {
+    for (const i of items) await copyFile(this.#resolve(i.remote), i.local);
+  }
+
   async list(prefix: string): Promise<string[]> {
     try {
       return await readdir(this.#resolve(prefix));

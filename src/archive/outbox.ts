@@ -128,6 +128,43 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       .map((r) => ({ targetId: r.target_id, pending: r.pending, failing: r.failing, failingSinceMs: r.since, lastError: r.err }));
   }
 
+  /** Storage targets that hold a verified copy of a recording. */
+  fileCopies(recordingId: string): string[] {
+    return this.jobs(recordingId).filter((j) => j.state === 'done' && this.#o.destination(j.targetId)?.kind === 'files').map((j) => j.targetId);
+  }
+
+  /**
+   * Copies an archived recording's files into `dir` from the storage targets that hold a verified
+   * copy, in turn, until one copy passes `check` (which returns a problem, or undefined); returns
+   * that target's id. Problems of the copies tried are reported through `onProblem`.
+   */
+  async fetch(recordingId: string, dir: string, check: () => Promise<string | undefined>, onProblem: (targetId: string, problem: string) => void): Promise<string> {
+    const rec = this.#o.recording(recordingId);
+    if (!rec) throw new Error(`recording ${recordingId} is unknown`);
+    const problems: string[] = [];
+    for (const targetId of this.fileCopies(recordingId)) {
+      const dest = this.#o.destination(targetId);
+      if (dest?.kind !== 'files') continue;
+      const folder = this.#remoteFolder(rec, dest.pathTemplate);
+      let problem: string | undefined;
+      try {
+        await dest.target.getMany(rec.files.map((name) => ({ remote: `${folder}/${name}`, local: join(dir, name) })));
+        problem = await check();
+      } catch (err) {
+        problem = `cannot be read: ${errorMessage(err)}`;
+      }
+      if (problem === undefined) return targetId;
+      problems.push(`${targetId}: ${problem}`);
+      onProblem(targetId, problem);
+      for (const name of rec.files) await rm(join(dir, name), { force: true });
+    }
+    throw new Error(problems.length > 0 ? `no good archive copy (${problems.join('; ')})` : 'no storage target holds a copy');
+  }
+
+  #remoteFolder(rec: ArchivedRecording, pathTemplate: string): string {
+    return expandTemplate(pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+  }
+
   /** Whether the local copy of a recording was deleted after archiving. */
   localDeleted(recordingId: string): boolean {
     return this.#db.prepare('SELECT 1 FROM local_deleted WHERE recording_id = ?').get(recordingId) !== undefined;
@@ -232,7 +269,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
   async #copyFiles(recs: readonly ArchivedRecording[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
     const entries = [];
     for (const rec of recs) {
-      const folder = expandTemplate(t.pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
+      const folder = this.#remoteFolder(rec, t.pathTemplate);
       for (const name of rec.files) {
         const local = join(rec.dir, name);
         entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });

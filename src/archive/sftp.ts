@@ -245,6 +245,12 @@ export class SftpTarget implements Target {
     });
   }
 
+  getMany(items: readonly { readonly remote: string; readonly local: string }[]): Promise<void> {
+    return this.#run('path', async (c) => {
+      for (const i of items) await c.fastGet(this.#path(i.remote), i.local);
+    });
+  }
+
   list(prefix: string): Promise<string[]> {
     const p = this.#path(prefix);
     return this.#run('path', async (c) => ((await c.exists(p)) ? (await c.list(p)).map((e) => e.name) : []));

@@ -176,6 +176,12 @@ export class SmbTarget implements Target {
     return out;
   }
 
+  /** Copies files to local paths in one session. */
+  async getMany(items: readonly { readonly remote: string; readonly local: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.#smb(items.map((i) => `get ${quote(this.#path(i.remote))} ${quote(i.local)}`).join('; '), 'path');
+  }
+
   /** Reads the files back in one session into a private folder and hashes them there. */
   async sha256Many(remotes: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();

@@ -37,6 +37,8 @@ export interface Target {
   sha256(remotePath: string): Promise<string>;
   /** Names of files under a folder. */
   list(prefix: string): Promise<string[]>;
+  /** Copies stored files to local paths (the recording browser's access to archived recordings). */
+  getMany(items: readonly { readonly remote: string; readonly local: string }[]): Promise<void>;
   close(): Promise<void>;
   /** Optional batch forms, for protocols where each call costs a login (SMB through smbclient). */
   putMany?(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void>;

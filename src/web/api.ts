@@ -70,7 +70,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     if (err instanceof z.ZodError) return reply.code(400).send({ error: 'invalid', issues: err.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) });
     const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
     if (status >= 500) o.log.error({ err: errorMessage(err) }, 'API request failed');
-    return reply.code(status).send({ error: status >= 500 ? 'internal error' : errorMessage(err) });
+    return reply.code(status).send({ error: status >= 500 && status !== 502 ? 'internal error' : errorMessage(err) });
   });
 
   await app.register(helmet, {

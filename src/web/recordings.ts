@@ -2,16 +2,19 @@
  * The recording browser's API (G3, H3) for auditors: search the log, see one recording with its
  * archive status and verification, play it (G.711/G.722 decoded for the browser), download the original
  * files or a ZIP verification kit (files, certificate, verify.sh), and delete a local copy that
- * every destination already holds. Every access is written to the audit trail (H6).
+ * every destination already holds. Every access is written to the audit trail (H6). A recording
+ * whose local copy went after archiving is fetched from a storage target into a cache, checked
+ * (hashes, signature, recording log) before anything is served, and kept there for an hour.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { stringify as toCsv } from 'csv-stringify/sync';
 import { ZipFile } from 'yazl';
 import { z } from 'zod';
+import { errorMessage } from '../common/errors.ts';
 import type { RecordingRepository, RecordingRow } from '../store/index.ts';
 import type { Outbox } from '../archive/index.ts';
 import { verifyRecording } from '../seal/index.ts';
@@ -29,7 +32,12 @@ export interface RecordingRoutesOptions {
   readonly keys: () => readonly KeyObject[];
   /** The certificate file of a chain epoch, in the recordings root. */
   readonly certificateFile: (epoch: number) => string;
+  /** Folder for recordings fetched back from storage targets. */
+  readonly cacheRoot: string;
 }
+
+/** How long a fetched recording stays in the cache. */
+const CACHE_MS = 3_600_000;
 
 const AUDITOR = { access: ['auditor'] as const };
 
@@ -62,6 +70,53 @@ function byteRange(header: string | undefined): { start: number; end?: number } 
 export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions): void {
   const folder = (r: RecordingRow): string => join(o.recordingsRoot, r.dir);
   const local = (r: RecordingRow): boolean => !o.outbox.localDeleted(r.id) && existsSync(join(folder(r), `${r.baseName}_hash.txt`));
+  const fetching = new Map<string, Promise<string>>();
+
+  /** Drops fetched recordings older than the cache time. */
+  const sweep = async (): Promise<void> => {
+    const now = Date.now();
+    for (const e of await readdir(o.cacheRoot, { withFileTypes: true }).catch(() => [])) {
+      const path = join(o.cacheRoot, e.name);
+      if (now - (await stat(path)).mtimeMs > CACHE_MS) await rm(path, { recursive: true, force: true });
+    }
+  };
+
+  /**
+   * The folder to read a recording from: its local copy, or a verified copy fetched from a storage
+   * target. Throws with status 404/502 when neither is possible.
+   */
+  const readable = async (req: FastifyRequest, r: RecordingRow): Promise<string> => {
+    if (local(r)) return folder(r);
+    const cached = join(o.cacheRoot, r.id);
+    if (existsSync(join(cached, `${r.baseName}_hash.txt`))) return cached;
+    if (o.outbox.fileCopies(r.id).length === 0) throw Object.assign(new Error('the local copy is gone and no storage target holds a copy'), { statusCode: 404 });
+    let p = fetching.get(r.id);
+    if (!p) {
+      p = (async () => {
+        await sweep();
+        await mkdir(o.cacheRoot, { recursive: true, mode: 0o700 });
+        const tmp = await mkdtemp(join(o.cacheRoot, `${r.id}.fetch-`));
+        try {
+          const actor = principal(req).name;
+          const targetId = await o.outbox.fetch(r.id, tmp, async () => {
+            const check = await verifyRecording(tmp, r.baseName, o.keys(), r);
+            return check.ok ? undefined : `fails verification: ${[...check.files.filter((f) => !f.ok).map((f) => `${f.name} ${f.problem ?? ''}`), `signature ${check.signature}`, check.matchesLog ? '' : 'differs from the recording log'].filter(Boolean).join(', ')}`;
+          }, (target, problem) => {
+            o.audit.append({ actor, address: req.ip, action: 'fetch-archive', object: `recording:${r.id}`, details: { baseName: r.baseName, targetId: target, problem }, outcome: 'failed' });
+          });
+          o.audit.append({ actor, address: req.ip, action: 'fetch-archive', object: `recording:${r.id}`, details: { baseName: r.baseName, targetId, verified: true } });
+          await rm(cached, { recursive: true, force: true });
+          await rename(tmp, cached);
+          return cached;
+        } catch (err) {
+          await rm(tmp, { recursive: true, force: true });
+          throw Object.assign(new Error(errorMessage(err)), { statusCode: 502 });
+        }
+      })().finally(() => fetching.delete(r.id));
+      fetching.set(r.id, p);
+    }
+    return p;
+  };
   const audit = (req: FastifyRequest, action: string, r: RecordingRow, details: Record<string, unknown> = {}): void => {
     o.audit.append({ actor: principal(req).name, address: req.ip, action, object: `recording:${r.id}`, details: { baseName: r.baseName, ...details } });
   };
@@ -77,6 +132,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     caller: { number: r.callerNumber, name: r.callerName }, callee: { number: r.calleeNumber, name: r.calleeName },
     direction: r.direction, setting: r.setting, channels: r.channels, codec: r.codec, interrupted: r.interrupted,
     chain: { epoch: r.chainEpoch, sequence: r.chainSeq }, local: local(r), archive: archiveState(r),
+    readable: local(r) || o.outbox.fileCopies(r.id).length > 0,
   });
   const search = (req: FastifyRequest): { total: number; rows: RecordingRow[] } => {
     const q = searchSchema.parse(req.query);
@@ -111,20 +167,21 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     const files = r.files.map((name) => {
       const path = join(folder(r), name);
       const size = isLocal && existsSync(path) ? statSync(path).size : null;
-      return { name, size, playable: size !== null && name.endsWith('.wav') && playable(path) };
+      // An archived file's codec is known from the log: G.711 stereo/mono and G.722 mono play.
+      return { name, size, playable: name.endsWith('.wav') && (isLocal ? size !== null && playable(path) : /G\.711|G\.722/.test(r.codec)) };
     });
     return { ...summary(r), files, signature: r.signature, previous: r.previous, sealedAtMs: r.sealedAtMs, accesses: o.audit.query({ object: `recording:${r.id}`, limit: 100 }) };
   });
 
-  app.get('/api/recordings/:id/audio', { config: AUDITOR, schema: { summary: 'Play: the audio decoded to 16-bit PCM WAV (byte ranges allowed)', tags: ['recordings'] } }, (req, reply) => {
+  app.get('/api/recordings/:id/audio', { config: AUDITOR, schema: { summary: 'Play: the audio decoded to 16-bit PCM WAV (byte ranges allowed)', tags: ['recordings'] } }, async (req, reply) => {
     const r = find(req, reply);
     if (!r) return reply;
-    if (!local(r)) return reply.code(410).send({ error: 'the local copy was deleted after archiving; fetch it from the archive target' });
+    const dir = await readable(req, r);
     const q = z.object({ file: z.string().max(300).optional() }).parse(req.query);
     const wavs = r.files.filter((f) => f.endsWith('.wav'));
     const name = q.file !== undefined ? wavs.find((f) => f === q.file) : wavs[0];
     if (name === undefined) return reply.code(404).send({ error: 'no such audio file in this recording' });
-    const path = join(folder(r), name);
+    const path = join(dir, name);
     if (!playable(path)) return reply.code(415).send({ error: 'only G.711 and mono G.722 recordings can be played in the browser; download the original' });
     const range = byteRange(req.headers.range);
     const p = playback(path, range);
@@ -134,25 +191,25 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     return reply.send(p.stream);
   });
 
-  app.get('/api/recordings/:id/files/:name', { config: AUDITOR, schema: { summary: 'Download one original file', tags: ['recordings'] } }, (req, reply) => {
+  app.get('/api/recordings/:id/files/:name', { config: AUDITOR, schema: { summary: 'Download one original file', tags: ['recordings'] } }, async (req, reply) => {
     const r = find(req, reply);
     if (!r) return reply;
     const { name } = req.params as { name: string };
     if (!r.files.includes(name)) return reply.code(404).send({ error: 'no such file in this recording' });
-    if (!local(r)) return reply.code(410).send({ error: 'the local copy was deleted after archiving; fetch it from the archive target' });
+    const dir = await readable(req, r);
     audit(req, 'download', r, { file: name });
-    const path = join(folder(r), name);
+    const path = join(dir, name);
     return reply.header('content-length', statSync(path).size).header('content-disposition', `attachment; filename="${name}"`)
       .type(name.endsWith('.wav') ? 'audio/wav' : name.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8').send(createReadStream(path));
   });
 
-  app.get('/api/recordings/:id/kit.zip', { config: AUDITOR, schema: { summary: 'Download the verification kit (files, certificate, verify.sh) as ZIP', tags: ['recordings'] } }, (req, reply) => {
+  app.get('/api/recordings/:id/kit.zip', { config: AUDITOR, schema: { summary: 'Download the verification kit (files, certificate, verify.sh) as ZIP', tags: ['recordings'] } }, async (req, reply) => {
     const r = find(req, reply);
     if (!r) return reply;
-    if (!local(r)) return reply.code(410).send({ error: 'the local copy was deleted after archiving; fetch it from the archive target' });
+    const dir = await readable(req, r);
     audit(req, 'export-kit', r);
     const zip = new ZipFile();
-    for (const name of r.files) zip.addFile(join(folder(r), name), name);
+    for (const name of r.files) zip.addFile(join(dir, name), name);
     const cert = o.certificateFile(r.chainEpoch);
     if (existsSync(cert)) zip.addFile(cert, 'callseal-cert.pem');
     zip.addFile(join(o.recordingsRoot, 'verify.sh'), 'verify.sh', { mode: 0o100755 });
@@ -164,10 +221,11 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
   app.get('/api/recordings/:id/verify', { config: AUDITOR, schema: { summary: 'Verify hashes, signature and log entry of one recording', tags: ['recordings'] } }, async (req, reply) => {
     const r = find(req, reply);
     if (!r) return reply;
-    if (!local(r)) return reply.code(410).send({ error: 'the local copy was deleted after archiving; verify the archive copy with verify.sh or callseal verify' });
-    const check = await verifyRecording(folder(r), r.baseName, o.keys(), r);
-    audit(req, 'verify', r, { ok: check.ok });
-    return check;
+    // An archived recording is checked as fetched from its storage target.
+    const source = local(r) ? 'local' : 'archive';
+    const check = await verifyRecording(await readable(req, r), r.baseName, o.keys(), r);
+    audit(req, 'verify', r, { ok: check.ok, source });
+    return { ...check, source };
   });
 
   app.delete('/api/recordings/:id/local', { config: AUDITOR, schema: { summary: 'Delete the local copy once every destination holds a verified copy', tags: ['recordings'] } }, async (req, reply) => {

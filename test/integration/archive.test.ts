@@ -4,14 +4,18 @@
  * A sealed recording reaches both targets, verified, and only then leaves the local disk; with the
  * SFTP server stopped, recordings stay local, jobs retry, one alert mail goes out; when it comes
  * back every file lands once, a recovery mail follows, and the local copies are deleted.
- * `sha256sum -c` and verify.sh judge the copies on the servers' disks.
+ * `sha256sum -c` and verify.sh judge the copies on the servers' disks. An auditor plays, downloads
+ * and verifies a recording whose local copy is gone: callseal fetches it back, skipping a copy that
+ * was tampered with on one server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { apiCall, until } from '../helpers/api.ts';
-import { startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
+import { run, startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
+import { login } from '../helpers/web.ts';
 import { startMailCatcher, startSmbd, startSshd, type MailCatcher, type Smbd, type Sshd } from '../helpers/servers.ts';
 import { ALICE, BOB, listFiles, rsMetadata } from '../helpers/sipp.ts';
 import { RawSrc, RtpSender } from '../helpers/src.ts';
@@ -99,6 +103,42 @@ describe('archive to SFTP and SMB', () => {
       const v = spawnSync(join(ROOT, 'tools/verify.sh'), ['--cert', join(cs.home, 'recordings', 'callseal-cert.pem'), base], { encoding: 'utf8' });
       expect(v.status, v.stdout + v.stderr).toBe(0);
       expect(files.some((f) => f.endsWith('.part'))).toBe(false);
+    }
+  });
+
+  it('lets an auditor play, download and verify an archived recording; a tampered archive copy is skipped', async () => {
+    expect((await api('POST', '/api/accounts', { username: 'audit', displayName: 'Auditor', roles: ['auditor'], password: 'archive-auditor-1' })).status).toBe(201);
+    const auditor = await login(cs.httpPort, 'audit', 'archive-auditor-1');
+    const items = ((await auditor.call('GET', '/api/recordings')).json as { items: { id: string; baseName: string; local: boolean; readable: boolean }[] }).items;
+    const rec = items[0];
+    expect(rec).toMatchObject({ local: false, readable: true });
+    const id = rec?.id ?? '';
+    // The SFTP copy's metadata file is edited on the server: that copy fails verification.
+    const sftpRoot = join(sshd.data, 'archive');
+    const infoPath = join(sftpRoot, remoteFiles(sftpRoot).find((f) => f.endsWith('_info.txt')) ?? '');
+    const saved = readFileSync(infoPath);
+    appendFileSync(infoPath, 'edited: yes\n');
+    try {
+      const audio = await auditor.call('GET', `/api/recordings/${id}/audio`);
+      expect(audio.status, audio.text).toBe(200);
+      // What plays is the SMB copy, as sox decodes it from the share.
+      const smbRoot = join(smbd.share, 'recordings');
+      const smbWav = join(smbRoot, remoteFiles(smbRoot).find((f) => f.endsWith('.wav')) ?? '');
+      const dir = mkdtempSync(join(tmpdir(), 'callseal-archived-'));
+      run('sox', [smbWav, '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-L', join(dir, 'sox.raw')]);
+      expect(audio.bytes.subarray(44).equals(readFileSync(join(dir, 'sox.raw')))).toBe(true);
+      const kit = await auditor.call('GET', `/api/recordings/${id}/kit.zip`);
+      writeFileSync(join(dir, 'kit.zip'), kit.bytes);
+      run('unzip', ['-q', 'kit.zip'], dir);
+      expect(run('bash', ['verify.sh', '--cert', 'callseal-cert.pem', rec?.baseName ?? ''], dir)).toMatch(/OK/);
+      expect((await auditor.call('GET', `/api/recordings/${id}/verify`)).json).toMatchObject({ ok: true, source: 'archive', signature: 'valid', matchesLog: true });
+      const trail = ((await auditor.call('GET', `/api/audit?object=recording:${id}`)).json as { entries: { action: string; outcome: string; details: { targetId?: string; problem?: string } }[] }).entries;
+      const fetches = trail.filter((e) => e.action === 'fetch-archive');
+      expect(fetches.find((e) => e.outcome === 'failed')?.details).toMatchObject({ targetId: 'sftp1', problem: expect.stringContaining('_info.txt SHA-256 differs') as unknown });
+      expect(fetches.find((e) => e.outcome === 'ok')?.details).toMatchObject({ targetId: 'smb1' });
+      expect(localWavs()).toEqual([]);
+    } finally {
+      writeFileSync(infoPath, saved);
     }
   });
 

@@ -6,7 +6,7 @@ import { useT } from '../i18n.ts';
 interface Party { number: string; name: string }
 interface Summary {
   id: string; baseName: string; startMs: number; durationMs: number; caller: Party; callee: Party; direction: string; setting: string;
-  interrupted: boolean; local: boolean; archive: { targetId: string; state: string; lastError: string | null }[];
+  interrupted: boolean; local: boolean; readable: boolean; archive: { targetId: string; state: string; lastError: string | null }[];
 }
 interface Detail extends Summary {
   callId: string; codec: string; channels: string; chain: { epoch: number; sequence: number };
@@ -99,7 +99,7 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
             <dt>{t('local')}</dt><dd>{data.local ? t('yes') : t('no')}</dd>
             <dt>{t('archive')}</dt><dd>{data.archive.length === 0 ? t('none') : data.archive.map((a) => `${a.targetId}: ${a.state}${a.lastError !== null ? ` (${a.lastError})` : ''}`).join(', ')}</dd>
           </dl>
-          {data.local && data.files.some((f) => f.playable) && (
+          {data.readable && data.files.some((f) => f.playable) && (
             <div className="players">
               {data.files.filter((f) => f.playable).map((f) => (
                 <figure key={f.name}><figcaption>{t('play')}: {f.name}</figcaption><audio controls preload="none" src={`${base}/audio?file=${encodeURIComponent(f.name)}`} data-file={f.name} onPlay={() => { setTimeout(reload, 500); }} /></figure>
@@ -109,13 +109,13 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
           <h3>{t('files')}</h3>
           <ul className="files">
             {data.files.map((f) => (
-              <li key={f.name}>{data.local ? <a href={`${base}/files/${encodeURIComponent(f.name)}`} download>{f.name}</a> : f.name} {f.size !== null && <span className="muted">{bytes(f.size)}</span>}</li>
+              <li key={f.name}>{data.readable ? <a href={`${base}/files/${encodeURIComponent(f.name)}`} download>{f.name}</a> : f.name} {f.size !== null && <span className="muted">{bytes(f.size)}</span>}</li>
             ))}
           </ul>
           <div className="actions">
-            {data.local && <a className="button" href={`${base}/kit.zip`} download data-testid="kit">{t('kit')}</a>}
-            {data.local && <button type="button" onClick={verify}>{t('verify')}</button>}
-            {data.local && data.archive.length > 0 && <button type="button" className="danger" onClick={deleteLocal}>{t('delete')}: {t('local')}</button>}
+            {data.readable && <a className="button" href={`${base}/kit.zip`} download data-testid="kit">{t('kit')}</a>}
+            {data.readable && <button type="button" onClick={verify}>{t('verify')}</button>}
+            {data.local && data.archive.some((a) => a.state === 'done') && <button type="button" className="danger" onClick={deleteLocal}>{t('delete')}: {t('local')}</button>}
           </div>
           {message}
           {check && (
