@@ -2,6 +2,7 @@
 import { createContext, useContext } from 'react';
 
 const en = {
+  epoch: 'chain epoch', codec: 'Codec', chainLink: 'Chain link (epoch:sequence)', signature: 'Signature', keySize: 'Key', connected: 'connected', disconnected: 'disconnected',
   tlsOnConnect: 'TLS from the start (port 465)', useFile: 'Use the configuration file', source: 'Source', sourceUi: 'entered here', sourceFile: 'configuration file', passwordKept: 'empty: keep the stored password',
   appTitle: 'callseal', login: 'Log in', logout: 'Log out', username: 'User name', password: 'Password', wrongLogin: 'Wrong user name or password',
   language: 'Language', dashboard: 'Dashboard', live: 'Live', recordings: 'Recordings', settings: 'Settings', directory: 'Directory',
@@ -35,6 +36,7 @@ export type Key = keyof typeof en;
 type Dictionary = Record<Key, string>;
 
 const de: Dictionary = {
+  epoch: 'Kettenepoche', codec: 'Codec', chainLink: 'Kettenglied (Epoche:Nummer)', signature: 'Signatur', keySize: 'Schlüssel', connected: 'verbunden', disconnected: 'getrennt',
   tlsOnConnect: 'TLS von Anfang an (Port 465)', useFile: 'Konfigurationsdatei verwenden', source: 'Quelle', sourceUi: 'hier eingegeben', sourceFile: 'Konfigurationsdatei', passwordKept: 'leer: gespeichertes Passwort behalten',
   appTitle: 'callseal', login: 'Anmelden', logout: 'Abmelden', username: 'Benutzername', password: 'Passwort', wrongLogin: 'Benutzername oder Passwort falsch',
   language: 'Sprache', dashboard: 'Übersicht', live: 'Live', recordings: 'Aufzeichnungen', settings: 'Einstellungen', directory: 'Verzeichnis',
@@ -65,6 +67,7 @@ const de: Dictionary = {
 };
 
 const fr: Dictionary = {
+  epoch: 'époque de la chaîne', codec: 'Codec', chainLink: 'Maillon de chaîne (époque:numéro)', signature: 'Signature', keySize: 'Clé', connected: 'connecté', disconnected: 'déconnecté',
   tlsOnConnect: 'TLS dès la connexion (port 465)', useFile: 'Utiliser le fichier de configuration', source: 'Source', sourceUi: 'saisi ici', sourceFile: 'fichier de configuration', passwordKept: 'vide : garder le mot de passe enregistré',
   appTitle: 'callseal', login: 'Se connecter', logout: 'Se déconnecter', username: 'Nom d’utilisateur', password: 'Mot de passe', wrongLogin: 'Nom d’utilisateur ou mot de passe incorrect',
   language: 'Langue', dashboard: 'Tableau de bord', live: 'En direct', recordings: 'Enregistrements', settings: 'Règles', directory: 'Annuaire',

@@ -18,7 +18,7 @@ export function Certificate({ me }: { me: Me }): ReactNode {
             <dt>{t('subject')}</dt><dd>{data.subject}</dd>
             <dt>{t('fingerprint')}</dt><dd className="num" data-testid="fingerprint">{data.fingerprint}</dd>
             <dt>{t('validUntil')}</dt><dd>{new Date(data.notAfter).toLocaleDateString(lang)}</dd>
-            <dt>RSA</dt><dd>{data.modulusBits} bit · epoch {data.epoch}</dd>
+            <dt>{t('keySize')}</dt><dd>RSA {data.modulusBits} bit · {t('epoch')} {data.epoch}</dd>
           </dl>
           <p className="hint">{t('certHint')}</p>
           <img className="qr" alt="QR code of the certificate (PEM)" src={`data:image/svg+xml;base64,${btoa(data.qrSvg)}`} />

@@ -20,7 +20,7 @@ export function Live(): ReactNode {
     return () => { source.close(); };
   }, []);
   return (
-    <Page title={t('running')} actions={<span className={connected ? 'dot on' : 'dot'} aria-label={connected ? 'connected' : 'disconnected'} />}>
+    <Page title={t('running')} actions={<span className={connected ? 'dot on' : 'dot'} aria-label={connected ? t('connected') : t('disconnected')} />}>
       {items.length === 0 ? <p>{t('noLive')}</p> : (
         <div className="table-wrap">
           <table data-testid="live-table">

@@ -95,7 +95,7 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
             <dt>{t('caller')}</dt><dd>{party(data.caller)}</dd><dt>{t('callee')}</dt><dd>{party(data.callee)}</dd>
             <dt>{t('started')}</dt><dd>{when(data.startMs, lang)}</dd><dt>{t('duration')}</dt><dd>{duration(data.durationMs)}</dd>
             <dt>{t('setting')}</dt><dd>{data.setting}</dd><dt>Call-ID</dt><dd className="num">{data.callId}</dd>
-            <dt>Codec</dt><dd>{data.codec} · {data.channels}</dd><dt>Chain</dt><dd>{data.chain.epoch}:{data.chain.sequence}</dd>
+            <dt>{t('codec')}</dt><dd>{data.codec} · {data.channels}</dd><dt>{t('chainLink')}</dt><dd>{data.chain.epoch}:{data.chain.sequence}</dd>
             <dt>{t('local')}</dt><dd>{data.local ? t('yes') : t('no')}</dd>
             <dt>{t('archive')}</dt><dd>{data.archive.length === 0 ? t('none') : data.archive.map((a) => `${a.targetId}: ${a.state}${a.lastError !== null ? ` (${a.lastError})` : ''}`).join(', ')}</dd>
           </dl>
@@ -121,7 +121,7 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
           {check && (
             <div className={check.ok ? 'ok' : 'error'} role="status" data-testid="verify-result">
               {check.ok ? t('verified') : t('notVerified')}
-              {!check.ok && <ul>{check.files.filter((f) => !f.ok).map((f) => <li key={f.name}>{f.name}: {f.problem}</li>)}<li>signature: {check.signature}</li></ul>}
+              {!check.ok && <ul>{check.files.filter((f) => !f.ok).map((f) => <li key={f.name}>{f.name}: {f.problem}</li>)}<li>{t('signature')}: {check.signature}</li></ul>}
             </div>
           )}
           <h3>{t('accesses')}</h3>
