@@ -143,6 +143,23 @@ describe('web UI in Chromium', () => {
     await expect(page.locator('[data-testid=users-table] td', { hasText: 'onerror' }).textContent()).resolves.toBe(HOSTILE);
     await expect(page.locator('main img').count()).resolves.toBe(0);
 
+    // A group, then a setting for it chosen from the list of groups.
+    await page.getByRole('button', { name: 'Add' }).nth(1).click();
+    await page.locator('input[name=group-id]').fill('desk');
+    await page.locator('input[name=group-name]').fill('Desk');
+    await page.locator('input[name=group-numbers]').fill('+4989700');
+    await page.locator('input[name=group-members]').fill('mallory');
+    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await page.locator('[data-testid=groups-table] td', { hasText: '+4989700' }).waitFor();
+    await page.locator('nav a', { hasText: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Add' }).click();
+    await page.locator('form.editor input[name=id]').fill('desk');
+    await page.locator('form.editor input[name=name]').fill('Desk group');
+    await page.locator('form.editor select[name=scope]').selectOption('groups');
+    await page.locator('form.editor input[name=scope-desk]').check();
+    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await expect(page.locator('[data-testid=settings-list] li', { hasText: 'Desk group' }).locator('.explanation').textContent()).resolves.toContain('group Desk');
+
     // E-mail alerts: SMTP entered in the page, a test mail reaches the SMTP server.
     await page.locator('nav a', { hasText: 'E-mail alerts' }).click();
     await page.getByRole('button', { name: 'Edit' }).click();

@@ -70,6 +70,8 @@ function SettingForm({ initial, isNew, onDone }: { initial: Setting; isNew: bool
   const [s, setS] = useState<Setting>(initial);
   const { message, run } = useAction();
   const lists = useLoad<{ id: string; name: string }[]>('/api/exception-lists').data ?? [];
+  const groups = useLoad<{ id: string; name: string }[]>('/api/groups').data ?? [];
+  const users = useLoad<{ id: string; name: string }[]>('/api/users').data ?? [];
   const targets = useLoad<{ id: string; name: string; status: string }[]>('/api/targets').data ?? [];
   const sqlLogs = useLoad<{ id: string; name: string; status: string }[]>('/api/sql-logs').data ?? [];
   const save = (): void => {
@@ -93,7 +95,18 @@ function SettingForm({ initial, isNew, onDone }: { initial: Setting; isNew: bool
           {(['all', 'allUsers', 'groups', 'users', 'patterns'] as const).map((k) => <option key={k} value={k}>{t(k)}</option>)}
         </select>
       </Field>
-      {s.scope.kind !== 'all' && s.scope.kind !== 'allUsers' && (
+      {(s.scope.kind === 'groups' || s.scope.kind === 'users') && (s.scope.kind === 'groups' ? groups : users).length <= 200 ? (
+        <fieldset><legend>{t(s.scope.kind)}</legend>
+          {(s.scope.kind === 'groups' ? groups : users).map((x) => {
+            const chosen = scopeList(s.scope);
+            return (
+              <label key={x.id} className="check">
+                <input type="checkbox" name={`scope-${x.id}`} checked={chosen.includes(x.id)} onChange={(e) => { setS({ ...s, scope: withScope(s.scope.kind, e.target.checked ? [...chosen, x.id] : chosen.filter((c) => c !== x.id)) }); }} /> {x.name}
+              </label>
+            );
+          })}
+        </fieldset>
+      ) : s.scope.kind !== 'all' && s.scope.kind !== 'allUsers' && (
         <Field label={t(s.scope.kind)}><ListInput name="scope-items" value={scopeList(s.scope)} onChange={(v) => { setS({ ...s, scope: withScope(s.scope.kind, v) }); }} /></Field>
       )}
       <Field label={t('direction')}>
