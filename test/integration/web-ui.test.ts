@@ -16,6 +16,7 @@ import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type SippResult } from
 import { linearToAlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
 import { startMailCatcher, type MailCatcher } from '../helpers/servers.ts';
+import { login } from '../helpers/web.ts';
 
 const ADMIN_PASSWORD = 'ui-admin-password-1';
 const AUDITOR_PASSWORD = 'ui-auditor-password-1';
@@ -237,6 +238,22 @@ describe('web UI in Chromium', () => {
     for (const action of ['play', 'verify', 'login']) await expect(audit.locator('td', { hasText: new RegExp(`^${action}$`) }).count()).resolves.toBeGreaterThan(0);
     await shot(page, 'auditor-audit');
     await noHorizontalScroll(page);
+    await context.close();
+  });
+
+  it('a member sees only its own groups and switches its recording off', async () => {
+    const admin = await login(cs.httpPort, 'admin', ADMIN_PASSWORD);
+    expect((await admin.call('POST', '/api/accounts', { username: 'molly', displayName: 'Molly Member', roles: ['member'], directoryUserId: 'mallory', password: AUDITOR_PASSWORD })).status).toBe(201);
+    const { context, page } = await newPage();
+    await logIn(page, 'molly', AUDITOR_PASSWORD);
+    await expect(page.locator('nav a').allTextContents()).resolves.toEqual(['My recording groups', 'Certificate']);
+    const toggle = page.locator('ul.toggles label', { hasText: 'Desk' });
+    await expect(toggle.textContent()).resolves.toContain('active');
+    await toggle.locator('input').click();
+    await page.locator('ul.toggles label', { hasText: 'inactive' }).waitFor();
+    const group = (await admin.call('GET', '/api/groups/desk')).json as { members: { userId: string; active: boolean }[] };
+    expect(group.members).toEqual([{ userId: 'mallory', active: false }]);
+    await shot(page, 'member-groups');
     await context.close();
   });
 
