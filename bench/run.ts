@@ -7,6 +7,7 @@ import { sealBench } from './seal.ts';
 import { policyBench } from './policy.ts';
 import { archiveBench } from './archive.ts';
 import { playbackBench } from './playback.ts';
+import { webBench } from './web.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
@@ -14,6 +15,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   policy: () => Promise.resolve(policyBench()),
   archive: archiveBench,
   playback: playbackBench,
+  web: webBench,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));

@@ -43,6 +43,19 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (chain_epoch, chain_seq)
    );
    CREATE INDEX recordings_start ON recordings(start_ms);`,
+  // Substring search of the recording browser (G3): an FTS5 trigram index over numbers, names,
+  // call id and base name, kept by triggers (a scan took 100 ms at 200,000 recordings).
+  `CREATE VIRTUAL TABLE recordings_search USING fts5(caller_number, caller_name, callee_number, callee_name, call_id, base_name,
+     content='recordings', content_rowid='rowid', tokenize='trigram');
+   INSERT INTO recordings_search(recordings_search) VALUES ('rebuild');
+   CREATE TRIGGER recordings_search_insert AFTER INSERT ON recordings BEGIN
+     INSERT INTO recordings_search(rowid, caller_number, caller_name, callee_number, callee_name, call_id, base_name)
+       VALUES (new.rowid, new.caller_number, new.caller_name, new.callee_number, new.callee_name, new.call_id, new.base_name);
+   END;
+   CREATE TRIGGER recordings_search_delete AFTER DELETE ON recordings BEGIN
+     INSERT INTO recordings_search(recordings_search, rowid, caller_number, caller_name, callee_number, callee_name, call_id, base_name)
+       VALUES ('delete', old.rowid, old.caller_number, old.caller_name, old.callee_number, old.callee_name, old.call_id, old.base_name);
+   END;`,
 ];
 
 /** Opens (creating if needed) the database at `path` and migrates it. */

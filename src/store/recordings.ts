@@ -114,12 +114,26 @@ export class RecordingRepository {
   search(q: RecordingQuery): { total: number; rows: RecordingRow[] } {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.text !== undefined && q.text.trim() !== '') {
-      const like = `%${q.text.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // Three characters or more use the trigram index; shorter ones scan with LIKE.
+    const phrase = (v: string): string => `"${v.replace(/"/g, '""')}"`;
+    const like = (v: string): string => `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const text = q.text?.trim() ?? '';
+    if (text.length >= 3) {
+      where.push('rowid IN (SELECT rowid FROM recordings_search WHERE recordings_search MATCH ?)');
+      args.push(phrase(text));
+    } else if (text !== '') {
+      const l = like(text);
       where.push(`(caller_number LIKE ? ESCAPE '\\' OR callee_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\' OR callee_name LIKE ? ESCAPE '\\' OR call_id LIKE ? ESCAPE '\\' OR base_name LIKE ? ESCAPE '\\')`);
-      args.push(like, like, like, like, like, like);
+      args.push(l, l, l, l, l, l);
     }
-    if (q.number !== undefined && q.number !== '') { where.push('(caller_number LIKE ? OR callee_number LIKE ?)'); args.push(`%${q.number}%`, `%${q.number}%`); }
+    const number = q.number ?? '';
+    if (number.length >= 3) {
+      where.push('rowid IN (SELECT rowid FROM recordings_search WHERE recordings_search MATCH ?)');
+      args.push(`{caller_number callee_number} : ${phrase(number)}`);
+    } else if (number !== '') {
+      where.push(`(caller_number LIKE ? ESCAPE '\\' OR callee_number LIKE ? ESCAPE '\\')`);
+      args.push(like(number), like(number));
+    }
     if (q.fromMs !== undefined) { where.push('start_ms >= ?'); args.push(q.fromMs); }
     if (q.toMs !== undefined) { where.push('start_ms < ?'); args.push(q.toMs); }
     if (q.direction !== undefined) { where.push('direction = ?'); args.push(q.direction); }
