@@ -158,6 +158,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (s) recovered.push(s);
   }
 
+  // Accounts and the web UI's TLS files are checked before anything listens: a bad first admin
+  // password or an unreadable certificate stops start-up cleanly.
+  const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
+  const audit = new AuditLog(sealing.db);
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  try {
+    await firstAdmin(accounts, log);
+    tls = config.http.tls ? { cert: readConfigFile('http.tls.certFile', config.http.tls.certFile), key: readConfigFile('http.tls.keyFile', config.http.tls.keyFile) } : undefined;
+  } catch (err) {
+    sealing.close();
+    throw err;
+  }
+
   const media = new MediaEngine({
     host: config.rtp.host, portMin: config.rtp.portMin, portMax: config.rtp.portMax,
     ...(config.rtp.workers > 0 ? { workers: config.rtp.workers } : {}), log,
@@ -204,38 +217,36 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     void p.finally(() => pending.delete(p));
   });
 
-  const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
-  const audit = new AuditLog(sealing.db);
-  await firstAdmin(accounts, log);
   const certFiles = await certificatesInFolder(store.recordingsRoot);
   const epochKeys = [keys.publicKey, ...(await loadCertificates(certFiles)).map((c) => c.key)];
   const startedMs = Date.now();
-  const api = await buildApi({
-    policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
-    tls: config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined,
-    loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
-    uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
-    health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
-    recordings: {
-      repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
-      certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
-    },
-    ops: {
-      recordingsRoot: store.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
-      live: () => siprec.live(),
-      onLiveChange: (listener) => {
-        siprec.on('started', listener);
-        siprec.on('recorded', listener);
-        return () => { siprec.off('started', listener); siprec.off('recorded', listener); };
-      },
-      sip: () => ({ listening: { udp: bound.udp, tcp: bound.tcp, tls: bound.tls }, stats: { ...stack.stats, ...siprec.stats } }),
-      sealedSince: (ms) => repo.countSince(ms), sealedTotal: () => repo.count(), lastErrors: () => lastErrors,
-      certificate: () => ({ ...keys.describe(), pem: keys.certificatePem }),
-      csr: () => keys.csr(id), startedMs, version: VERSION,
-    },
-  });
   let httpPort: number;
+  let api: Awaited<ReturnType<typeof buildApi>>;
   try {
+    api = await buildApi({
+      policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
+      tls,
+      loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
+      uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
+      health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
+      recordings: {
+        repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
+        certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
+      },
+      ops: {
+        recordingsRoot: store.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
+        live: () => siprec.live(),
+        onLiveChange: (listener) => {
+          siprec.on('started', listener);
+          siprec.on('recorded', listener);
+          return () => { siprec.off('started', listener); siprec.off('recorded', listener); };
+        },
+        sip: () => ({ listening: { udp: bound.udp, tcp: bound.tcp, tls: bound.tls }, stats: { ...stack.stats, ...siprec.stats } }),
+        sealedSince: (ms) => repo.countSince(ms), sealedTotal: () => repo.count(), lastErrors: () => lastErrors,
+        certificate: () => ({ ...keys.describe(), pem: keys.certificatePem }),
+        csr: () => keys.csr(id), startedMs, version: VERSION,
+      },
+    });
     await api.listen({ port: config.http.port, host: config.http.host });
     const a = api.server.address();
     httpPort = typeof a === 'object' && a ? a.port : config.http.port;
@@ -296,6 +307,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     config, instanceId: id, ports: { sipUdp: bound.udp, sipTcp: bound.tcp, sipTls: bound.tls, http: httpPort },
     siprec, media, store, keys, recovered, close,
   };
+}
+
+/** Reads a file named in the configuration; a failure names the field. */
+function readConfigFile(field: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('CS_CONFIG_INVALID', [{ path: field, message: `cannot read ${path}: ${errorMessage(err)}` }]);
+  }
 }
 
 /**

@@ -172,7 +172,8 @@ async function start(): Promise<number> {
     app = await startApp(config, log);
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'callseal failed to start');
-    return 1;
+    // A configuration problem found while starting (first admin password, TLS files) exits like a bad config file.
+    return err instanceof ConfigError ? 78 : 1;
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

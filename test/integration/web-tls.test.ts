@@ -1,13 +1,16 @@
 /**
  * The web UI and API over HTTPS (`http.tls`): a certificate made by openssl, the session cookie
- * marked Secure, HSTS sent; plain HTTP on the port is not answered as the API.
+ * marked Secure, HSTS sent; plain HTTP on the port is not answered as the API. Start-up refuses a
+ * short first-admin password and unreadable TLS files with exit 78, naming the field, and exits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { freePort, startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
 
 let cs: CallsealProcess;
 let ca: Buffer;
@@ -48,5 +51,29 @@ describe('HTTPS', () => {
 
   it('does not answer plain HTTP', async () => {
     await expect(fetch(`http://127.0.0.1:${cs.httpPort}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('start-up checks of the web settings', () => {
+  async function start(env: Record<string, string>, config: unknown): Promise<{ status: number | null; out: string }> {
+    const home = mkdtempSync(join(tmpdir(), 'callseal-bad-'));
+    writeFileSync(join(home, 'c.json'), JSON.stringify(config));
+    const r = spawnSync(join(import.meta.dirname, '../../bin/callseal'), ['start'], {
+      encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, CALLSEAL_HOME: home, CALLSEAL_CONFIG: join(home, 'c.json'), CALLSEAL_SIP_PORT: String(await freePort()), CALLSEAL_HTTP_PORT: String(await freePort()), ...env },
+    });
+    return { status: r.status, out: r.stdout + r.stderr };
+  }
+
+  it('refuses a first admin password under 12 characters', async () => {
+    const r = await start({ CALLSEAL_ADMIN_PASSWORD: 'short' }, { sip: { host: '127.0.0.1' }, rtp: { host: '127.0.0.1' } });
+    expect(r.status).toBe(78);
+    expect(r.out).toContain('CALLSEAL_ADMIN_PASSWORD: at least 12 characters');
+  });
+
+  it('refuses unreadable TLS files', async () => {
+    const r = await start({}, { sip: { host: '127.0.0.1' }, rtp: { host: '127.0.0.1' }, http: { tls: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' } } });
+    expect(r.status).toBe(78);
+    expect(r.out).toContain('http.tls.certFile: cannot read /nonexistent/cert.pem');
   });
 });
