@@ -9,17 +9,10 @@ import { errorMessage } from '../common/errors.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SecretBox } from '../common/secretbox.ts';
 import { smtpSchema } from '../config/schema.ts';
+import type { z } from 'zod';
 
-/** SMTP settings. */
-export interface SmtpConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly secure: boolean;
-  readonly user?: string | undefined;
-  readonly password?: string | undefined;
-  readonly from: string;
-  readonly to: readonly string[];
-}
+/** SMTP settings (as validated by the configuration schema). */
+export type SmtpConfig = Readonly<z.infer<typeof smtpSchema>>;
 
 /** Sends alert mails; without SMTP settings it only logs. */
 export class Alerts {
