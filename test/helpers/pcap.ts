@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { buildRtp } from '../../src/rtp/index.ts';
+import { linearToAlaw, tone } from './g711.ts';
 
 /** One RTP stream to put in the capture. */
 export interface PcapStream {
@@ -69,4 +70,15 @@ export function writeRtpPcap(path: string, streams: readonly PcapStream[], packe
   }
   writeFileSync(path, Buffer.concat(parts));
   return { packets, durationMs: count * packetMs };
+}
+
+/**
+ * The usual two-party call: A-law, 440 Hz from the caller (port B) and 1000 Hz from the callee
+ * (port B+2), `seconds` long. Returns the duration in milliseconds.
+ */
+export function twoTonePcap(path: string, seconds: number): number {
+  return writeRtpPcap(path, [
+    { dstPort: 6000, payloadType: 8, ssrc: 1, audio: tone(440, seconds, linearToAlaw) },
+    { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, seconds, linearToAlaw) },
+  ]).durationMs;
 }

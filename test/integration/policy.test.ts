@@ -13,7 +13,7 @@ import { apiCall } from '../helpers/api.ts';
 import { startCallseal, ffprobe, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, listFiles, rsMetadata, runSipp, siprecScenario, type MetaParty } from '../helpers/sipp.ts';
 import { linearToAlaw, tone } from '../helpers/g711.ts';
-import { writeRtpPcap } from '../helpers/pcap.ts';
+import { twoTonePcap } from '../helpers/pcap.ts';
 import { parseInfo } from '../../src/recording/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -71,10 +71,7 @@ beforeAll(async () => {
   cs = await startCallseal({ env: { CALLSEAL_API_TOKEN: TOKEN } });
   dir = mkdtempSync(join(tmpdir(), 'callseal-policy-'));
   pcap = join(dir, 'tones.pcap');
-  pcapMs = writeRtpPcap(pcap, [
-    { dstPort: 6000, payloadType: 8, ssrc: 1, audio: tone(440, 1, linearToAlaw) },
-    { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, 1, linearToAlaw) },
-  ]).durationMs;
+  pcapMs = twoTonePcap(pcap, 1);
   const put = await api('PUT', '/api/policy', {
     users: [
       { id: 'maria', name: 'Maria Member', extensions: ['301'], directNumbers: ['+4989765401'], mobileNumbers: ['+491701234567'] },

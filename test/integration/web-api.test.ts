@@ -14,8 +14,7 @@ import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, BOB, listFiles, rsMetadata, runSipp, siprecScenario } from '../helpers/sipp.ts';
-import { linearToAlaw, tone } from '../helpers/g711.ts';
-import { writeRtpPcap } from '../helpers/pcap.ts';
+import { twoTonePcap } from '../helpers/pcap.ts';
 import { until } from '../helpers/api.ts';
 import { client, login, type WebClient } from '../helpers/web.ts';
 
@@ -36,10 +35,7 @@ beforeAll(async () => {
   cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD, CALLSEAL_API_TOKEN: TOKEN }, config: { http: { loginAttemptsPerMinute: 30 } } });
   dir = mkdtempSync(join(tmpdir(), 'callseal-web-'));
   const pcap = join(dir, 'tones.pcap');
-  const { durationMs } = writeRtpPcap(pcap, [
-    { dstPort: 6000, payloadType: 8, ssrc: 1, audio: tone(440, 2, linearToAlaw) },
-    { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, 2, linearToAlaw) },
-  ]);
+  const durationMs = twoTonePcap(pcap, 2);
   const r = await runSipp(dir, siprecScenario({ metadata: rsMetadata(ALICE, BOB), pcap, holdMs: durationMs + 300 }), `127.0.0.1:${cs.sipPort}`);
   expect(r.code, r.errors).toBe(0);
   await cs.waitForLog((l) => l['msg'] === 'recording finished');

@@ -13,8 +13,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type SippResult } from '../helpers/sipp.ts';
-import { linearToAlaw, tone } from '../helpers/g711.ts';
-import { writeRtpPcap } from '../helpers/pcap.ts';
+import { twoTonePcap } from '../helpers/pcap.ts';
 import { startMailCatcher, type MailCatcher } from '../helpers/servers.ts';
 import { login } from '../helpers/web.ts';
 
@@ -65,10 +64,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${cs.httpPort}/`;
   dir = mkdtempSync(join(tmpdir(), 'callseal-ui-'));
   pcap = join(dir, 'tones.pcap');
-  pcapMs = writeRtpPcap(pcap, [
-    { dstPort: 6000, payloadType: 8, ssrc: 1, audio: tone(440, 2, linearToAlaw) },
-    { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, 2, linearToAlaw) },
-  ]).durationMs;
+  pcapMs = twoTonePcap(pcap, 2);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
