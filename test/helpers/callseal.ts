@@ -135,8 +135,10 @@ export async function startCallseal(options: { home?: string; config?: Record<st
       waiters.push({ match, resolve: (l) => { clearTimeout(t); res(l); } });
     });
   };
+  // Start-up creates an RSA key and derives its passphrase with scrypt: on a loaded 2-core machine
+  // that alone can take longer than a log line is normally awaited.
   await Promise.race([
-    waitForLog((l) => l['msg'] === 'callseal listening'),
+    waitForLog((l) => l['msg'] === 'callseal listening', 50_000),
     exited.then((code) => { throw new Error(`callseal exited with ${String(code)} before listening: ${stderr}`); }),
   ]);
   return {
