@@ -3,7 +3,7 @@
  * seals what a previous process left unfinished, starts media workers, SIP transports and the
  * SIPREC server, seals every finished recording, and serves `GET /healthz`.
  */
-import { copyFile, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await writeFile(join(store.recordingsRoot, 'callseal-cert.pem'), keys.certificatePem);
   await writeFile(join(store.recordingsRoot, `callseal-cert-epoch${keys.epoch}.pem`), keys.certificatePem);
   await copyFile(new URL('../tools/verify.sh', import.meta.url), join(store.recordingsRoot, 'verify.sh'));
+  // copyFile keeps the source's 0755 whatever the umask; the recordings tree is owner only.
+  await chmod(join(store.recordingsRoot, 'verify.sh'), 0o700);
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(sealing.db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);

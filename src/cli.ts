@@ -234,7 +234,12 @@ function policyCommand(command: string, args: readonly string[]): number {
   }
 }
 
+/** Recordings, spool, database, keys and cache are for this user only, whatever umask it was started with. */
+const UMASK = 0o077;
+
 async function main(argv: readonly string[]): Promise<number> {
+  // Before any command creates a file: every file under CALLSEAL_HOME is 0600, every folder 0700.
+  process.umask(UMASK);
   const [command = 'help'] = argv;
   switch (command) {
     case 'start':

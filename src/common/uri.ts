@@ -16,3 +16,18 @@ export function uriUserPart(raw: string): string {
     return s;
   }
 }
+
+/** Longest telephone number kept: E.164 has 15 digits; dial strings with codes and subaddresses are longer. */
+export const MAX_NUMBER_LENGTH = 32;
+
+/**
+ * The telephone number in a `tel:`/`sip:` URI or bare number, or `undefined` when the user part is
+ * not one (invariant 4: numbers from the network are hostile). The RFC 3966 section 5.1.1 visual
+ * separators `-`, `.`, `(` and `)` are removed; what is left must be digits, `*` and `#`, with an
+ * optional leading `+`, at most {@link MAX_NUMBER_LENGTH} characters. `sip:alice@host`,
+ * `+49 30'; DROP`, `=1+1` and bidi or zero-width characters are not numbers.
+ */
+export function phoneNumber(raw: string): string | undefined {
+  const s = uriUserPart(raw).replace(/[-.()]/g, '');
+  return s.length <= MAX_NUMBER_LENGTH && /^\+?[0-9*#]+$/.test(s) ? s : undefined;
+}

@@ -143,6 +143,8 @@ interface Party {
 
 function party(raw: string, p: CompiledPolicy): Party {
   const number = normalizeNumber(raw, p.ctx);
+  // Not a number (invariant 4): it matches no user, group, pattern or list.
+  if (number === '') return { number, user: undefined, group: undefined, internal: false };
   const user = p.userByNumber.get(number);
   const group = p.groupByNumber.get(number);
   const internal = user !== undefined || group !== undefined || p.internalPrefixes.some((x) => number.startsWith(x)) || p.internalRegexes.some((r) => r.matches(number));
@@ -150,6 +152,7 @@ function party(raw: string, p: CompiledPolicy): Party {
 }
 
 function matchesList(number: string, lists: readonly CompiledList[]): CompiledList | undefined {
+  if (number === '') return undefined;
   return lists.find((l) => l.numbers.has(number) || l.regexes.some((r) => r.matches(number)));
 }
 
@@ -177,7 +180,7 @@ function scopeMatch(cs: CompiledSetting, p: CompiledPolicy, dir: 'in' | 'out', c
       return own.user && cs.userIds.has(own.user.id) ? `user ${own.user.name}` : undefined;
     case 'patterns': {
       const n = other.number;
-      return cs.prefixes.some((x) => n.startsWith(x)) || cs.regexes.some((r) => r.matches(n)) ? `number ${n} matches a pattern` : undefined;
+      return n !== '' && (cs.prefixes.some((x) => n.startsWith(x)) || cs.regexes.some((r) => r.matches(n))) ? `number ${n} matches a pattern` : undefined;
     }
     case 'groups': {
       if (dir === 'out') {

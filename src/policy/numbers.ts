@@ -1,10 +1,12 @@
 /**
  * Number normalisation: the same party arrives as `+4930123`, `004930123`, `030123`,
  * `sip:+4930123@host;user=phone` or `tel:+49-30-123`; with a country and area context all of them
- * become `+4930123`. Short numbers (extensions) stay as they are. Does no I/O.
+ * become `+4930123`. Short numbers (extensions) stay as they are. Anything that is not a number
+ * (or a plain SIP user name) normalises to the empty string, which matches nothing (invariant 4).
+ * Does no I/O.
  */
 
-import { uriUserPart } from '../common/uri.ts';
+import { phoneNumber, uriUserPart } from '../common/uri.ts';
 
 /** Dialling context of the installation. */
 export interface NumberContext {
@@ -26,16 +28,27 @@ export function userPart(raw: string): string {
   return uriUserPart(raw).replace(/[\s().\-/]/g, '');
 }
 
-/** True for feature codes (A8): any `*` in the number. */
+/** True for feature codes (A8): a valid number with a `*`. */
 export function isFeatureCode(raw: string): boolean {
-  return userPart(raw).includes('*');
+  return phoneNumber(raw)?.includes('*') ?? false;
 }
 
-/** Normalises a number in the context; non-numeric user parts are returned lower-cased. */
+/**
+ * A SIP user name kept for exact matches (`sip:alice@host` → `alice`). It starts with a letter, so
+ * no number prefix or extension can match it, and it is bounded like a number.
+ */
+const SIP_USER_NAME = /^[a-z][a-z0-9._-]{0,31}$/;
+
+/**
+ * Normalises a number in the context. A plain SIP user name is returned lower-cased; anything else
+ * that is not a number (`+49 30'; DROP`, `=1+1`, bidi characters, 500 digits) gives `''`.
+ */
 export function normalizeNumber(raw: string, ctx: NumberContext = DEFAULT_CONTEXT): string {
-  const s = userPart(raw);
-  if (s === '') return '';
-  if (!/^\+?[0-9*#]+$/.test(s)) return s.toLowerCase();
+  const s = phoneNumber(raw);
+  if (s === undefined) {
+    const user = uriUserPart(raw).toLowerCase();
+    return SIP_USER_NAME.test(user) ? user : '';
+  }
   if (s.startsWith('+')) return s;
   if (ctx.internationalPrefix && s.startsWith(ctx.internationalPrefix)) return `+${s.slice(ctx.internationalPrefix.length)}`;
   if (s.length <= ctx.maxExtensionDigits || /[*#]/.test(s)) return s;

@@ -65,14 +65,79 @@ export interface ChainLink {
   readonly publicKeySha256: string;
 }
 
-/** Escapes a value for one line: backslash, CR, LF and other controls become escapes. */
+/*
+ * Escaping (invariant 4). A value is written on one line after `key: `.
+ * - Every value: `\` becomes `\\`, LF `\n`, CR `\r`, and every character that can break a line, hide
+ *   text or reorder it on screen becomes `\uXXXX` (UTF-16 units, as in JSON): C0 and C1 controls
+ *   (with NEL U+0085), DEL, soft hyphen, LS/PS (U+2028, U+2029), the bidi controls (U+061C, U+200E,
+ *   U+200F, U+202A-U+202E, U+2066-U+2069), zero-width and invisible characters (U+180E,
+ *   U+200B-U+200D, U+2060-U+2064, U+FEFF, U+FFF9-U+FFFB, tags U+E0000-U+E007F), and lone
+ *   surrogates (UTF-8 cannot carry them, so they would not read back exactly).
+ * - Lines made of fields (`participant-1: number=… name=… aor=…`, `stream-caller: label=… codec=…`,
+ *   `stats-caller: expected=… …`) separate fields with a space and split each at its first `=`, so a
+ *   field value also has `%` written as `%25`, space as `%20` and `=` as `%3D`: it can never end its
+ *   field or fake another one (`label=1 codec=FAKE`).
+ * `parseInfo` undoes the first, `parseFields` the second; both round-trip exactly.
+ */
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- escaping control characters is the point.
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}\ud800-\udfff]/gu;
+const LINE_ESCAPE = /\\(?:([\\nr])|u([0-9a-fA-F]{4}))/g;
+const FIELD_UNSAFE = /[% =]/g;
+const FIELD_ESCAPE = /%(25|20|3[dD])/g;
+
+function unicodeEscape(c: string): string {
+  let out = '';
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
+/** Escapes a value for one line: backslash, CR, LF, controls, bidi and invisible characters become escapes. */
 export function escapeValue(value: string): string {
   return value
     .replace(/\\/g, '\\\\')
     .replace(/\r/g, '\\r')
     .replace(/\n/g, '\\n')
-    // eslint-disable-next-line no-control-regex -- escaping control characters is the point.
-    .replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    .replace(UNSAFE, unicodeEscape);
+}
+
+/** Undoes {@link escapeValue}. A backslash that does not start an escape (only in hand-edited files) stays. */
+export function unescapeValue(text: string): string {
+  return text.replace(LINE_ESCAPE, (_m, simple: string | undefined, code: string | undefined) => {
+    if (simple === 'n') return '\n';
+    if (simple === 'r') return '\r';
+    if (simple === '\\') return '\\';
+    return String.fromCharCode(parseInt(code ?? '0', 16));
+  });
+}
+
+/** Encodes the value of one `name=value` field: `%`, space and `=` become `%25`, `%20`, `%3D`. */
+export function encodeField(value: string): string {
+  return value.replace(FIELD_UNSAFE, (c) => (c === '%' ? '%25' : c === ' ' ? '%20' : '%3D'));
+}
+
+function decodeField(text: string): string {
+  return text.replace(FIELD_ESCAPE, (_m, code: string) => (code === '25' ? '%' : code === '20' ? ' ' : '='));
+}
+
+/** Renders `name=value` fields separated by single spaces, each value encoded with {@link encodeField}. */
+function fields(list: readonly (readonly [string, string | number])[]): string {
+  return list.map(([name, value]) => `${name}=${encodeField(String(value))}`).join(' ');
+}
+
+/**
+ * Splits a field line's value (as {@link parseInfo} returns it for `participant-<n>`,
+ * `stream-<role>` and `stats-<role>`) into its fields, decoded; the first of a repeated name wins.
+ */
+export function parseFields(value: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const token of value.split(' ')) {
+    const eq = token.indexOf('=');
+    if (eq <= 0) continue;
+    const name = token.slice(0, eq);
+    if (!out.has(name)) out.set(name, decodeField(token.slice(eq + 1)));
+  }
+  return out;
 }
 
 function duration(ms: number): string {
@@ -84,9 +149,11 @@ function duration(ms: number): string {
 }
 
 function statsLine(s: StreamStats): string {
-  return `expected=${s.expected} received=${s.received} lost=${s.lost} late=${s.late} duplicated=${s.duplicated} ` +
-    `malformed=${s.malformed} auth-failures=${s.authFailures} other-payload=${s.otherPayload} ssrc-changes=${s.ssrcChanges} ` +
-    `silence-bytes=${s.silenceBytes} audio-bytes=${s.audioBytes}`;
+  return fields([
+    ['expected', s.expected], ['received', s.received], ['lost', s.lost], ['late', s.late], ['duplicated', s.duplicated],
+    ['malformed', s.malformed], ['auth-failures', s.authFailures], ['other-payload', s.otherPayload], ['ssrc-changes', s.ssrcChanges],
+    ['silence-bytes', s.silenceBytes], ['audio-bytes', s.audioBytes],
+  ]);
 }
 
 /** Renders the metadata file. */
@@ -121,10 +188,10 @@ export function renderInfo(f: RecordingFacts, chain?: ChainLink): string {
   ];
   if (f.interrupted) rows.push(['last-packet', f.lastPacketAtMs !== undefined ? isoWithOffset(f.lastPacketAtMs, tz) : '']);
   f.participants.forEach((p, i) => {
-    rows.push([`participant-${i + 1}`, `number=${p.number} name=${p.name} aor=${p.aor}`]);
+    rows.push([`participant-${i + 1}`, fields([['number', p.number], ['name', p.name], ['aor', p.aor]])]);
   });
   for (const s of f.streams) {
-    rows.push([`stream-${s.role}`, `label=${s.label} codec=${s.codec}`]);
+    rows.push([`stream-${s.role}`, fields([['label', s.label], ['codec', s.codec]])]);
     rows.push([`stats-${s.role}`, statsLine(s.stats)]);
   }
   for (const d of f.dtmf) rows.push(['dtmf', `${d.digit} at ${isoWithOffset(d.atMs, tz)} from ${d.role}`]);
@@ -140,10 +207,14 @@ export function renderInfo(f: RecordingFacts, chain?: ChainLink): string {
     rows.push(['previous-recording', chain.previousRecording]);
     rows.push(['previous-signature', chain.previousSignature]);
   }
+  // A field line is encoded field by field, then escaped as a whole like every other value.
   return rows.map(([k, v]) => `${k}: ${escapeValue(v)}`).join('\n') + '\n';
 }
 
-/** Reads a metadata file back into key/value pairs (repeated keys keep every value). */
+/**
+ * Reads a metadata file back into key/value pairs (repeated keys keep every value), each value
+ * unescaped exactly as it was given to {@link renderInfo}; split field lines with {@link parseFields}.
+ */
 export function parseInfo(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of text.split('\n')) {
@@ -151,7 +222,7 @@ export function parseInfo(text: string): Map<string, string[]> {
     if (i <= 0) continue;
     const key = line.slice(0, i);
     const list = out.get(key) ?? [];
-    list.push(line.slice(i + 2));
+    list.push(unescapeValue(line.slice(i + 2)));
     out.set(key, list);
   }
   return out;

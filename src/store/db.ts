@@ -3,7 +3,7 @@
  * WAL and foreign keys, and applies the numbered migrations once, in order (`PRAGMA user_version`).
  */
 import { DatabaseSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Schema migrations; index + 1 is the schema version. Never edit a released entry; append. */
@@ -58,11 +58,20 @@ const MIGRATIONS: readonly string[] = [
    END;`,
 ];
 
+/** Mode of the database file and its `-wal` and `-shm` files: recordings metadata and accounts, owner only. */
+export const DATABASE_FILE_MODE = 0o600;
+
 /** Opens (creating if needed) the database at `path` and migrates it. */
 export function openDatabase(path: string): DatabaseSync {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(path);
+  // SQLite creates the file 0644 less the umask, and gives -wal and -shm the mode of the main file:
+  // set it before WAL mode creates them, then again for files an older version left readable.
+  if (path !== ':memory:') chmodSync(path, DATABASE_FILE_MODE);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  if (path !== ':memory:') {
+    for (const file of [`${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, DATABASE_FILE_MODE);
+  }
   const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
   const version = row?.user_version ?? 0;
   for (let v = version; v < MIGRATIONS.length; v++) {
