@@ -15,7 +15,7 @@ import {
 } from '../sip/index.ts';
 import type { LegResult, MediaEngine } from '../media/index.ts';
 import type { FinishedRecording, PartyInfo, RecordingStore, SpoolState } from '../recording/index.ts';
-import { buildAnswer, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
+import { buildAnswer, codecLayoutNote, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
 import { judgeAccept } from './accept.ts';
 import { mergeMetadata, parseMetadata, resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
 
@@ -339,7 +339,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const isSiprec = getHeaders(msg, 'require').some((r) => /^siprec$/i.test(r.trim())) || /[;\s]\+?sip\.src\b|;\s*src\b/i.test(contact) || parts.metadata !== undefined;
     if (!isSiprec) throw new SipError('CS_SIPREC_NOT_SIPREC', 488, 'Not Acceptable Here', 'not a SIPREC recording session (no Require: siprec, +sip.src or metadata)');
     if (!parts.sdp) throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', 'INVITE without an SDP offer is not supported');
-    const offer = parseOffer(parts.sdp);
+    const offer = parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo' });
+    const layoutNote = codecLayoutNote(offer);
+    if (layoutNote) this.#log.warn({ callId, note: layoutNote }, 'streams recorded in different codecs');
     if (offer.every((s) => s.refused !== undefined)) {
       throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
     }
@@ -595,7 +597,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       parts = this.#parts(msg);
       this.#noteQuirks(session.callId, [...acceptQuirks, ...parts.quirks]);
       update = this.#metadata(parts.metadata);
-      offer = parts.sdp ? parseOffer(parts.sdp) : undefined;
+      // A stream keeps the codec its file is written in while the SRC still offers it.
+      const keep = new Map(session.legs.filter((l) => l.open).map((l) => [l.label, l.codec]));
+      offer = parts.sdp ? parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo', keep }) : undefined;
     } catch (err) {
       const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
       req.respond(e.status, e.reason, { headers: errorHeaders(e) });
