@@ -376,7 +376,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
       session.state = 'answered';
       if (session.recording) {
-        this.#log.info({ callId, recordingId: session.id, setting: session.setting, streams: answered.filter((a) => a.localPort > 0).length, basePort: session.portBlocks[0]?.[0], remote: req.remote }, 'recording started');
+        const parties = this.#parties(session);
+        this.#log.info({ callId, recordingId: session.id, callerBy: parties.source, channelsBy: parties.labelSource, callerLabel: parties.callerLabel, calleeLabel: parties.calleeLabel, setting: session.setting, streams: answered.filter((a) => a.localPort > 0).length, basePort: session.portBlocks[0]?.[0], remote: req.remote }, 'recording started');
         this.safeEmit('started', this.#liveView(session));
       } else this.#log.info({ callId, reason: session.decision.reason }, 'call not recorded');
       this.#retransmit2xx(session, req, response.status);
@@ -698,13 +699,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
   }
 
-  #parties(session: Session): { caller: PartyInfo; callee: PartyInfo; callerLabel: string | undefined; calleeLabel: string | undefined; all: PartyInfo[] } {
+  #parties(session: Session): { caller: PartyInfo; callee: PartyInfo; callerLabel: string | undefined; calleeLabel: string | undefined; all: PartyInfo[]; source: string; labelSource: string } {
     const labels = session.offer.filter((o) => o.mediaType === 'audio').map((o) => o.label);
     const p = resolveParties(session.metadata, labels);
     const info = (x: Participant | undefined): PartyInfo => ({ number: x?.number ?? '', name: x?.name ?? '', aor: x?.aor ?? '' });
     return {
       caller: info(p.caller), callee: info(p.callee), callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
-      all: (session.metadata?.participants ?? []).map(info),
+      all: (session.metadata?.participants ?? []).map(info), source: p.source, labelSource: p.labelSource,
     };
   }
 
