@@ -436,8 +436,11 @@ export function resolveParties(meta: RecordingMetadata | undefined, sdpLabels: r
   let callerLabel = labelOf(caller);
   let calleeLabel = labelOf(callee);
   const associated = callerLabel !== undefined || calleeLabel !== undefined;
-  // Without associations, the first unclaimed m-line is the caller's and the next the callee's.
-  callerLabel ??= sdpLabels.find((l) => l !== calleeLabel && !claimed.has(l));
-  calleeLabel ??= sdpLabels.find((l) => l !== callerLabel && !claimed.has(l));
+  // Without associations, the first unclaimed m-line is the caller's and the next the callee's;
+  // when the metadata declares its streams, an m-line it does not declare is nobody's.
+  const declared = new Set((meta?.streams ?? []).map((x) => x.label).filter(Boolean));
+  const free = (l: string): boolean => !claimed.has(l) && (declared.size === 0 || declared.has(l));
+  callerLabel ??= sdpLabels.find((l) => l !== calleeLabel && free(l));
+  calleeLabel ??= sdpLabels.find((l) => l !== callerLabel && free(l));
   return { caller, callee, callerLabel, calleeLabel, source, labelSource: associated ? 'stream association' : 'm-line order' };
 }
