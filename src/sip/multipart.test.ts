@@ -57,9 +57,15 @@ describe('parseMultipartBody', () => {
     expect(parseMultipartBody(body(b, '\r\n--' + b + '--'), `multipart/mixed;boundary=${b}`).quirks).toEqual(['long-boundary']);
   });
 
+  it('takes the boundary from the first delimiter line when Content-Type names none', () => {
+    const r = parseMultipartBody(body('OSS-unique-boundary-42', '\r\n--OSS-unique-boundary-42--\r\n'), 'multipart/mixed');
+    expect(r.parts).toHaveLength(2);
+    expect(r.quirks).toEqual(['boundary-inferred']);
+  });
+
   it('still refuses bodies it cannot split', () => {
     expect(() => parseMultipartBody(Buffer.from('no delimiter'), 'multipart/mixed;boundary=b')).toThrow(ParseError);
-    expect(() => parseMultipartBody(Buffer.from('--b\r\n'), 'multipart/mixed')).toThrow(ParseError);
+    expect(() => parseMultipartBody(Buffer.from('no delimiter line\r\n'), 'multipart/mixed')).toThrow(ParseError);
     expect(() => parseMultipartBody(Buffer.from('--b\r\nContent-Type: text/plain'), 'multipart/mixed;boundary=b')).toThrow(ParseError);
   });
 });

@@ -37,7 +37,9 @@ export type MultipartQuirk =
   /** The body ends without `--boundary--`; Content-Length ends the last part (Ribbon/Sonus, SEMS, Cisco). */
   | 'unterminated'
   /** The boundary is longer than the 70 characters RFC 2046 section 5.1.1 allows. */
-  | 'long-boundary';
+  | 'long-boundary'
+  /** Content-Type names no boundary; the body's first delimiter line gives it. */
+  | 'boundary-inferred';
 
 /** A split multipart body and the quirks seen while splitting it. */
 export interface MultipartBody {
@@ -62,6 +64,13 @@ function findDelimiter(body: Buffer, delimiter: Buffer, from: number): number {
   return -1;
 }
 
+/** The boundary of a body whose first non-empty line is a delimiter line (`--token`). */
+function inferBoundary(body: Buffer): string | undefined {
+  const head = body.subarray(0, MAX_BOUNDARY + 8).toString('latin1');
+  const line = /^(?:[ \t]*\r?\n)*--([^\r\n]*?)[ \t]*\r?\n/.exec(head)?.[1];
+  return line && !line.endsWith('--') && /^[0-9A-Za-z'()+_,./:=? -]+$/.test(line) ? line : undefined;
+}
+
 /** Splits a multipart body; throws `ParseError` (CS_SIP_MULTIPART) when it is malformed. */
 export function parseMultipart(body: Buffer, contentType: string): BodyPart[] {
   return parseMultipartBody(body, contentType).parts;
@@ -74,9 +83,13 @@ export function parseMultipart(body: Buffer, contentType: string): BodyPart[] {
  */
 export function parseMultipartBody(body: Buffer, contentType: string): MultipartBody {
   const { params } = parseContentType(contentType);
-  const boundary = params.get('boundary');
-  if (!boundary || boundary.length > MAX_BOUNDARY) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a valid boundary');
   const quirks: MultipartQuirk[] = [];
+  let boundary = params.get('boundary');
+  if (boundary === undefined) {
+    boundary = inferBoundary(body);
+    if (boundary !== undefined) quirks.push('boundary-inferred');
+  }
+  if (!boundary || boundary.length > MAX_BOUNDARY) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a valid boundary');
   if (boundary.length > 70) quirks.push('long-boundary');
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const parts: BodyPart[] = [];
