@@ -649,7 +649,14 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const seen = new Set<string>();
     for (const o of offer) {
       seen.add(o.label);
-      const leg = session.legs.find((l) => l.open && l.label === o.label);
+      let leg = session.legs.find((l) => l.open && l.label === o.label);
+      if (leg && o.refused === undefined && o.codec && o.codec.name !== leg.codec) {
+        // The SRC no longer offers the codec this file is written in (B2: never transcode, never
+        // write one codec's bytes as another's): the stream goes on in a new file.
+        this.#log.info({ callId: session.callId, label: o.label, from: leg.codec, to: o.codec.name }, 'codec changed; the stream continues in a new file');
+        await this.#closeLeg(session, leg);
+        leg = undefined;
+      }
       if (leg && (o.refused !== undefined || !o.codec)) {
         await this.#closeLeg(session, leg);
         answered.push({ offer: o, localPort: 0, localCrypto: undefined });

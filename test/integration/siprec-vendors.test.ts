@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ffprobe, freeUdpBlock, startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
 import { STREAM_TONES_HZ, VendorReplay, type Step } from '../helpers/vendors.ts';
+import { RawSrc, RtpSender } from '../helpers/src.ts';
+import { ALICE, BOB, rsMetadata } from '../helpers/sipp.ts';
+import { linearToAlaw, linearToUlaw, tone } from '../helpers/g711.ts';
 import { parseInfo } from '../../src/recording/index.ts';
 
 let cs: CallsealProcess;
@@ -246,5 +249,33 @@ describe('published SRC messages record correctly', () => {
       const callerWav = wavs.find((w) => w.endsWith('_caller.wav')) ?? '';
       expect(toneOf(join(dir, callerWav), 1)).toBe(c.callerStream);
     }
+  });
+});
+
+describe('codec across re-INVITEs', () => {
+  it('keeps writing each file in one codec: a re-INVITE that drops the recorded codec starts a new file', async () => {
+    const src = await RawSrc.connect('UDP', cs.sipPort);
+    try {
+      const first = await src.invite([{ label: '1', payloadType: 0, codec: 'PCMU' }, { label: '2', payloadType: 0, codec: 'PCMU' }], rsMetadata(ALICE, BOB));
+      expect(first.response.status).toBe(200);
+      const a = first.ports.map((p) => new RtpSender(p, 0));
+      await Promise.all(a.map((r, i) => r.play(tone(STREAM_TONES_HZ[i] ?? 440, 0.6, linearToUlaw))));
+      // The SRC now offers A-law only.
+      const second = await src.invite([{ label: '1', payloadType: 8, codec: 'PCMA' }, { label: '2', payloadType: 8, codec: 'PCMA' }], rsMetadata(ALICE, BOB));
+      expect(second.response.status).toBe(200);
+      expect([...second.answer.matchAll(/^m=audio \d+ \S+ (\d+)/gm)].map((m) => m[1])).toEqual(['8', '8']);
+      const b = second.ports.map((p) => new RtpSender(p, 8));
+      await Promise.all(b.map((r, i) => r.play(tone(STREAM_TONES_HZ[i] ?? 440, 0.6, linearToAlaw))));
+      expect((await src.bye()).status).toBe(200);
+      for (const r of [...a, ...b]) r.close();
+    } finally {
+      src.close();
+    }
+    const done = await cs.waitForLog((l) => l['msg'] === 'recording finished' && l['callId'] === src.callId, 20000);
+    const wavs = (done['files'] as string[]).filter((f) => f.endsWith('.wav'));
+    const codecs = wavs.map((w) => ffprobe(join(String(done['dir']), w.split('/').pop() ?? w)).codec).sort();
+    // The µ-law part merged into the stereo file, the A-law part in its own files: never mixed up.
+    expect(codecs).toContain('pcm_mulaw');
+    expect(codecs).toContain('pcm_alaw');
   });
 });
