@@ -29,34 +29,99 @@ export function parseContentType(value: string): { type: string; params: Map<str
   return { type: typePart.trim().toLowerCase(), params };
 }
 
+/**
+ * Deviations from RFC 2046 that real SRCs send and callseal accepts (SIPREC-INTEROP.md); the
+ * caller counts and logs them, a recording is never refused for one.
+ */
+export type MultipartQuirk =
+  /** The body ends without `--boundary--`; Content-Length ends the last part (Ribbon/Sonus, SEMS, Cisco). */
+  | 'unterminated'
+  /** The boundary is longer than the 70 characters RFC 2046 section 5.1.1 allows. */
+  | 'long-boundary'
+  /** Content-Type names no boundary; the body's first delimiter line gives it. */
+  | 'boundary-inferred';
+
+/** A split multipart body and the quirks seen while splitting it. */
+export interface MultipartBody {
+  readonly parts: BodyPart[];
+  readonly quirks: readonly MultipartQuirk[];
+}
+
+/** Longest boundary accepted; RFC 2046 allows 70, a tolerant reader takes a few more. */
+const MAX_BOUNDARY = 256;
+
+/**
+ * Finds the next delimiter line at or after `from`: `--boundary` at the start of the body or of a
+ * line, followed by `--`, linear white space, a line end or the end of the body (RFC 2046
+ * section 5.1.1). A boundary string inside a line or as the prefix of a longer token is content.
+ */
+function findDelimiter(body: Buffer, delimiter: Buffer, from: number): number {
+  for (let pos = body.indexOf(delimiter, from); pos >= 0; pos = body.indexOf(delimiter, pos + 1)) {
+    if (pos > 0 && body[pos - 1] !== 0x0a) continue;
+    const next = body[pos + delimiter.length];
+    if (next === undefined || next === 0x2d || next === 0x20 || next === 0x09 || next === 0x0d || next === 0x0a) return pos;
+  }
+  return -1;
+}
+
+/** The boundary of a body whose first non-empty line is a delimiter line (`--token`). */
+function inferBoundary(body: Buffer): string | undefined {
+  const head = body.subarray(0, MAX_BOUNDARY + 8).toString('latin1');
+  const line = /^(?:[ \t]*\r?\n)*--([^\r\n]*?)[ \t]*\r?\n/.exec(head)?.[1];
+  return line && !line.endsWith('--') && /^[0-9A-Za-z'()+_,./:=? -]+$/.test(line) ? line : undefined;
+}
+
 /** Splits a multipart body; throws `ParseError` (CS_SIP_MULTIPART) when it is malformed. */
 export function parseMultipart(body: Buffer, contentType: string): BodyPart[] {
+  return parseMultipartBody(body, contentType).parts;
+}
+
+/**
+ * Splits a multipart body and reports the quirks it accepted. A body whose closing delimiter is
+ * missing ends where Content-Length ends it (RFC 3261 section 20.14 frames the body, not the
+ * delimiter); anything else malformed throws `ParseError` (CS_SIP_MULTIPART).
+ */
+export function parseMultipartBody(body: Buffer, contentType: string): MultipartBody {
   const { params } = parseContentType(contentType);
-  const boundary = params.get('boundary');
-  if (!boundary || boundary.length > 70) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a valid boundary');
+  const quirks: MultipartQuirk[] = [];
+  let boundary = params.get('boundary');
+  if (boundary === undefined) {
+    boundary = inferBoundary(body);
+    if (boundary !== undefined) quirks.push('boundary-inferred');
+  }
+  if (!boundary || boundary.length > MAX_BOUNDARY) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a valid boundary');
+  if (boundary.length > 70) quirks.push('long-boundary');
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const parts: BodyPart[] = [];
-  let pos = body.indexOf(delimiter);
+  let pos = findDelimiter(body, delimiter, 0);
   if (pos < 0) throw new ParseError('CS_SIP_MULTIPART', `boundary "${boundary}" not found in body`);
   for (;;) {
     let after = pos + delimiter.length;
     if (body.subarray(after, after + 2).toString('latin1') === '--') break;
+    // A delimiter line with nothing after it: the body stopped there without `--`.
+    if (parts.length > 0 && body.subarray(after).toString('latin1').trim() === '') {
+      quirks.push('unterminated');
+      break;
+    }
     // Skip transport padding up to the end of the delimiter line.
     const eol = body.indexOf('\r\n', after, 'latin1');
     const eolLf = body.indexOf('\n', after, 'latin1');
     if (eolLf < 0) throw new ParseError('CS_SIP_MULTIPART', 'truncated multipart body', after);
     after = eol >= 0 && eol <= eolLf ? eol + 2 : eolLf + 1;
-    const next = body.indexOf(delimiter, after);
-    if (next < 0) throw new ParseError('CS_SIP_MULTIPART', 'multipart body without a closing delimiter', after);
-    // The CRLF before the delimiter belongs to the delimiter (RFC 2046 section 5.1.1).
-    let end = next;
-    if (body[end - 1] === 0x0a) end--;
-    if (body[end - 1] === 0x0d) end--;
+    const next = findDelimiter(body, delimiter, after);
+    let end = next < 0 ? body.length : next;
+    if (next < 0) quirks.push('unterminated');
+    else {
+      // The CRLF before the delimiter belongs to the delimiter (RFC 2046 section 5.1.1).
+      if (body[end - 1] === 0x0a) end--;
+      if (body[end - 1] === 0x0d) end--;
+    }
     parts.push(parsePart(body.subarray(after, Math.max(after, end))));
     if (parts.length > MAX_PARTS) throw new ParseError('CS_SIP_MULTIPART', `more than ${MAX_PARTS} body parts`);
+    if (next < 0) break;
     pos = next;
   }
-  return parts;
+  return { parts, quirks };
 }
 
 function parsePart(part: Buffer): BodyPart {

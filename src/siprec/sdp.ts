@@ -1,10 +1,12 @@
 /**
  * SDP offer/answer for a recording server (RFC 3264, RFC 7866 section 8): every offered audio
  * stream is answered `a=recvonly` (or `a=inactive` when the offer is inactive) on callseal's port,
- * keeping its label and one of the offered codecs (the SRC's first that callseal records).
+ * keeping its label and one of the offered codecs. The codec is one that every stream offers
+ * where one exists, so a stereo setting can interleave the two parties (B1), and otherwise the
+ * SRC's first that callseal records; a codec that is not offered is never answered.
  * SDES-keyed streams (RFC 4568) get callseal's own key in the answer. Does no I/O.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { parse as parseSdp } from 'sdp-transform';
 import { SipError } from '../common/errors.ts';
 import { codecByName, codecByStaticType, type Codec } from '../media/index.ts';
@@ -27,6 +29,8 @@ export interface OfferedStream {
   readonly paused: boolean;
   readonly codec: Codec | undefined;
   readonly payloadType: number | undefined;
+  /** Every recordable codec the m-line offers, in the SRC's order, with its payload type. */
+  readonly offeredCodecs: readonly { readonly codec: Codec; readonly payloadType: number }[];
   readonly dtmfPayloadType: number | undefined;
   /** The SRC's chosen `a=crypto` value (after `crypto:`) for SRTP streams. */
   readonly crypto: { readonly tag: number; readonly suite: SrtpSuite; readonly value: string } | undefined;
@@ -40,8 +44,16 @@ function payloadsOf(m: { readonly payloads?: string | number }): string {
   return String(m.payloads ?? '');
 }
 
+/** Options of {@link parseOffer}. */
+export interface ParseOfferOptions {
+  /** The recording is meant to be one stereo WAV: among shared codecs prefer one that interleaves. */
+  readonly stereo?: boolean;
+  /** Codec already recorded per label (re-INVITE): kept while the stream still offers it. */
+  readonly keep?: ReadonlyMap<string, string>;
+}
+
 /** Parses an SDP offer; throws `SipError` 400 for an unusable document. */
-export function parseOffer(sdp: Buffer): OfferedStream[] {
+export function parseOffer(sdp: Buffer, options: ParseOfferOptions = {}): OfferedStream[] {
   const textSdp = sdp.toString('utf8');
   if (!/^v=0/m.test(textSdp) || !/^m=/m.test(textSdp)) {
     throw new SipError('CS_SDP_INVALID', 400, 'Bad Request', 'SDP body without v= or m= lines');
@@ -56,7 +68,7 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
   const rawSections = textSdp.split(/\r?\n(?=m=)/).slice(1);
   const sessionIp = session.connection?.ip;
   const sessionDirection = session.direction;
-  return session.media.map((m, index): OfferedStream => {
+  const streams = session.media.map((m, index): OfferedStream => {
     const raw = rawSections[index] ?? '';
     const labelLine = /^a=label:(.+?)\s*$/m.exec(raw)?.[1];
     const label = labelLine ? labelLine.slice(0, 64) : `#${index}`;
@@ -68,21 +80,22 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
       index, label, mediaType: m.type, protocol: m.protocol, port: m.port, payloads: payloadsOf(m),
       direction, paused,
     };
-    if (m.type !== 'audio') return { ...base, codec: undefined, payloadType: undefined, dtmfPayloadType: undefined, crypto: undefined, refused: `media type ${m.type}` };
-    if (m.port === 0) return { ...base, codec: undefined, payloadType: undefined, dtmfPayloadType: undefined, crypto: undefined, refused: 'stream removed (port 0)' };
+    const none = { codec: undefined, payloadType: undefined, offeredCodecs: [], dtmfPayloadType: undefined, crypto: undefined };
+    if (m.type !== 'audio') return { ...base, ...none, refused: `media type ${m.type}` };
+    if (m.port === 0) return { ...base, ...none, refused: 'stream removed (port 0)' };
     const pts = payloadsOf(m).split(/\s+/).filter((p) => /^\d{1,3}$/.test(p)).map(Number);
-    let codec: Codec | undefined;
-    let payloadType: number | undefined;
+    const offeredCodecs: { codec: Codec; payloadType: number }[] = [];
     let dtmfPayloadType: number | undefined;
     for (const pt of pts) {
       const map = m.rtp.find((r) => r.payload === pt);
       const c = map ? codecByName(map.codec) : codecByStaticType(pt);
-      if (c && (!map || pt >= 96 || codecByStaticType(pt) === c) && !codec) {
-        codec = c;
-        payloadType = pt;
-      }
-      if (map && /^telephone-event$/i.test(map.codec) && dtmfPayloadType === undefined) dtmfPayloadType = pt;
+      // A static type keeps its RFC 3551 meaning; an rtpmap must agree on the clock rate too.
+      const agrees = c !== undefined && (!map || ((pt >= 96 || codecByStaticType(pt) === c) && (map.rate === undefined || map.rate === c.clockRateHz)));
+      if (c && agrees && !offeredCodecs.some((o) => o.codec === c)) offeredCodecs.push({ codec: c, payloadType: pt });
+      if (map && /^telephone-event$/i.test(map.codec) && (map.rate ?? 8000) === 8000 && dtmfPayloadType === undefined) dtmfPayloadType = pt;
     }
+    const codec = offeredCodecs[0]?.codec;
+    const payloadType = offeredCodecs[0]?.payloadType;
     let crypto: OfferedStream['crypto'];
     const secure = /SAVP/i.test(m.protocol);
     if (secure) {
@@ -102,8 +115,58 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
     if (!codec) refused = `no recordable codec in "${payloadsOf(m)}"`;
     else if (secure && !crypto) refused = 'SRTP without a supported SDES crypto suite';
     else if (/DTLS|UDP\/TLS/i.test(m.protocol)) refused = `transport ${m.protocol} not supported`;
-    return { ...base, codec, payloadType, dtmfPayloadType, crypto, refused };
+    return { ...base, codec, payloadType, offeredCodecs, dtmfPayloadType, crypto, refused };
   });
+  return chooseCodecs(streams, options);
+}
+
+/**
+ * One codec for every recorded stream where the offer allows it (RFC 3264 section 6.1 lets the
+ * answerer pick any offered codec per m-line): OpenSIPS offers `0 8` on one stream and `8 0` on
+ * the other, and answering each stream's first would split a stereo setting into two files. The
+ * choice is, in order: the codec a stream already records (re-INVITE); among the codecs every
+ * stream offers, the SRC's first (in the first stream's order) that keeps the layout (interleavable
+ * for stereo); the SRC's first shared one; and when no codec is shared, each stream's first.
+ */
+export function chooseCodecs(streams: readonly OfferedStream[], options: ParseOfferOptions = {}): OfferedStream[] {
+  const active = streams.filter((s) => s.refused === undefined && s.offeredCodecs.length > 0);
+  const pick = (s: OfferedStream, name: string | undefined): OfferedStream => {
+    const c = s.offeredCodecs.find((o) => o.codec.name === name);
+    return c ? { ...s, codec: c.codec, payloadType: c.payloadType } : s;
+  };
+  const kept = (s: OfferedStream): string | undefined => {
+    const name = options.keep?.get(s.label);
+    return s.offeredCodecs.some((o) => o.codec.name === name) ? name : undefined;
+  };
+  const shared = (active[0]?.offeredCodecs ?? []).map((o) => o.codec)
+    .filter((c) => active.every((s) => s.offeredCodecs.some((o) => o.codec === c)));
+  const keptShared = active.map(kept).find((name) => name !== undefined && shared.some((c) => c.name === name));
+  const layout = options.stereo === true && active.length > 1 ? shared.find((c) => c.stereoByInterleave) : undefined;
+  const common = keptShared ?? layout?.name ?? shared[0]?.name;
+  return streams.map((s) => (active.includes(s) ? pick(s, kept(s) ?? common ?? s.codec?.name) : s));
+}
+
+/**
+ * Why the recorded streams of an offer do not share one codec, or undefined when they do: the
+ * stereo layout of a setting cannot hold then (one file per stream), and the recording says so.
+ */
+export function codecLayoutNote(streams: readonly OfferedStream[]): string | undefined {
+  const active = streams.filter((s) => s.refused === undefined && s.codec !== undefined);
+  const names = new Set(active.map((s) => s.codec?.name));
+  if (names.size <= 1) return undefined;
+  const list = active.map((s) => `${s.label}: ${s.offeredCodecs.map((o) => o.codec.name).join(' ')}`).join('; ');
+  return `no recordable codec is offered on every stream (${list}); each stream keeps its own codec and file`;
+}
+
+/**
+ * The numeric `sess-id` of an `o=` line (RFC 4566 section 5.2: `sess-id = 1*DIGIT`) for a
+ * session token: decimal digits are kept, hex tokens are read as a number, anything else is hashed
+ * to 48 bits, so one session always gets the same id.
+ */
+export function sdpSessionId(token: string): string {
+  if (/^\d{1,19}$/.test(token)) return token;
+  if (/^[0-9a-f]{1,15}$/i.test(token)) return BigInt(`0x${token}`).toString(10);
+  return BigInt(`0x${createHash('sha256').update(token).digest('hex').slice(0, 12)}`).toString(10);
 }
 
 /** What the answer needs per stream beyond the offer. */
@@ -125,7 +188,7 @@ export function buildAnswer(streams: readonly AnsweredStream[], address: string,
   const ipVer = address.includes(':') ? 'IP6' : 'IP4';
   const lines = [
     'v=0',
-    `o=callseal ${sessionId} ${version} IN ${ipVer} ${address}`,
+    `o=callseal ${sdpSessionId(sessionId)} ${version} IN ${ipVer} ${address}`,
     's=callseal',
     `c=IN ${ipVer} ${address}`,
     't=0 0',

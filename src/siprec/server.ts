@@ -10,12 +10,13 @@ import type { Logger } from '../common/log.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, ParseError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  getHeader, getHeaders, parseContentType, parseMultipart, parseNameAddr, randomToken,
+  getHeader, getHeaders, parseContentType, parseMultipartBody, parseNameAddr, randomToken,
   type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipStack,
 } from '../sip/index.ts';
 import type { LegResult, MediaEngine } from '../media/index.ts';
 import type { FinishedRecording, PartyInfo, RecordingStore, SpoolState } from '../recording/index.ts';
-import { buildAnswer, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
+import { buildAnswer, codecLayoutNote, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
+import { judgeAccept } from './accept.ts';
 import { mergeMetadata, parseMetadata, resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
 
 /** Extensions callseal supports (RFC 3261 section 8.2.2.3). */
@@ -149,6 +150,8 @@ interface Session {
 interface BodyParts {
   readonly sdp: Buffer | undefined;
   readonly metadata: Buffer | undefined;
+  /** Deviations accepted while reading the body (`docs/siprec.md`, quirks). */
+  readonly quirks: readonly string[];
 }
 
 /** The SIPREC recording server. */
@@ -159,7 +162,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #timer: NodeJS.Timeout;
   #closed = false;
   /** Counters for health and tests. */
-  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0 };
+  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0, quirks: 0 };
 
   constructor(options: SiprecServerOptions) {
     super();
@@ -276,31 +279,41 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.safeEmit('failed', { callId, error: errorMessage(err) });
   }
 
-  /** Checks Accept (RFC 3261 section 8.2.3): the answer is SDP, so the SRC must accept SDP. */
-  #checkRequest(msg: SipRequest): void {
-    const accept = getHeaders(msg, 'accept');
-    if (msg.method === 'INVITE' && accept.length > 0 && !accept.some((a) => /^(application\/sdp|application\/\*|\*\/\*)/i.test(a.trim()))) {
-      throw new SipError('CS_SDP_INVALID', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
-    }
+  /**
+   * Checks Accept (RFC 3261 section 8.2.3) with {@link judgeAccept}: a SIPREC client that omits
+   * `application/sdp` is recorded and the omission counted. Returns the quirks seen.
+   */
+  #checkRequest(msg: SipRequest): string[] {
+    const verdict = judgeAccept({ method: msg.method, accept: getHeaders(msg, 'accept'), require: getHeaders(msg, 'require'), contact: getHeader(msg, 'contact') ?? '' });
+    if (verdict === 'refuse') throw new SipError('CS_SDP_INVALID', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
+    return verdict === 'ok' ? [] : ['accept-without-sdp'];
+  }
+
+  /** Counts and logs what an SRC sent outside the RFCs and callseal accepted anyway. */
+  #noteQuirks(callId: string, quirks: readonly string[]): void {
+    if (quirks.length === 0) return;
+    this.stats.quirks += quirks.length;
+    this.#log.info({ callId, quirks }, 'SRC quirks accepted');
   }
 
   #parts(msg: SipRequest): BodyParts {
-    if (msg.body.length === 0) return { sdp: undefined, metadata: undefined };
+    if (msg.body.length === 0) return { sdp: undefined, metadata: undefined, quirks: [] };
     const contentType = getHeader(msg, 'content-type') ?? '';
     const { type } = parseContentType(contentType);
-    if (type === 'application/sdp') return { sdp: msg.body, metadata: undefined };
-    if (type === 'application/rs-metadata+xml' || type === 'application/rs-metadata') return { sdp: undefined, metadata: msg.body };
+    if (type === 'application/sdp') return { sdp: msg.body, metadata: undefined, quirks: [] };
+    if (type === 'application/rs-metadata+xml' || type === 'application/rs-metadata') return { sdp: undefined, metadata: msg.body, quirks: [] };
     if (type === 'multipart/mixed') {
-      let parts;
+      let split;
       try {
-        parts = parseMultipart(msg.body, contentType);
+        split = parseMultipartBody(msg.body, contentType);
       } catch (err) {
         throw new SipError('CS_SIP_MULTIPART', 400, 'Bad Request', errorMessage(err), { cause: err });
       }
+      const { parts } = split;
       // Part order varies between SRCs; unknown parts (Cisco application/gtd) are ignored.
       const sdp = parts.find((p) => p.contentType === 'application/sdp')?.body;
       const metadata = parts.find((p) => p.contentType === 'application/rs-metadata+xml' || p.contentType === 'application/rs-metadata')?.body;
-      return { sdp, metadata };
+      return { sdp, metadata, quirks: split.quirks.map((q) => `multipart-${q}`) };
     }
     throw new SipError('CS_SDP_INVALID', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not recordable`);
   }
@@ -319,13 +332,16 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     if (this.#closed) throw new SipError('CS_STATE_CLOSED', 503, 'Service Unavailable', 'shutting down');
     const msg = req.message;
     const callId = getHeader(msg, 'call-id') ?? '';
-    this.#checkRequest(msg);
+    const acceptQuirks = this.#checkRequest(msg);
     const parts = this.#parts(msg);
+    this.#noteQuirks(callId, [...acceptQuirks, ...parts.quirks]);
     const contact = getHeader(msg, 'contact') ?? '';
     const isSiprec = getHeaders(msg, 'require').some((r) => /^siprec$/i.test(r.trim())) || /[;\s]\+?sip\.src\b|;\s*src\b/i.test(contact) || parts.metadata !== undefined;
     if (!isSiprec) throw new SipError('CS_SIPREC_NOT_SIPREC', 488, 'Not Acceptable Here', 'not a SIPREC recording session (no Require: siprec, +sip.src or metadata)');
     if (!parts.sdp) throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', 'INVITE without an SDP offer is not supported');
-    const offer = parseOffer(parts.sdp);
+    const offer = parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo' });
+    const layoutNote = codecLayoutNote(offer);
+    if (layoutNote) this.#log.warn({ callId, note: layoutNote }, 'streams recorded in different codecs');
     if (offer.every((s) => s.refused !== undefined)) {
       throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
     }
@@ -360,7 +376,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
       session.state = 'answered';
       if (session.recording) {
-        this.#log.info({ callId, recordingId: session.id, setting: session.setting, streams: answered.filter((a) => a.localPort > 0).length, basePort: session.portBlocks[0]?.[0], remote: req.remote }, 'recording started');
+        const parties = this.#parties(session);
+        this.#log.info({ callId, recordingId: session.id, callerBy: parties.source, channelsBy: parties.labelSource, callerLabel: parties.callerLabel, calleeLabel: parties.calleeLabel, setting: session.setting, streams: answered.filter((a) => a.localPort > 0).length, basePort: session.portBlocks[0]?.[0], remote: req.remote }, 'recording started');
         this.safeEmit('started', this.#liveView(session));
       } else this.#log.info({ callId, reason: session.decision.reason }, 'call not recorded');
       this.#retransmit2xx(session, req, response.status);
@@ -577,10 +594,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     let update: RecordingMetadata | undefined;
     let offer: OfferedStream[] | undefined;
     try {
-      this.#checkRequest(msg);
+      const acceptQuirks = this.#checkRequest(msg);
       parts = this.#parts(msg);
+      this.#noteQuirks(session.callId, [...acceptQuirks, ...parts.quirks]);
       update = this.#metadata(parts.metadata);
-      offer = parts.sdp ? parseOffer(parts.sdp) : undefined;
+      // A stream keeps the codec its file is written in while the SRC still offers it.
+      const keep = new Map(session.legs.filter((l) => l.open).map((l) => [l.label, l.codec]));
+      offer = parts.sdp ? parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo', keep }) : undefined;
     } catch (err) {
       const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
       req.respond(e.status, e.reason, { headers: errorHeaders(e) });
@@ -629,7 +649,14 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const seen = new Set<string>();
     for (const o of offer) {
       seen.add(o.label);
-      const leg = session.legs.find((l) => l.open && l.label === o.label);
+      let leg = session.legs.find((l) => l.open && l.label === o.label);
+      if (leg && o.refused === undefined && o.codec && o.codec.name !== leg.codec) {
+        // The SRC no longer offers the codec this file is written in (B2: never transcode, never
+        // write one codec's bytes as another's): the stream goes on in a new file.
+        this.#log.info({ callId: session.callId, label: o.label, from: leg.codec, to: o.codec.name }, 'codec changed; the stream continues in a new file');
+        await this.#closeLeg(session, leg);
+        leg = undefined;
+      }
       if (leg && (o.refused !== undefined || !o.codec)) {
         await this.#closeLeg(session, leg);
         answered.push({ offer: o, localPort: 0, localCrypto: undefined });
@@ -679,13 +706,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
   }
 
-  #parties(session: Session): { caller: PartyInfo; callee: PartyInfo; callerLabel: string | undefined; calleeLabel: string | undefined; all: PartyInfo[] } {
+  #parties(session: Session): { caller: PartyInfo; callee: PartyInfo; callerLabel: string | undefined; calleeLabel: string | undefined; all: PartyInfo[]; source: string; labelSource: string } {
     const labels = session.offer.filter((o) => o.mediaType === 'audio').map((o) => o.label);
     const p = resolveParties(session.metadata, labels);
     const info = (x: Participant | undefined): PartyInfo => ({ number: x?.number ?? '', name: x?.name ?? '', aor: x?.aor ?? '' });
     return {
       caller: info(p.caller), callee: info(p.callee), callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
-      all: (session.metadata?.participants ?? []).map(info),
+      all: (session.metadata?.participants ?? []).map(info), source: p.source, labelSource: p.labelSource,
     };
   }
 
