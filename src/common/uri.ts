@@ -31,3 +31,14 @@ export function phoneNumber(raw: string): string | undefined {
   const s = uriUserPart(raw).replace(/[-.()]/g, '');
   return s.length <= MAX_NUMBER_LENGTH && /^\+?[0-9*#]+$/.test(s) ? s : undefined;
 }
+
+/**
+ * The user name of a `sip:` URI that names an account rather than a number (`sip:alice@pbx`,
+ * `sip:ASBCE@sbc`, `sip:müller@x`), or `undefined`: a letter first, then letters, digits, `.`, `_`
+ * or `-`, at most {@link MAX_NUMBER_LENGTH} characters. No space, `=`, control, bidi or zero-width
+ * character can pass, so such a name is as safe in a file name or `_info.txt` as a number.
+ */
+export function sipUserName(raw: string): string | undefined {
+  const s = uriUserPart(raw);
+  return /^\p{L}[\p{L}\p{N}._-]{0,31}$/u.test(s) ? s : undefined;
+}

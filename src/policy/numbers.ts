@@ -6,7 +6,7 @@
  * Does no I/O.
  */
 
-import { phoneNumber, uriUserPart } from '../common/uri.ts';
+import { phoneNumber, sipUserName, uriUserPart } from '../common/uri.ts';
 
 /** Dialling context of the installation. */
 export interface NumberContext {
@@ -34,20 +34,13 @@ export function isFeatureCode(raw: string): boolean {
 }
 
 /**
- * A SIP user name kept for exact matches (`sip:alice@host` → `alice`). It starts with a letter, so
- * no number prefix or extension can match it, and it is bounded like a number.
- */
-const SIP_USER_NAME = /^[a-z][a-z0-9._-]{0,31}$/;
-
-/**
  * Normalises a number in the context. A plain SIP user name is returned lower-cased; anything else
  * that is not a number (`+49 30'; DROP`, `=1+1`, bidi characters, 500 digits) gives `''`.
  */
 export function normalizeNumber(raw: string, ctx: NumberContext = DEFAULT_CONTEXT): string {
   const s = phoneNumber(raw);
   if (s === undefined) {
-    const user = uriUserPart(raw).toLowerCase();
-    return SIP_USER_NAME.test(user) ? user : '';
+    return sipUserName(raw)?.toLowerCase() ?? '';
   }
   if (s.startsWith('+')) return s;
   if (ctx.internationalPrefix && s.startsWith(ctx.internationalPrefix)) return `+${s.slice(ctx.internationalPrefix.length)}`;

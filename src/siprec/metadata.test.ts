@@ -23,8 +23,8 @@ describe('parseMetadata', () => {
   it('reads participants, streams and associations of RFC 7865', () => {
     const m = parseMetadata(RFC7865);
     expect(m.sessionId).toBe('hVpd7YQgRW2nD22h7q60JQ==');
-    // `bob` and `alice` are user names, not telephone numbers: the AoR keeps them, the number stays empty.
-    expect(m.participants.map((p) => [p.number, p.name, p.aor])).toEqual([['', 'Bob', 'sip:bob@biloxi.com'], ['', 'Alice', 'sip:alice@atlanta.com']]);
+    // `bob` and `alice` are account names: kept (checked by sipUserName), the AoR as received.
+    expect(m.participants.map((p) => [p.number, p.name, p.aor])).toEqual([['bob', 'Bob', 'sip:bob@biloxi.com'], ['alice', 'Alice', 'sip:alice@atlanta.com']]);
     expect(m.streams.map((s) => s.label)).toEqual(['96', '97']);
     expect(m.participants[0]?.send).toEqual(['i1Pz3to5hGk8fuXl+PbwCw==']);
     const parties = resolveParties(m, ['96', '97']);
@@ -104,7 +104,7 @@ describe('numberFromAor', () => {
     ['4930123@host:5060', '4930123'],
     ['sip:@domain', ''],
     ['<sip:%2B4930123@host>', '+4930123'],
-    ['sips:alice@example.com', ''],
+    ['sips:alice@example.com', 'alice'],
   ])('%s gives %s', (aor, number) => {
     expect(numberFromAor(aor)).toBe(number);
   });

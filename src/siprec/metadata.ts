@@ -11,7 +11,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { SyntaxValidator } from 'fast-xml-validator';
 import { ParseError } from '../common/errors.ts';
-import { phoneNumber } from '../common/uri.ts';
+import { phoneNumber, sipUserName } from '../common/uri.ts';
 
 /** Largest metadata document accepted. */
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -25,7 +25,7 @@ export interface Participant {
   readonly id: string;
   /** The address of record as sent (`sip:+4930123@host`, `tel:+4930123`, ...). */
   readonly aor: string;
-  /** The telephone number in the AoR, validated by `phoneNumber`; empty when the AoR holds none (the AoR keeps the raw text). */
+  /** The telephone number (or account name) in the AoR, validated by `phoneNumber`/`sipUserName`; empty when the AoR holds neither (the AoR keeps the raw text). */
   readonly number: string;
   readonly name: string;
   /** Stream ids this participant sends. */
@@ -146,11 +146,12 @@ function streamRef(node: XmlNode): string {
 /**
  * The telephone number of an AoR: `sip:+4930123@host;user=phone` gives `+4930123`,
  * `tel:+49-30-123;phone-context=x` gives `+4930123`, `4930123@host:5060` gives `4930123`.
- * Anything that is not a number (`sip:alice@host`, `+49 30'; DROP`, 500 digits) gives an empty
- * string, so no file name, search or policy decision rests on free text (invariant 4).
+ * An account name (`sip:alice@host`, checked by `sipUserName`) is kept as it is. Anything else
+ * (`+49 30'; DROP`, `=1+1`, 500 digits, bidi characters) gives an empty string, so no file name,
+ * search or policy decision rests on free text (invariant 4).
  */
 export function numberFromAor(aor: string): string {
-  return phoneNumber(aor) ?? '';
+  return phoneNumber(aor) ?? sipUserName(aor) ?? '';
 }
 
 /** Parses one metadata document. Throws `ParseError` (CS_SIPREC_METADATA) when it is unusable. */
