@@ -21,6 +21,8 @@ export interface OfferedStream {
   readonly mediaType: string;
   readonly protocol: string;
   readonly port: number;
+  /** The SRC's media address (`c=` of the m-line or the session); media from elsewhere is not recorded. */
+  readonly address: string;
   readonly payloads: string;
   readonly direction: StreamDirection;
   /** Hold or pause: `a=inactive`, `a=recvonly` from the SRC, or `c=0.0.0.0` (SIPREC-INTEROP). */
@@ -65,7 +67,7 @@ export function parseOffer(sdp: Buffer): OfferedStream[] {
     if (direction !== 'sendonly' && direction !== 'recvonly' && direction !== 'inactive') direction = 'sendrecv';
     const paused = direction === 'inactive' || direction === 'recvonly' || ip === '0.0.0.0' || ip === '::';
     const base = {
-      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, payloads: payloadsOf(m),
+      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, address: ip, payloads: payloadsOf(m),
       direction, paused,
     };
     if (m.type !== 'audio') return { ...base, codec: undefined, payloadType: undefined, dtmfPayloadType: undefined, crypto: undefined, refused: `media type ${m.type}` };
