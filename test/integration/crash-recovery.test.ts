@@ -85,6 +85,7 @@ describe('kill -9 during 20 calls', () => {
 
 describe('issue 5: kill -9 during a call of known length', () => {
   it('takes last-packet and the duration from the audio, not from the restart time', async () => {
+    await cs?.stop();
     cs = await startCallseal();
     const home = cs.home;
     const src = await RawSrc.connect('UDP', cs.sipPort);
