@@ -12,7 +12,7 @@
  * ```
  * The JUNK chunk reserves the ds64 space so the upgrade never moves audio.
  */
-import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
 import { ParseError } from '../common/errors.ts';
 
 /** Size of the header callseal writes. */
@@ -130,6 +130,19 @@ export class WavWriter {
       this.#flushedBytes += done;
       this.#buffered -= done;
     }
+  }
+
+  /** Cuts the audio back to `length` bytes (nothing happens when it is not longer). */
+  truncate(length: number): void {
+    if (length >= this.#dataBytes) return;
+    if (length >= this.#flushedBytes) {
+      this.#buffered = length - this.#flushedBytes;
+    } else {
+      this.#buffered = 0;
+      if (this.#fd !== undefined) ftruncateSync(this.#fd, WAV_HEADER_SIZE + length);
+      this.#flushedBytes = length;
+    }
+    this.#dataBytes = length;
   }
 
   /** Audio bytes in the file itself (not counting the buffer). */

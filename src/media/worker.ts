@@ -55,7 +55,8 @@ function post(event: WorkerEvent): void {
 function apply(leg: Leg, writes: readonly TimelineWrite[]): void {
   for (const w of writes) {
     if (w.kind === 'audio') leg.writer.write(w.bytes);
-    else leg.writer.fill(leg.codec.silenceByte, w.count);
+    else if (w.kind === 'silence') leg.writer.fill(leg.codec.silenceByte, w.count);
+    else leg.writer.truncate(w.length);
   }
 }
 

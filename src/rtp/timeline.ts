@@ -13,10 +13,10 @@
  *   written is late and counted, not written. Duplicates are counted and dropped.
  * - Gaps (loss, silence suppression, hold) become codec silence.
  * - The wall clock bounds the timeline (invariant 4): nothing is written past the wall-clock
- *   position of a packet's arrival plus `maxAheadMs`, whatever its SSRC, timestamp or size says.
- *   Audio that would run past it is counted in `clippedBytes`, not written; a payload longer than
- *   `maxPacketMs` of audio for the codec is counted as `oversized` and not written at all. So a
- *   sender that changes SSRC on every packet, jumps its timestamps or sends 65,000-byte payloads
+ *   position of a packet's arrival plus `maxAheadMs`, whatever its SSRC, timestamp or size says,
+ *   and `finish` cuts what ran ahead past the end. Audio beyond either bound is counted in
+ *   `clippedBytes`, not kept; a payload longer than `maxPacketMs` of audio for the codec is
+ *   counted as `oversized` and not written at all. So a sender that changes SSRC on every packet, jumps its timestamps or sends 65,000-byte payloads
  *   cannot make a file longer than its call.
  * - Work per packet is constant: per-SSRC counts are kept as running sums, one sequence window is
  *   reused, and at most `MAX_PENDING` packets wait in the reorder window.
@@ -26,7 +26,9 @@ import { seqDelta, tsDelta } from './packet.ts';
 /** One append to the leg's audio file. */
 export type TimelineWrite =
   | { readonly kind: 'audio'; readonly bytes: Buffer }
-  | { readonly kind: 'silence'; readonly count: number };
+  | { readonly kind: 'silence'; readonly count: number }
+  /** Cut the file back to `length` bytes: audio that ran ahead past the end of the call. */
+  | { readonly kind: 'truncate'; readonly length: number };
 
 /** Packet statistics of one stream (B9): the evidence of completeness. */
 export interface StreamStats {
@@ -278,11 +280,19 @@ export class Timeline {
     return writes;
   }
 
-  /** Releases everything and pads with silence up to the wall-clock time `endMs`. */
+  /**
+   * Releases everything and pads with silence up to the wall-clock time `endMs`; audio that ran
+   * ahead of the clock past `endMs` (at most `maxAheadMs`) is cut, so no file is longer than its call.
+   */
   finish(endMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
     this.#release(Infinity, writes);
     const end = this.#wallPos(endMs) * this.#opts.bytesPerTick;
+    if (end < this.#cursor) {
+      writes.push({ kind: 'truncate', length: end });
+      this.stats.clippedBytes += this.#cursor - end;
+      this.#cursor = end;
+    }
     if (end > this.#cursor) {
       writes.push({ kind: 'silence', count: end - this.#cursor });
       this.stats.silenceBytes += end - this.#cursor;
