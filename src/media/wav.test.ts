@@ -1,7 +1,7 @@
 /**
  * WAV writer: the header golden bytes, streaming, cutting back, write errors, header repair after a
- * crash, and the RF64
- * upgrade above 4 GiB (checked on the header alone; ffprobe reads both forms in the integration tests).
+ * crash, and the RF64 upgrade above 4 GiB (checked on the header alone; ffprobe reads both forms in
+ * the integration tests).
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
