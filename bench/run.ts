@@ -8,6 +8,7 @@ import { policyBench } from './policy.ts';
 import { archiveBench } from './archive.ts';
 import { playbackBench } from './playback.ts';
 import { webBench } from './web.ts';
+import { timelineBench } from './timeline.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
@@ -16,6 +17,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   archive: archiveBench,
   playback: playbackBench,
   web: webBench,
+  timeline: () => Promise.resolve(timelineBench()),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--') && !/^\d/.test(a));

@@ -175,7 +175,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
   const media = new MediaEngine({
     host: config.rtp.host, portMin: config.rtp.portMin, portMax: config.rtp.portMax,
-    ...(config.rtp.workers > 0 ? { workers: config.rtp.workers } : {}), log,
+    ...(config.rtp.workers > 0 ? { workers: config.rtp.workers } : {}), sourceCheck: config.rtp.sourceCheck, log,
   });
   await media.start();
 
@@ -209,6 +209,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     },
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
+  media.onLegFailed((legId, err) => { siprec.onLegFailed(legId, err); });
   siprec.on('recorded', (finished) => {
     const p = sealAndComplete(finished).catch((err: unknown) => {
       // The spool keeps finished.json: the next start seals it.
@@ -289,6 +290,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     closing ??= (async () => {
       log.info('shutting down: ending running recordings');
       clearInterval(diskTimer);
+      // A recording waiting for disk space stays in the spool for the next start instead of blocking shutdown.
+      store.close();
       await siprec.close();
       await Promise.allSettled([...pending]);
       outbox.close();

@@ -40,7 +40,6 @@ const started = performance.now();
 function loop(): void {
   tick++;
   const now = performance.now();
-  let i = 0;
   for (const s of streams.values()) {
     if (now >= s.endAt) {
       streams.delete(s.port);
@@ -51,7 +50,8 @@ function loop(): void {
     p.writeUInt16BE(s.seq & 0xffff, 2);
     p.writeUInt32BE(s.ts >>> 0, 4);
     p.writeUInt32BE(s.ssrc, 8);
-    (socks[i++ % socks.length] ?? socks[0])?.send(p, s.port, '127.0.0.1');
+    // One socket per stream for its whole life: callseal latches a stream's source port (rtp.sourceCheck).
+    (socks[(s.port >> 1) % socks.length] ?? socks[0])?.send(p, s.port, '127.0.0.1');
     s.seq++;
     s.ts += 160;
     s.sent++;

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   CS_WAV_INVALID: 'A WAV file is malformed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
   CS_RECORDING_IO: 'A recording file could not be written.',
+  CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',
   CS_KEYSTORE_CERT: 'An imported certificate is unreadable or does not match the installation key.',
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',

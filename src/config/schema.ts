@@ -44,7 +44,12 @@ export const configSchema = z.object({
     workers: z.number().int().min(0).max(64).default(0),
     /** Reorder window per stream. */
     reorderMs: z.number().int().min(0).max(1000).default(60),
-  }).strict().default({ host: '0.0.0.0', portMin: 20000, portMax: 29999, workers: 0, reorderMs: 60 }),
+    /**
+     * Which source a stream accepts RTP from (invariant 4): `sdp`, the address the SRC's SDP names
+     * (the first sender when it names none usable); `first`, the first sender seen (SRC behind NAT).
+     */
+    sourceCheck: z.enum(['sdp', 'first']).default('sdp'),
+  }).strict().default({ host: '0.0.0.0', portMin: 20000, portMax: 29999, workers: 0, reorderMs: 60, sourceCheck: 'sdp' }),
   recording: z.object({
     /** stereo: one file, left caller, right callee; separate: one file per party (B1). */
     channels: z.enum(['stereo', 'separate']).default('stereo'),

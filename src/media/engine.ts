@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../common/log.ts';
 import { CallsealError, InvalidStateError, errorMessage } from '../common/errors.ts';
-import { PortPool } from '../rtp/index.ts';
-import type { LegResult, LegSpec, WorkerCommand, WorkerEvent } from './protocol.ts';
+import { PortPool, type SourceCheck } from '../rtp/index.ts';
+import type { LegChange, LegResult, LegSpec, WorkerCommand, WorkerEvent } from './protocol.ts';
 
 /** Options of {@link MediaEngine}. */
 export interface MediaEngineOptions {
@@ -16,6 +16,8 @@ export interface MediaEngineOptions {
   readonly portMax: number;
   /** Number of media workers; defaults to the number of cores. */
   readonly workers?: number;
+  /** Which source each leg accepts media from (`rtp.sourceCheck`); default `sdp`. */
+  readonly sourceCheck?: SourceCheck;
   readonly log: Logger;
 }
 
@@ -42,6 +44,7 @@ export class MediaEngine {
   readonly #activity = new Map<string, { lastPacketAtMs: number; received: number; lost: number }>();
   #closed = false;
   #dtmfHandler: (legId: string, digit: string, atMs: number) => void = () => undefined;
+  #legFailedHandler: (legId: string, err: CallsealError) => void = () => undefined;
 
   constructor(options: MediaEngineOptions) {
     this.#options = options;
@@ -107,7 +110,15 @@ export class MediaEngine {
         break;
       }
       case 'failed':
-        this.#log.error({ legId: event.legId, err: event.error }, 'leg write failed');
+        this.#log.error({ legId: event.legId, err: event.error, code: event.code }, 'leg write failed');
+        try {
+          this.#legFailedHandler(event.legId, new CallsealError(event.code, event.error));
+        } catch (err) {
+          this.#log.error({ legId: event.legId, err: errorMessage(err) }, 'leg failure handler failed');
+        }
+        break;
+      case 'warning':
+        this.#log.warn({ legId: event.legId, err: event.error }, 'media worker warning');
         break;
       case 'dtmf':
         try {
@@ -137,6 +148,14 @@ export class MediaEngine {
     this.#dtmfHandler = handler;
   }
 
+  /**
+   * Sets the handler of a leg whose file could not be written (a full disk): the leg has stopped
+   * recording and keeps what reached its file; the handler should end the recording visibly.
+   */
+  onLegFailed(handler: (legId: string, err: CallsealError) => void): void {
+    this.#legFailedHandler = handler;
+  }
+
   /** Picks the least loaded worker for a new session. */
   pickWorker(): number {
     let best = 0;
@@ -155,12 +174,12 @@ export class MediaEngine {
     this.#legWorker.set(spec.legId, slot);
     return new Promise((resolve, reject) => {
       this.#opening.set(spec.legId, { resolve: () => { resolve(); }, reject });
-      this.#post(slot, { op: 'open', spec });
+      this.#post(slot, { op: 'open', spec: { ...spec, sourceCheck: spec.sourceCheck ?? this.#options.sourceCheck ?? 'sdp' } });
     });
   }
 
-  /** Changes the payload types or SRTP key of an open leg (re-INVITE). */
-  updateLeg(legId: string, change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string }): void {
+  /** Changes the payload types, SRTP key or SDP source address of an open leg (re-INVITE). */
+  updateLeg(legId: string, change: LegChange): void {
     const slot = this.#legWorker.get(legId);
     if (slot) this.#post(slot, { op: 'update', legId, change });
   }

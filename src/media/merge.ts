@@ -3,7 +3,7 @@
  * Streams in chunks (bounded memory); the shorter leg is padded with codec silence. Runs with
  * async file I/O so the SIP thread is not blocked for long files.
  */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { readWavInfo, wavHeader, WAV_HEADER_SIZE } from './wav.ts';
 import type { Codec } from './codecs.ts';
 
@@ -18,6 +18,7 @@ export async function mergeStereo(leftPath: string, rightPath: string, outPath: 
   const frames = Math.max(leftBytes, rightBytes);
   const tmp = `${outPath}.part`;
   const [l, r, out] = await Promise.all([open(leftPath, 'r'), open(rightPath, 'r'), open(tmp, 'w')]);
+  let ok = false;
   try {
     const format = {
       formatTag: codec.formatTag, channels: 2, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
@@ -40,8 +41,11 @@ export async function mergeStereo(leftPath: string, rightPath: string, outPath: 
       await out.write(ob, 0, 2 * n, WAV_HEADER_SIZE + 2 * done);
     }
     await out.sync();
+    ok = true;
   } finally {
     await Promise.all([l.close(), r.close(), out.close()]);
+    // A half-written merge (a full disk) must not hold the space a retry needs.
+    if (!ok) await rm(tmp, { force: true });
   }
   await rename(tmp, outPath);
   return { dataBytes: 2 * frames };

@@ -1,7 +1,7 @@
 /**
  * Messages between the SIP thread and the media workers. Plain data only (structured clone).
  */
-import type { StreamStats } from '../rtp/index.ts';
+import type { SourceCheck, StreamStats } from '../rtp/index.ts';
 
 /** What a worker needs to record one leg. */
 export interface LegSpec {
@@ -18,6 +18,18 @@ export interface LegSpec {
   /** Wall-clock start of the recording: position 0 of every leg. */
   readonly startMs: number;
   readonly reorderMs: number;
+  /** The SRC's media address from the SDP (`c=`); packets from elsewhere are counted, not written. */
+  readonly remoteAddress?: string;
+  /** How the accepted source is chosen (`rtp.sourceCheck`); the engine fills it in. */
+  readonly sourceCheck?: SourceCheck;
+}
+
+/** What a re-INVITE can change in an open leg. */
+export interface LegChange {
+  audioPayloadType?: number;
+  dtmfPayloadType?: number;
+  srtpCrypto?: string;
+  remoteAddress?: string;
 }
 
 /** A DTMF digit seen in a leg (RFC 4733). */
@@ -29,7 +41,7 @@ export interface DtmfEvent {
 /** SIP thread to worker. */
 export type WorkerCommand =
   | { readonly op: 'open'; readonly spec: LegSpec }
-  | { readonly op: 'update'; readonly legId: string; readonly change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string } }
+  | { readonly op: 'update'; readonly legId: string; readonly change: LegChange }
   | { readonly op: 'close'; readonly legId: string; readonly endMs: number }
   | { readonly op: 'stop' };
 
@@ -37,7 +49,10 @@ export type WorkerCommand =
 export type WorkerEvent =
   | { readonly op: 'opened'; readonly legId: string; readonly error?: string }
   | { readonly op: 'closed'; readonly legId: string; readonly stats?: StreamStats; readonly dataBytes?: number; readonly dtmf?: readonly DtmfEvent[]; readonly error?: string }
-  | { readonly op: 'failed'; readonly legId: string; readonly error: string }
+  /** The leg's file could not be written: the leg stopped recording, its file is kept (invariant 3). */
+  | { readonly op: 'failed'; readonly legId: string; readonly error: string; readonly code: 'CS_RECORDING_DISK_FULL' | 'CS_RECORDING_IO' }
+  /** Something went wrong that does not stop the recording (the `.stats` file could not be written). */
+  | { readonly op: 'warning'; readonly legId: string; readonly error: string }
   | { readonly op: 'dtmf'; readonly legId: string; readonly digit: string; readonly atMs: number }
   | { readonly op: 'activity'; readonly legs: readonly (readonly [legId: string, lastPacketAtMs: number, received: number, lost: number])[] };
 

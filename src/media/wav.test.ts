@@ -1,6 +1,7 @@
 /**
- * WAV writer: the header golden bytes, streaming, header repair after a crash, and the RF64
- * upgrade above 4 GiB (checked on the header alone; ffprobe reads both forms in the integration tests).
+ * WAV writer: the header golden bytes, streaming, cutting back, write errors, header repair after a
+ * crash, and the RF64 upgrade above 4 GiB (checked on the header alone; ffprobe reads both forms in
+ * the integration tests).
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, appendFileSync, writeFileSync } from 'node:fs';
@@ -90,5 +91,37 @@ describe('mergeStereo', () => {
     expect([...out.subarray(WAV_HEADER_SIZE)]).toEqual([1, 9, 2, 0xff, 3, 0xff]);
     const info = readWavInfo(join(d, 'out.wav'));
     expect(info.format).toMatchObject({ formatTag: 7, channels: 2, blockAlign: 2, byteRate: 16000 });
+  });
+});
+
+describe('WavWriter cut and write errors', () => {
+  it('cuts audio back, in the buffer and in the file, and the header follows', () => {
+    const d = dir();
+    const inBuffer = new WavWriter(join(d, 'a.wav'), ALAW_MONO);
+    inBuffer.write(Buffer.alloc(1000, 1));
+    inBuffer.truncate(600);
+    inBuffer.close();
+    expect(readFileSync(join(d, 'a.wav')).length).toBe(WAV_HEADER_SIZE + 600);
+    expect(readWavInfo(join(d, 'a.wav')).declaredDataBytes).toBe(600);
+    const flushed = new WavWriter(join(d, 'b.wav'), ALAW_MONO, 256);
+    flushed.write(Buffer.alloc(1000, 2));
+    flushed.truncate(300);
+    flushed.write(Buffer.alloc(10, 3));
+    flushed.close();
+    const bytes = readFileSync(join(d, 'b.wav'));
+    expect(bytes.length).toBe(WAV_HEADER_SIZE + 310);
+    expect(bytes[WAV_HEADER_SIZE + 300]).toBe(3);
+    expect(readWavInfo(join(d, 'b.wav')).declaredDataBytes).toBe(310);
+  });
+
+  it('after dropBuffered, the header names only what reached the file', () => {
+    const d = dir();
+    const w = new WavWriter(join(d, 'c.wav'), ALAW_MONO, 256);
+    w.write(Buffer.alloc(300, 1));
+    expect(w.flushedBytes).toBe(256);
+    expect(w.dropBuffered()).toBe(44);
+    w.close();
+    expect(w.dataBytes).toBe(256);
+    expect(readWavInfo(join(d, 'c.wav')).declaredDataBytes).toBe(256);
   });
 });

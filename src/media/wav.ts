@@ -12,7 +12,7 @@
  * ```
  * The JUNK chunk reserves the ds64 space so the upgrade never moves audio.
  */
-import { closeSync, fsyncSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
 import { ParseError } from '../common/errors.ts';
 
 /** Size of the header callseal writes. */
@@ -113,12 +113,52 @@ export class WavWriter {
     this.#dataBytes += count;
   }
 
-  /** Writes buffered bytes to the file (to the page cache; `close` fsyncs). */
+  /**
+   * Writes buffered bytes to the file (to the page cache; `close` fsyncs). A short write is
+   * continued; on an error (ENOSPC) the bytes written so far count as flushed, the rest stays
+   * buffered, and the error is thrown.
+   */
   flush(): void {
     if (this.#fd === undefined || this.#buffered === 0) return;
-    writeSync(this.#fd, this.#buffer, 0, this.#buffered, WAV_HEADER_SIZE + this.#flushedBytes);
-    this.#flushedBytes += this.#buffered;
+    let done = 0;
+    try {
+      while (done < this.#buffered) {
+        done += writeSync(this.#fd, this.#buffer, done, this.#buffered - done, WAV_HEADER_SIZE + this.#flushedBytes + done);
+      }
+    } finally {
+      if (done > 0 && done < this.#buffered) this.#buffer.copy(this.#buffer, 0, done, this.#buffered);
+      this.#flushedBytes += done;
+      this.#buffered -= done;
+    }
+  }
+
+  /** Cuts the audio back to `length` bytes (nothing happens when it is not longer). */
+  truncate(length: number): void {
+    if (length >= this.#dataBytes) return;
+    if (length >= this.#flushedBytes) {
+      this.#buffered = length - this.#flushedBytes;
+    } else {
+      this.#buffered = 0;
+      if (this.#fd !== undefined) ftruncateSync(this.#fd, WAV_HEADER_SIZE + length);
+      this.#flushedBytes = length;
+    }
+    this.#dataBytes = length;
+  }
+
+  /** Audio bytes in the file itself (not counting the buffer). */
+  get flushedBytes(): number {
+    return this.#flushedBytes;
+  }
+
+  /**
+   * After a write error: forgets what is still buffered, so the file and `dataBytes` agree and
+   * `close` writes a header for what is really on disk. Returns the bytes dropped.
+   */
+  dropBuffered(): number {
+    const dropped = this.#buffered;
     this.#buffered = 0;
+    this.#dataBytes = this.#flushedBytes;
+    return dropped;
   }
 
   /** Rewrites the header for the current size (done at close and periodically for crash safety). */
@@ -127,14 +167,18 @@ export class WavWriter {
     writeSync(this.#fd, wavHeader(this.format, this.#dataBytes), 0, WAV_HEADER_SIZE, 0);
   }
 
-  /** Flushes, writes the final header, fsyncs and closes. Idempotent. */
+  /** Flushes, writes the final header, fsyncs and closes. Idempotent; the descriptor is closed even on an error. */
   close(): void {
-    if (this.#fd === undefined) return;
-    this.flush();
-    this.updateHeader();
-    fsyncSync(this.#fd);
-    closeSync(this.#fd);
-    this.#fd = undefined;
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    try {
+      this.flush();
+      this.updateHeader();
+      fsyncSync(fd);
+    } finally {
+      this.#fd = undefined;
+      closeSync(fd);
+    }
   }
 }
 

@@ -2,14 +2,23 @@
  * Media worker (a `worker_threads` thread): owns the RTP sockets of the legs it is given, decrypts
  * SRTP, places packets on each leg's timeline and streams the audio to the leg's WAV file. The SIP
  * thread only sends it open/update/close commands, so media never stalls signalling (design,
- * Processes). A bad packet is counted, never thrown.
+ * Processes). A bad packet is counted, never thrown; a packet from a source other than the
+ * negotiated one is counted as `foreignSource` and never written (invariant 4). A write error (a
+ * full disk) ends only that leg: its socket closes, what reached the file is kept, and the SIP
+ * thread is told; it never takes the worker down.
+ *
+ * Beside each leg's WAV file, `<file>.stats` holds the leg's statistics and last packet time,
+ * rewritten in place every second, so crash recovery knows when audio really stopped.
  */
 import dgram from 'node:dgram';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { parseRtp, Timeline, SrtpReceiver, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
+import { parseRtp, Timeline, SrtpReceiver, SourceFilter, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
 import { WavWriter } from './wav.ts';
 import { codecByName, type Codec } from './codecs.ts';
-import type { WorkerCommand, WorkerEvent, LegSpec } from './protocol.ts';
+import type { WorkerCommand, WorkerEvent, LegSpec, LegChange } from './protocol.ts';
+import { LEG_STATS_BYTES, legStatsPath, renderLegStats } from './legstats.ts';
 
 /** How often buffered packets are released and file buffers flushed. */
 const TICK_MS = 100;
@@ -27,6 +36,13 @@ interface Leg {
   srtp: SrtpReceiver | undefined;
   readonly dtmf: { digit: string; atMs: number }[];
   lastDtmfTs: number | undefined;
+  readonly source: SourceFilter;
+  /** Descriptor of the `.stats` file, or undefined when it could not be created. */
+  statsFd: number | undefined;
+  /** Last packet time written to the `.stats` file. */
+  savedPacketAtMs: number | undefined;
+  /** Set when a write failed: the leg records nothing more and waits for its close. */
+  failed: string | undefined;
 }
 
 const legs = new Map<string, Leg>();
@@ -39,14 +55,68 @@ function post(event: WorkerEvent): void {
 function apply(leg: Leg, writes: readonly TimelineWrite[]): void {
   for (const w of writes) {
     if (w.kind === 'audio') leg.writer.write(w.bytes);
-    else leg.writer.fill(leg.codec.silenceByte, w.count);
+    else if (w.kind === 'silence') leg.writer.fill(leg.codec.silenceByte, w.count);
+    else leg.writer.truncate(w.length);
   }
 }
 
 const DTMF_DIGITS = '0123456789*#ABCD';
 
-function onPacket(leg: Leg, data: Buffer): void {
+/** Ends a leg's recording after a write error; the file keeps what reached the disk. */
+function failLeg(leg: Leg, err: unknown): void {
+  if (leg.failed !== undefined) return;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  const file = basename(leg.spec.path);
+  leg.failed = full ? `file system full (${code}) writing ${file}` : `write error${code ? ` (${code})` : ''} on ${file}: ${String(err)}`;
+  leg.socket.close();
+  leg.writer.dropBuffered();
+  post({ op: 'failed', legId: leg.spec.legId, error: leg.failed, code: full ? 'CS_RECORDING_DISK_FULL' : 'CS_RECORDING_IO' });
+}
+
+/** Applies writes; a write error ends the leg instead of escaping into the socket handler. */
+function applySafe(leg: Leg, writes: readonly TimelineWrite[]): void {
+  if (writes.length === 0 || leg.failed !== undefined) return;
+  try {
+    apply(leg, writes);
+  } catch (err) {
+    failLeg(leg, err);
+  }
+}
+
+function saveStats(leg: Leg, final: boolean): void {
+  const s = leg.timeline.stats;
+  if (leg.statsFd === undefined || (!final && s.lastPacketAtMs === leg.savedPacketAtMs)) return;
+  try {
+    // Rewritten in place within the bytes allocated at open, so a full disk does not stop it.
+    writeSync(leg.statsFd, renderLegStats(s, leg.writer.flushedBytes), 0, LEG_STATS_BYTES, 0);
+    leg.savedPacketAtMs = s.lastPacketAtMs;
+  } catch (err) {
+    post({ op: 'warning', legId: leg.spec.legId, error: `stats file: ${String(err)}` });
+    closeStats(leg);
+  }
+}
+
+function closeStats(leg: Leg): void {
+  if (leg.statsFd === undefined) return;
+  const fd = leg.statsFd;
+  leg.statsFd = undefined;
+  try {
+    closeSync(fd);
+  } catch (err) {
+    post({ op: 'warning', legId: leg.spec.legId, error: `stats file: ${String(err)}` });
+  }
+}
+
+function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
   const stats = leg.timeline.stats;
+  if (leg.failed !== undefined) return;
+  // A foreign packet costs one comparison, before SRTP or parsing.
+  const now = Date.now();
+  if (!leg.source.matches(rinfo.address, rinfo.port, now)) {
+    stats.foreignSource++;
+    return;
+  }
   let packet = data;
   if (leg.srtp) {
     try {
@@ -65,9 +135,10 @@ function onPacket(leg: Leg, data: Buffer): void {
     stats.malformed++;
     return;
   }
-  const now = Date.now();
+  // Only a packet that parsed (and authenticated, for SRTP) chooses the source.
+  leg.source.accept(rinfo.address, rinfo.port, now);
   if (rtp.payloadType === leg.audioPayloadType) {
-    apply(leg, leg.timeline.push(rtp, now));
+    applySafe(leg, leg.timeline.push(rtp, now));
     return;
   }
   stats.otherPayload++;
@@ -107,6 +178,16 @@ function open(spec: LegSpec): void {
     post({ op: 'opened', legId: spec.legId, error: `bad SRTP key: ${String(err)}` });
     return;
   }
+  let statsFd: number | undefined;
+  try {
+    statsFd = openSync(legStatsPath(spec.path), 'w');
+    writeSync(statsFd, renderLegStats(undefined, 0), 0, LEG_STATS_BYTES, 0);
+  } catch (err) {
+    if (statsFd !== undefined) closeSync(statsFd);
+    writer.close();
+    post({ op: 'opened', legId: spec.legId, error: `cannot create ${legStatsPath(spec.path)}: ${String(err)}` });
+    return;
+  }
   const socket = dgram.createSocket({ type: spec.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 1024 * 1024 });
   const leg: Leg = {
     spec, socket, writer, codec, srtp,
@@ -115,13 +196,16 @@ function open(spec: LegSpec): void {
     dtmfPayloadType: spec.dtmfPayloadType,
     dtmf: [],
     lastDtmfTs: undefined,
+    source: new SourceFilter(spec.sourceCheck ?? 'sdp', spec.remoteAddress),
+    statsFd, savedPacketAtMs: undefined, failed: undefined,
   };
-  socket.on('message', (data) => {
-    onPacket(leg, data);
+  socket.on('message', (data, rinfo) => {
+    onPacket(leg, data, rinfo);
   });
   socket.once('error', (err) => {
     if (!legs.has(spec.legId)) {
       writer.close();
+      closeStats(leg);
       post({ op: 'opened', legId: spec.legId, error: `cannot bind ${spec.host}:${spec.port}: ${err.message}` });
     }
   });
@@ -138,20 +222,29 @@ function close(legId: string, endMs: number): void {
     return;
   }
   legs.delete(legId);
-  leg.socket.close();
-  let error: string | undefined;
+  if (leg.failed === undefined) leg.socket.close();
+  let error = leg.failed;
+  // A failed leg is not padded: its file ends where the disk stopped it.
+  if (leg.failed === undefined) applySafe(leg, leg.timeline.finish(endMs));
+  if (leg.failed !== undefined) {
+    error = leg.failed;
+    leg.writer.dropBuffered();
+  }
   try {
-    apply(leg, leg.timeline.finish(endMs));
     leg.writer.close();
   } catch (err) {
+    leg.writer.dropBuffered();
     error = `closing ${leg.spec.path}: ${String(err)}`;
   }
-  post({ op: 'closed', legId, stats: { ...leg.timeline.stats }, dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error ? { error } : {}) });
+  saveStats(leg, true);
+  closeStats(leg);
+  post({ op: 'closed', legId, stats: { ...leg.timeline.stats }, dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error !== undefined ? { error } : {}) });
 }
 
-function update(legId: string, change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string }): void {
+function update(legId: string, change: LegChange): void {
   const leg = legs.get(legId);
   if (!leg) return;
+  if (change.remoteAddress !== undefined) leg.source.update(change.remoteAddress);
   if (change.audioPayloadType !== undefined) leg.audioPayloadType = change.audioPayloadType;
   if (change.dtmfPayloadType !== undefined) leg.dtmfPayloadType = change.dtmfPayloadType;
   if (change.srtpCrypto !== undefined) {
@@ -166,11 +259,12 @@ function update(legId: string, change: { audioPayloadType?: number; dtmfPayloadT
 setInterval(() => {
   const now = Date.now();
   for (const leg of legs.values()) {
+    if (leg.failed !== undefined) continue;
     try {
       apply(leg, leg.timeline.drain(now));
       leg.writer.flush();
     } catch (err) {
-      post({ op: 'failed', legId: leg.spec.legId, error: String(err) });
+      failLeg(leg, err);
     }
   }
 }, TICK_MS);
@@ -178,6 +272,7 @@ setInterval(() => {
 setInterval(() => {
   const activity: [string, number, number, number][] = [];
   for (const [id, leg] of legs) {
+    saveStats(leg, false);
     const s: StreamStats = leg.timeline.stats;
     activity.push([id, s.lastPacketAtMs ?? 0, s.received, s.lost]);
   }

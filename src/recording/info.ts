@@ -152,7 +152,8 @@ function statsLine(s: StreamStats): string {
   return fields([
     ['expected', s.expected], ['received', s.received], ['lost', s.lost], ['late', s.late], ['duplicated', s.duplicated],
     ['malformed', s.malformed], ['auth-failures', s.authFailures], ['other-payload', s.otherPayload], ['ssrc-changes', s.ssrcChanges],
-    ['silence-bytes', s.silenceBytes], ['audio-bytes', s.audioBytes],
+    ['silence-bytes', s.silenceBytes], ['audio-bytes', s.audioBytes], ['foreign-source', s.foreignSource], ['oversized', s.oversized],
+    ['clipped-bytes', s.clippedBytes],
   ]);
 }
 

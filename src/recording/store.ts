@@ -5,14 +5,16 @@
  * `$CALLSEAL_HOME/recordings/<template>/<base>*` and records `finished.json` in the spool; sealing
  * then writes `<base>_info.txt`, the hash file and the signature, and `complete` removes the spool.
  * After a crash, `recover` returns every recording left in the spool, finished as `interrupted`
- * when its call was still running (invariant 1), for sealing.
+ * when its call was still running (invariant 1), for sealing; its end and `last-packet` come from
+ * the legs' `.stats` files, which the media workers keep current while the call runs (issue 5).
+ * On a full disk, `finishRetrying` waits for space instead of giving up (issue 4).
  */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open, copyFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile, open, copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
-import { codecByName, mergeStereo, repairWavHeader, type LegResult } from '../media/index.ts';
+import { codecByName, mergeStereo, readLegStats, repairWavHeader, type LegResult } from '../media/index.ts';
 import { emptyStats, type StreamStats } from '../rtp/index.ts';
 import { expandTemplate, recordingBaseName, timeParts } from './naming.ts';
 import type { PartyInfo, RecordingFacts, StreamInfo } from './info.ts';
@@ -73,6 +75,14 @@ export interface RecordingStoreOptions {
   readonly instanceId: string;
   readonly recorder: string;
   readonly log: Logger;
+  /** First wait before finishing again after a full disk; doubles up to 10 s. */
+  readonly retryMs?: number;
+}
+
+/** File-system errors that more free space cures. */
+function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** Spool and recordings folders. */
@@ -80,6 +90,8 @@ export class RecordingStore {
   readonly spoolRoot: string;
   readonly recordingsRoot: string;
   readonly #o: RecordingStoreOptions;
+  #closed = false;
+  readonly #waits = new Set<() => void>();
 
   constructor(options: RecordingStoreOptions) {
     this.#o = options;
@@ -186,6 +198,39 @@ export class RecordingStore {
     return finished;
   }
 
+  /**
+   * Like `finish`, but a full disk (ENOSPC, EDQUOT) is waited out: it tries again every few
+   * seconds until there is space, so the recording is sealed as soon as space allows. After
+   * `close`, it gives up at once and the spool stays for recovery at the next start.
+   */
+  async finishRetrying(state: SpoolState, results: ReadonlyMap<string, LegResult>, end: RecordingEnd): Promise<FinishedRecording> {
+    let waitMs = this.#o.retryMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.finish(state, results, end);
+      } catch (err) {
+        if (!isDiskFull(err) || this.#closed) throw err;
+        this.#o.log.error({ recordingId: state.id, attempt, err: errorMessage(err) }, 'file system full while finishing a recording; trying again');
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          this.#waits.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, waitMs);
+        this.#waits.add(done);
+      });
+      waitMs = Math.min(10_000, waitMs * 2);
+    }
+  }
+
+  /** Stops waiting for disk space: pending `finishRetrying` calls try once more and then fail. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const wake of [...this.#waits]) wake();
+  }
+
   /** Removes the spool of a recording once it is sealed. */
   async complete(id: string): Promise<void> {
     await rm(this.spoolDir(id), { recursive: true, force: true });
@@ -193,7 +238,9 @@ export class RecordingStore {
 
   /**
    * Finishes every spool folder left by a previous process (crash or kill -9): repairs the WAV
-   * headers, and finishes the recording as interrupted with the time of its last written audio.
+   * headers, and finishes the recording as interrupted. Its last packet and statistics come from
+   * the legs' `.stats` files; its end is the later of the last packet and the end of the audio
+   * written. File modification times are not used: repairing a header sets them to now (issue 5).
    */
   async recover(): Promise<FinishedRecording[]> {
     let ids: string[];
@@ -219,24 +266,28 @@ export class RecordingStore {
         }
         const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as SpoolState;
         const results = new Map<string, LegResult>();
-        let lastMs = state.startMs;
+        let endMs = state.startMs;
+        let lastPacketAtMs: number | undefined;
         const legs: SpoolLeg[] = [];
         for (const leg of state.legs) {
           try {
             const { dataBytes } = repairWavHeader(leg.path);
             const codec = codecByName(leg.codec);
-            const st = await stat(leg.path);
-            lastMs = Math.max(lastMs, st.mtimeMs);
-            const stats: StreamStats = { ...emptyStats(), audioBytes: dataBytes };
+            const saved = readLegStats(leg.path);
+            const stats: StreamStats = saved?.stats ?? { ...emptyStats(), audioBytes: dataBytes };
             results.set(leg.legId, { stats, dataBytes, dtmf: [] });
             legs.push(leg);
-            if (codec) lastMs = Math.max(lastMs, state.startMs + (dataBytes / (codec.clockRateHz * codec.bytesPerTick)) * 1000);
+            const last = saved?.stats.lastPacketAtMs;
+            if (last !== undefined) lastPacketAtMs = Math.max(lastPacketAtMs ?? last, last);
+            if (codec) endMs = Math.max(endMs, state.startMs + (dataBytes / (codec.clockRateHz * codec.bytesPerTick)) * 1000);
           } catch (err) {
             this.#o.log.error({ recordingId: id, leg: leg.legId, err: errorMessage(err) }, 'leg file could not be recovered');
           }
         }
+        if (lastPacketAtMs !== undefined) endMs = Math.max(endMs, lastPacketAtMs);
         const finished = await this.finish({ ...state, legs }, results, {
-          endMs: Math.round(lastMs), endReason: 'interrupted (process ended during the call)', interrupted: true, lastPacketAtMs: Math.round(lastMs),
+          endMs: Math.round(endMs), endReason: 'interrupted (process ended during the call)', interrupted: true,
+          lastPacketAtMs: lastPacketAtMs ?? Math.round(endMs),
         });
         this.#o.log.warn({ recordingId: id, dir: finished.dir, base: finished.facts.baseName }, 'interrupted recording recovered');
         done.push(finished);
@@ -253,6 +304,8 @@ function order(role: string): number {
 }
 
 async function moveFile(from: string, to: string): Promise<void> {
+  // Finishing again after a full disk: what an earlier attempt moved is already in place.
+  if (!existsSync(from) && existsSync(to)) return;
   try {
     await rename(from, to);
   } catch (err) {

@@ -1,7 +1,9 @@
 /**
- * RTP and SRTP: packets, the per-stream timeline and statistics, SDES keys, the port pool.
+ * RTP and SRTP: packets, the per-stream timeline and statistics, SDES keys, the port pool, the
+ * source check.
  */
 export * from './packet.ts';
 export * from './srtp.ts';
 export * from './timeline.ts';
 export * from './ports.ts';
+export * from './source.ts';

@@ -17,7 +17,8 @@ function pkt(seq: number, ts: number, ssrc = 1, fill = seq & 0xff): { ssrc: numb
 function render(writes: readonly TimelineWrite[], out: number[] = []): number[] {
   for (const w of writes) {
     if (w.kind === 'audio') out.push(...w.bytes);
-    else for (let i = 0; i < w.count; i++) out.push(-1);
+    else if (w.kind === 'silence') for (let i = 0; i < w.count; i++) out.push(-1);
+    else out.length = w.length;
   }
   return out;
 }

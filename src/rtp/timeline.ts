@@ -12,13 +12,23 @@
  * - Packets wait in a small reorder window (`reorderMs`); a packet whose place was already
  *   written is late and counted, not written. Duplicates are counted and dropped.
  * - Gaps (loss, silence suppression, hold) become codec silence.
+ * - The wall clock bounds the timeline (invariant 4): nothing is written past the wall-clock
+ *   position of a packet's arrival plus `maxAheadMs`, whatever its SSRC, timestamp or size says,
+ *   and `finish` cuts what ran ahead past the end. Audio beyond either bound is counted in
+ *   `clippedBytes`, not kept; a payload longer than `maxPacketMs` of audio for the codec is
+ *   counted as `oversized` and not written at all. So a sender that changes SSRC on every packet, jumps its timestamps or sends 65,000-byte payloads
+ *   cannot make a file longer than its call.
+ * - Work per packet is constant: per-SSRC counts are kept as running sums, one sequence window is
+ *   reused, and at most `MAX_PENDING` packets wait in the reorder window.
  */
 import { seqDelta, tsDelta } from './packet.ts';
 
 /** One append to the leg's audio file. */
 export type TimelineWrite =
   | { readonly kind: 'audio'; readonly bytes: Buffer }
-  | { readonly kind: 'silence'; readonly count: number };
+  | { readonly kind: 'silence'; readonly count: number }
+  /** Cut the file back to `length` bytes: audio that ran ahead past the end of the call. */
+  | { readonly kind: 'truncate'; readonly length: number };
 
 /** Packet statistics of one stream (B9): the evidence of completeness. */
 export interface StreamStats {
@@ -34,6 +44,12 @@ export interface StreamStats {
   otherPayload: number;
   ssrcChanges: number;
   reanchors: number;
+  /** Packets from a source address other than the negotiated one: counted, never written (invariant 4). */
+  foreignSource: number;
+  /** Packets whose payload is longer than the codec allows for one packet: counted, never written. */
+  oversized: number;
+  /** Audio bytes not written because they would have run past the wall clock. */
+  clippedBytes: number;
   /** Bytes of silence inserted for gaps. */
   silenceBytes: number;
   audioBytes: number;
@@ -45,7 +61,7 @@ export interface StreamStats {
 export function emptyStats(): StreamStats {
   return {
     expected: 0, received: 0, lost: 0, late: 0, duplicated: 0, malformed: 0, authFailures: 0, otherPayload: 0,
-    ssrcChanges: 0, reanchors: 0, silenceBytes: 0, audioBytes: 0, firstPacketAtMs: undefined, lastPacketAtMs: undefined,
+    ssrcChanges: 0, reanchors: 0, foreignSource: 0, oversized: 0, clippedBytes: 0, silenceBytes: 0, audioBytes: 0, firstPacketAtMs: undefined, lastPacketAtMs: undefined,
   };
 }
 
@@ -59,6 +75,13 @@ export interface TimelineOptions {
   readonly bytesPerTick: number;
   readonly reorderMs?: number;
   readonly maxDriftMs?: number;
+  /**
+   * How far ahead of the wall clock a packet's audio may end: one packet time plus network jitter
+   * (the first packet, which anchors the stream, may itself have been delayed).
+   */
+  readonly maxAheadMs?: number;
+  /** Longest packet time accepted; a longer payload is counted as oversized (RFC 3551 section 4.2). */
+  readonly maxPacketMs?: number;
 }
 
 interface Pending {
@@ -77,10 +100,12 @@ interface SsrcState {
   baseSeq: number;
   extHighestSeq: number;
   received: number;
-  readonly seen: Int32Array;
 }
 
 const SEEN_WINDOW = 1024;
+const SEEN_EMPTY = -2147483648;
+/** Packets held in the reorder window at most; beyond it the oldest is released at once. */
+export const MAX_PENDING = 64;
 
 /** The timeline core for one stream. */
 export class Timeline {
@@ -90,10 +115,26 @@ export class Timeline {
   #cursor = 0;
   #pending: Pending[] = [];
   #ssrc: SsrcState | undefined;
-  readonly #closedSsrcs: { expected: number; received: number }[] = [];
+  /** Sums over the SSRCs seen before the current one (running, so per-packet work stays constant). */
+  #closedExpected = 0;
+  #closedReceived = 0;
+  /** Extended sequence numbers seen recently, of the current SSRC only. */
+  readonly #seen = new Int32Array(SEEN_WINDOW).fill(SEEN_EMPTY);
+  readonly #maxPayloadBytes: number;
 
   constructor(options: TimelineOptions) {
-    this.#opts = { reorderMs: 60, maxDriftMs: 1000, ...options };
+    this.#opts = { reorderMs: 60, maxDriftMs: 1000, maxAheadMs: 200, maxPacketMs: 200, ...options };
+    this.#maxPayloadBytes = Math.ceil((this.#opts.maxPacketMs * this.#opts.clockRateHz * this.#opts.bytesPerTick) / 1000);
+  }
+
+  /** Per-SSRC records kept: one at most, however many SSRCs were seen (constant work per packet). */
+  get retainedSsrcStates(): number {
+    return this.#ssrc ? 1 : 0;
+  }
+
+  /** Packets waiting in the reorder window (at most {@link MAX_PENDING}). */
+  get pendingPackets(): number {
+    return this.#pending.length;
   }
 
   /** Ticks written so far (the file length in ticks). */
@@ -125,16 +166,16 @@ export class Timeline {
     const seqStep = seqDelta(packet.sequenceNumber, st.extHighestSeq & 0xffff);
     const extSeq = st.extHighestSeq + seqStep;
     const slot = ((extSeq % SEEN_WINDOW) + SEEN_WINDOW) % SEEN_WINDOW;
-    if (st.seen[slot] === extSeq) {
+    if (this.#seen[slot] === extSeq) {
       stats.duplicated++;
       return writes;
     }
-    st.seen[slot] = extSeq;
+    this.#seen[slot] = extSeq;
     st.received++;
     stats.received++;
     if (extSeq > st.extHighestSeq) st.extHighestSeq = extSeq;
     if (extSeq < st.baseSeq) st.baseSeq = extSeq;
-    this.#updateCounts();
+    this.#updateCounts(st);
 
     st.extTs += tsDelta(packet.timestamp, st.lastTs);
     st.lastTs = packet.timestamp;
@@ -149,41 +190,44 @@ export class Timeline {
       st.anchorPos = Math.max(wall, this.#cursor);
       pos = st.anchorPos;
     }
-    this.#insert({ pos, seq: extSeq, arrivalMs: nowMs, payload: packet.payload });
+    if (packet.payload.length > this.#maxPayloadBytes) {
+      // More audio than one packet can carry for this codec: not minutes of audio, a count.
+      stats.oversized++;
+      this.#release(nowMs - this.#opts.reorderMs, writes);
+      return writes;
+    }
+    this.#insert({ pos, seq: extSeq, arrivalMs: nowMs, payload: packet.payload }, writes);
     this.#release(nowMs - this.#opts.reorderMs, writes);
     return writes;
   }
 
   #newSsrc(packet: { readonly ssrc: number; readonly sequenceNumber: number; readonly timestamp: number }, nowMs: number): SsrcState {
     const pos = Math.max(this.#wallPos(nowMs) * this.#opts.bytesPerTick, this.#cursor);
+    this.#seen.fill(SEEN_EMPTY);
     return {
       ssrc: packet.ssrc, anchorTs: packet.timestamp, anchorPos: pos, lastTs: packet.timestamp, extTs: packet.timestamp,
       baseSeq: packet.sequenceNumber, extHighestSeq: packet.sequenceNumber, received: 0,
-      seen: new Int32Array(SEEN_WINDOW).fill(-2147483648),
     };
   }
 
   #retire(st: SsrcState): void {
-    this.#closedSsrcs.push({ expected: st.extHighestSeq - st.baseSeq + 1, received: st.received });
+    this.#closedExpected += st.extHighestSeq - st.baseSeq + 1;
+    this.#closedReceived += st.received;
   }
 
-  #updateCounts(): void {
-    let expected = 0;
-    let received = 0;
-    for (const c of this.#closedSsrcs) {
-      expected += c.expected;
-      received += c.received;
-    }
-    if (this.#ssrc) {
-      expected += this.#ssrc.extHighestSeq - this.#ssrc.baseSeq + 1;
-      received += this.#ssrc.received;
-    }
+  #updateCounts(st: SsrcState): void {
+    const expected = this.#closedExpected + st.extHighestSeq - st.baseSeq + 1;
     this.stats.expected = expected;
-    this.stats.lost = Math.max(0, expected - received);
+    this.stats.lost = Math.max(0, expected - (this.#closedReceived + st.received));
   }
 
-  #insert(p: Pending): void {
+  #insert(p: Pending, writes: TimelineWrite[]): void {
     const list = this.#pending;
+    if (list.length >= MAX_PENDING) {
+      // A flood within the reorder window: release the oldest now, so the list stays short.
+      const oldest = list.shift();
+      if (oldest) this.#write(oldest, writes);
+    }
     let i = list.length;
     while (i > 0 && (list[i - 1]?.pos ?? 0) > p.pos) i--;
     list.splice(i, 0, p);
@@ -201,6 +245,14 @@ export class Timeline {
   #write(p: Pending, writes: TimelineWrite[]): void {
     let payload = p.payload;
     let pos = p.pos;
+    // Invariant 4: the wall clock at arrival (plus the jitter allowance) bounds what is written.
+    const limit = this.#wallPos(p.arrivalMs + this.#opts.maxAheadMs) * this.#opts.bytesPerTick;
+    if (pos + payload.length > limit) {
+      const keep = Math.max(0, limit - pos);
+      this.stats.clippedBytes += payload.length - keep;
+      if (keep === 0) return;
+      payload = payload.subarray(0, keep);
+    }
     if (pos < this.#cursor) {
       const overlap = this.#cursor - pos;
       if (overlap >= payload.length) {
@@ -228,11 +280,19 @@ export class Timeline {
     return writes;
   }
 
-  /** Releases everything and pads with silence up to the wall-clock time `endMs`. */
+  /**
+   * Releases everything and pads with silence up to the wall-clock time `endMs`; audio that ran
+   * ahead of the clock past `endMs` (at most `maxAheadMs`) is cut, so no file is longer than its call.
+   */
   finish(endMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
     this.#release(Infinity, writes);
     const end = this.#wallPos(endMs) * this.#opts.bytesPerTick;
+    if (end < this.#cursor) {
+      writes.push({ kind: 'truncate', length: end });
+      this.stats.clippedBytes += this.#cursor - end;
+      this.#cursor = end;
+    }
     if (end > this.#cursor) {
       writes.push({ kind: 'silence', count: end - this.#cursor });
       this.stats.silenceBytes += end - this.#cursor;

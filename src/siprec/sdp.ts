@@ -23,6 +23,8 @@ export interface OfferedStream {
   readonly mediaType: string;
   readonly protocol: string;
   readonly port: number;
+  /** The SRC's media address (`c=` of the m-line or the session); media from elsewhere is not recorded. */
+  readonly address: string;
   readonly payloads: string;
   readonly direction: StreamDirection;
   /** Hold or pause: `a=inactive`, `a=recvonly` from the SRC, or `c=0.0.0.0` (SIPREC-INTEROP). */
@@ -77,7 +79,7 @@ export function parseOffer(sdp: Buffer, options: ParseOfferOptions = {}): Offere
     if (direction !== 'sendonly' && direction !== 'recvonly' && direction !== 'inactive') direction = 'sendrecv';
     const paused = direction === 'inactive' || direction === 'recvonly' || ip === '0.0.0.0' || ip === '::';
     const base = {
-      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, payloads: payloadsOf(m),
+      index, label, mediaType: m.type, protocol: m.protocol, port: m.port, address: ip, payloads: payloadsOf(m),
       direction, paused,
     };
     const none = { codec: undefined, payloadType: undefined, offeredCodecs: [], dtmfPayloadType: undefined, crypto: undefined };

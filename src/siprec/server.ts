@@ -439,7 +439,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const state = this.#spoolState(session);
     const results = new Map([...session.results].map(([k, v]) => [`${session.id}/${k}`, v]));
     try {
-      const finished = await this.#o.store.finish(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
+      // A full disk is waited out: the recording is finished and sealed as soon as space allows.
+      const finished = await this.#o.store.finishRetrying(state, results, { endMs, endReason: reason, interrupted: false, lastPacketAtMs: undefined });
       this.stats.recorded++;
       this.#log.info({ callId: session.callId, recordingId: session.id, reason, dir: finished.dir, files: finished.files }, 'recording closed');
       this.safeEmit('recorded', finished);
@@ -488,6 +489,16 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.#enqueue(session, () => this.#stopSegment(session, `stopped by DTMF ${code} from the ${role} at ${when}`));
   }
 
+  /** A leg's file could not be written (a full disk): the recording ends visibly, with what was written (issue 4). */
+  onLegFailed(legId: string, err: CallsealError): void {
+    const segment = legId.slice(0, legId.indexOf('/'));
+    const session = [...this.#sessions.values()].find((s) => s.id === segment);
+    if (!session?.recording) return;
+    const reason = `${err.code === 'CS_RECORDING_DISK_FULL' ? 'disk-full' : 'disk-error'}: ${err.message}`;
+    this.#log.error({ callId: session.callId, recordingId: session.id, legId, code: err.code, err: err.message }, 'recording ended by a write error');
+    this.#end(session, reason, true);
+  }
+
   #answerHeaders(): SipHeader[] {
     return [
       { name: 'contact', value: `<sip:callseal@${hostForUri(this.#o.sipAddress)}:${this.#o.sipPort}>;+sip.srs` },
@@ -511,6 +522,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       ...(offer.dtmfPayloadType !== undefined ? { dtmfPayloadType: offer.dtmfPayloadType } : {}),
       ...(offer.crypto ? { srtpCrypto: offer.crypto.value } : {}),
       path: this.#o.store.legPath(session.id, legId), startMs: session.startMs, reorderMs: this.#o.reorderMs,
+      // Invariant 4: the worker records media only from the address the SRC's SDP names.
+      ...(offer.address ? { remoteAddress: offer.address } : {}),
     });
     session.legs.push({ legId, label: offer.label, port, codec: offer.codec.name, payloadType: offer.payloadType, crypto: offer.crypto?.value, localCrypto, open: true });
     return { offer, localPort: port, localCrypto };
@@ -662,8 +675,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         answered.push({ offer: o, localPort: 0, localCrypto: undefined });
       } else if (leg) {
         if (o.payloadType !== undefined && o.payloadType !== leg.payloadType) leg.payloadType = o.payloadType;
-        const change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string } = {};
+        const change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string; remoteAddress?: string } = {};
         if (o.payloadType !== undefined) change.audioPayloadType = o.payloadType;
+        if (o.address) change.remoteAddress = o.address;
         if (o.dtmfPayloadType !== undefined) change.dtmfPayloadType = o.dtmfPayloadType;
         if (o.crypto && o.crypto.value !== leg.crypto) {
           change.srtpCrypto = o.crypto.value;

@@ -1,7 +1,8 @@
 /**
  * Crash recovery (invariant 1): 20 concurrent sipp calls, callseal killed with SIGKILL mid-call,
  * restarted on the same home: 20 sealed recordings marked interrupted, audio kept up to the kill,
- * and a chain that `callseal verify` (and verify.sh, sha256sum) accept end to end.
+ * and a chain that `callseal verify` (and verify.sh, sha256sum) accept end to end. Issue 5: the
+ * recovered recording's `last-packet` and duration are those of its audio, not the restart time.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { ALICE, BOB, listFiles, rsMetadata, siprecScenario } from '../helpers/si
 import { linearToAlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
 import { parseInfo } from '../../src/recording/index.ts';
+import { RawSrc, RtpSender } from '../helpers/src.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let cs: CallsealProcess | undefined;
@@ -78,5 +80,54 @@ describe('kill -9 during 20 calls', () => {
     } finally {
       sipp.kill('SIGKILL');
     }
+  });
+});
+
+describe('issue 5: kill -9 during a call of known length', () => {
+  it('takes last-packet and the duration from the audio, not from the restart time', async () => {
+    await cs?.stop();
+    cs = await startCallseal();
+    const home = cs.home;
+    const src = await RawSrc.connect('UDP', cs.sipPort);
+    let lastSentMs = 0;
+    let restartMs = 0;
+    try {
+      const { response, ports } = await src.invite([
+        { label: '1', payloadType: 8, codec: 'PCMA' },
+        { label: '2', payloadType: 8, codec: 'PCMA' },
+      ], rsMetadata(ALICE, BOB));
+      expect(response.status).toBe(200);
+      const a = new RtpSender(ports[0] ?? 0, 8);
+      const b = new RtpSender(ports[1] ?? 0, 8);
+      // 4 s of audio, then the call stays up silent (no RTP) for 3 s before the kill.
+      await Promise.all([a.play(tone(440, 4, linearToAlaw)), b.play(tone(1000, 4, linearToAlaw))]);
+      lastSentMs = Date.now();
+      a.close();
+      b.close();
+      await new Promise((r) => setTimeout(r, 3000));
+      await cs.stop('SIGKILL');
+      // The restart comes 4 s later: the old code read this time back as the last packet.
+      await new Promise((r) => setTimeout(r, 4000));
+      restartMs = Date.now();
+      cs = await startCallseal({ home });
+      expect(cs.logs.find((l) => l['msg'] === 'callseal listening')?.['recovered']).toBe(1);
+    } finally {
+      src.close();
+    }
+    const root = join(home, 'recordings');
+    const info = listFiles(root).find((f) => f.endsWith('_info.txt')) ?? '';
+    const m = parseInfo(readFileSync(join(root, info), 'utf8'));
+    const one = (k: string): string => m.get(k)?.[0] ?? '';
+    expect(one('interrupted')).toBe('yes');
+    const startMs = Number(one('start-ms'));
+    const lastPacketMs = Date.parse(one('last-packet'));
+    const durationSec = Number(one('duration-ms')) / 1000;
+    const audioSec = ffprobe(join(root, info.replace('_info.txt', '.wav'))).durationSec;
+    // The last packet is when the audio stopped (within 1 s), long before the restart.
+    expect(Math.abs(lastPacketMs - lastSentMs)).toBeLessThan(1000);
+    expect(lastPacketMs).toBeLessThan(restartMs - 5000);
+    expect(Math.abs(durationSec - audioSec)).toBeLessThan(1);
+    expect(Math.abs(durationSec - (lastSentMs - startMs) / 1000)).toBeLessThan(1);
+    expect(one('stats-caller')).toMatch(/expected=200 received=200 lost=0 /);
   });
 });
