@@ -1,13 +1,13 @@
 /**
  * The command line: `callseal start | version | help`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, silentLogger } from './common/log.ts';
 import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { loadConfig, type Config } from './config/index.ts';
 import { instanceId, openSealing, startApp, VERSION } from './app.ts';
-import { auditAnchors, certificatesInFolder, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
+import { auditAnchors, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
 import { AuditLog } from './web/audit.ts';
 import { openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
@@ -102,7 +102,7 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
       const rows = db.prepare('SELECT epoch, head_seq, head_base FROM chain_epochs').all() as { epoch: number; head_seq: number; head_base: string | null }[];
       for (const r of rows) if (r.head_seq > 0) heads.push({ epoch: r.epoch, sequence: r.head_seq, ...(r.head_base ? { base: r.head_base } : {}) });
       // The audit trail against the signed checkpoints of the tree (issue 7), with this installation's keys.
-      const keys = (await loadCertificates(localCertificates(config().home))).map((c) => c.key);
+      const keys = (await loadCertificates(installationCertificateFiles(config().home))).map((c) => c.key);
       audit = new AuditLog(db, { anchors: () => auditAnchors(root, keys) }).verify();
     } finally {
       db.close();
@@ -124,13 +124,6 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
   }
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.ok ? 0 : 1;
-}
-
-/** This installation's certificates, outside the tree: the current key store and the ones kept by `keys reset`. */
-function localCertificates(home: string): string[] {
-  const out = [join(home, 'keys', 'certificate.pem')];
-  for (const n of existsSync(home) ? readdirSync(home) : []) if (/^keys-epoch-\d+$/.test(n)) out.push(join(home, n, 'certificate.pem'));
-  return out.filter((f) => existsSync(f));
 }
 
 async function keysCommand(args: readonly string[]): Promise<number> {

@@ -11,7 +11,7 @@
  * This module must not decide trust: that is the verifier's job.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { errorMessage } from '../common/errors.ts';
@@ -72,6 +72,16 @@ export class RolloverStore {
       oldCertificatePem: r.old_certificate ?? undefined, newCertificatePem: r.new_certificate,
     }));
   }
+}
+
+/**
+ * This installation's own certificates, outside the recordings tree: the current key store and the
+ * ones `keys reset` kept (`keys-epoch-<n>/`). They are what the recorder itself trusts.
+ */
+export function installationCertificateFiles(home: string): string[] {
+  const out = [join(home, 'keys', 'certificate.pem')];
+  for (const n of existsSync(home) ? readdirSync(home).sort() : []) if (/^keys-epoch-\d+$/.test(n)) out.push(join(home, n, 'certificate.pem'));
+  return out.filter((f) => existsSync(f));
 }
 
 /** Writes a record, its signatures and both certificates into `<recordingsRoot>/chain/`; keeps files already there. */
