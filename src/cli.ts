@@ -160,6 +160,11 @@ async function keysCommand(args: readonly string[]): Promise<number> {
         const d = keys.describe();
         process.stdout.write(`subject:            ${d.subject}\nissuer:             ${d.issuer}\nvalid:              ${d.notBefore} .. ${d.notAfter}\n` +
           `SHA-256 fingerprint: ${d.fingerprint}\npublic key SHA-256:  ${d.spkiSha256}\nRSA bits:           ${d.modulusBits}\nchain epoch:        ${d.epoch}\n`);
+        // Earlier epochs' keys, kept by "keys reset": an auditor may pin any of them (verify --fingerprint).
+        for (const cert of await loadCertificates(installationCertificateFiles(c.home))) {
+          if (cert.spki !== d.spkiSha256) process.stdout.write(`earlier key:        ${cert.fingerprint} (${cert.file})\n`);
+        }
+        process.stdout.write('pin with:           callseal verify <recordings> --fingerprint <SHA-256 fingerprint>\n');
         return 0;
       }
       case 'export-cert':
