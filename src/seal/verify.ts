@@ -272,6 +272,9 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
     const pe = Number(r.fields.get('previous-epoch'));
     if (Number.isInteger(pe) && pe > 0) epochSet.add(pe);
   }
+  // Checkpoints name the epoch and key of a chain that may hold no recording yet.
+  const checkpoints = readCheckpoints(root);
+  for (const c of checkpoints) if (c.checkpoint && c.checkpoint.chainEpoch > 0) epochSet.add(c.checkpoint.chainEpoch);
   const epochList = [...epochSet].sort((a, b) => a - b);
   // The key each epoch claims: its rollover record, else its genesis recording, else the next rollover's "previous".
   const claimed = (epoch: number): string | undefined => {
@@ -281,7 +284,8 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
     if (first?.sequence === 1 && first.previousSignature.startsWith('public-key-sha256:')) return first.previousSignature.slice('public-key-sha256:'.length);
     const next = rollovers.get(epoch + 1)?.fields.get('previous-public-key-sha256');
     if (next) return next;
-    return first?.publicKeySha256 || undefined;
+    if (first?.publicKeySha256) return first.publicKeySha256;
+    return checkpoints.find((c) => c.checkpoint?.chainEpoch === epoch)?.checkpoint?.publicKeySha256 || undefined;
   };
   const trusted = new Map<number, TrustedKey & { key: KeyObject }>();
   const setTrust = (epoch: number, cert: CertificateKey, source: TrustedKey['source'], detail: string): void => {
@@ -426,7 +430,6 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
   }
 
   // Signed checkpoints name chain heads (E8): the tree must still reach each of them.
-  const checkpoints = readCheckpoints(root);
   const expected: ExpectedHead[] = [...heads];
   let latest: Checkpoint | undefined;
   for (const c of checkpoints) {
