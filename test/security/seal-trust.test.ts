@@ -17,7 +17,8 @@ import { X509Certificate, createHash, createPrivateKey, createPublicKey, sign, t
 import { silentLogger } from '../../src/common/log.ts';
 import type { Config } from '../../src/config/index.ts';
 import { openSealing } from '../../src/app.ts';
-import { Sealer, type SealedRecording } from '../../src/seal/index.ts';
+import { Checkpointer, KeyStore, Sealer, type SealedRecording } from '../../src/seal/index.ts';
+import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
 import { WavWriter } from '../../src/media/index.ts';
 import { emptyStats } from '../../src/rtp/index.ts';
 import type { FinishedRecording } from '../../src/recording/index.ts';
@@ -323,5 +324,37 @@ describe('issue 6: key rollover (keys reset)', () => {
     const cert2 = readFileSync(join(root, 'callseal-cert.pem'), 'utf8');
     const bridged = verify(root, '--fingerprint', fpOf(cert2));
     expect(bridged.code, bridged.text).toBe(0);
+  });
+});
+
+describe('signed checkpoints in the tree (E8)', () => {
+  it('catch the newest recordings deleted from a copy alone; a checkpoint signed by a foreign key is a finding', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'callseal-cp-'));
+    await sealInto(home, 4, 1);
+    const root = join(home, 'recordings');
+    const db = openDatabase(join(home, 'callseal.db'));
+    const repo = new RecordingRepository(db);
+    const { store: keys } = await KeyStore.open({ home, instanceId: 'seal-trust', chainExists: true });
+    new Checkpointer({ recordingsRoot: root, keys, chainHead: () => repo.currentHead(), auditHead: () => undefined, log: silentLogger() }).write('test', true);
+    db.close();
+    const intact = verify(root);
+    expect(intact.code, intact.text).toBe(0);
+    expect(intact.text).toContain('signed checkpoints: 1');
+    // The newest recording gone: the tree alone shows it now, no --head needed.
+    const cut = mkdtempSync(join(tmpdir(), 'callseal-cut-'));
+    cpSync(root, cut, { recursive: true });
+    for (const dirName of ['2026/11/01', '2026/11/02']) for (const n of readdirSync(join(cut, dirName)).filter((x) => x.includes('_t0004_') || x.endsWith('_t0004.wav'))) rmSync(join(cut, dirName, n));
+    const v = verify(cut);
+    expect(v.code, v.text).toBe(1);
+    expect(v.report.findings).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'missing-tail' })]));
+    // A forger's checkpoint (another key) is reported, never followed.
+    const forged = mkdtempSync(join(tmpdir(), 'callseal-forged-'));
+    cpSync(root, forged, { recursive: true });
+    const other = mkdtempSync(join(tmpdir(), 'callseal-other-'));
+    const { store: foreign } = await KeyStore.open({ home: other, instanceId: 'forger', chainExists: false });
+    new Checkpointer({ recordingsRoot: forged, keys: foreign, chainHead: () => ({ epoch: 1, seq: 2, base: 'x', signature: 'y' }), auditHead: () => undefined, log: silentLogger(), now: () => 1 }).write('forged', true);
+    const f = verify(forged);
+    expect(f.code, f.text).toBe(1);
+    expect(f.report.findings).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'bad-checkpoint' })]));
   });
 });
