@@ -129,7 +129,7 @@ export async function resetKeys(o: ResetKeysOptions, nowMs = Date.now()): Promis
   } catch (err) {
     oldKeyProblem = errorMessage(err);
   }
-  const keys = await KeyStore.reset(o, nowMs);
+  const keys = await KeyStore.reset({ ...o, minEpoch: (head?.epoch ?? 0) + 1 }, nowMs);
   repo.startEpoch(keys.epoch, keys.spkiSha256, nowMs);
   const lines: [string, string][] = [
     ['format', 'callseal-rollover 1'],

@@ -327,6 +327,20 @@ describe('issue 6: key rollover (keys reset)', () => {
   });
 });
 
+describe('issue 6: keys reset with the whole key store lost', () => {
+  it('continues with the next epoch (not epoch 1 again) and writes an unsigned rollover record', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'callseal-gone-'));
+    await sealInto(home, 2, 1);
+    rmSync(join(home, 'keys'), { recursive: true });
+    const reset = run(CALLSEAL, ['keys', 'reset', '--yes'], { CALLSEAL_HOME: home });
+    expect(reset.code, reset.out).toBe(0);
+    expect(reset.out).toContain('new key for chain epoch 2');
+    const record = readFileSync(join(home, 'recordings', 'chain', 'rollover-epoch2.txt'), 'utf8');
+    expect(record).toMatch(/^old-key: unavailable \(/m);
+    expect(record).toContain('previous-head-sequence: 2');
+  });
+});
+
 describe('signed checkpoints in the tree (E8)', () => {
   it('catch the newest recordings deleted from a copy alone; a checkpoint signed by a foreign key is a finding', async () => {
     const home = mkdtempSync(join(tmpdir(), 'callseal-cp-'));
