@@ -22,7 +22,7 @@ import { PolicyEngine, PolicyStore } from './policy/index.ts';
 import { buildApi } from './web/api.ts';
 import { AccountStore } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
-import { certificatesInFolder, loadCertificates } from './seal/index.ts';
+import { Checkpointer, RolloverStore, auditAnchors, installationCertificateFiles, loadCertificates, writeRollover } from './seal/index.ts';
 import { AlertSettings, Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
 import { SqlLogRegistry } from './sqllog/index.ts';
 import { SecretBox } from './common/secretbox.ts';
@@ -94,6 +94,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   await copyFile(new URL('../tools/verify.sh', import.meta.url), join(store.recordingsRoot, 'verify.sh'));
   // copyFile keeps the source's 0755 whatever the umask; the recordings tree is owner only.
   await chmod(join(store.recordingsRoot, 'verify.sh'), 0o700);
+  // The rollover records travel with the recordings too (issue 6); the database holds the originals.
+  for (const r of new RolloverStore(sealing.db).list()) writeRollover(store.recordingsRoot, r);
+  // This installation's keys, never certificates found in the tree (invariant 7).
+  const epochKeys = [keys.publicKey, ...(await loadCertificates(installationCertificateFiles(config.home))).map((c) => c.key)];
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(sealing.db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);
@@ -163,7 +167,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // Accounts and the web UI's TLS files are checked before anything listens: a bad first admin
   // password or an unreadable certificate stops start-up cleanly.
   const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
-  const audit = new AuditLog(sealing.db);
+  // The audit head is anchored outside the database, in signed checkpoints (issue 7).
+  const audit = new AuditLog(sealing.db, { anchors: () => auditAnchors(store.recordingsRoot, epochKeys) });
+  const checkpoints = new Checkpointer({ recordingsRoot: store.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   try {
     await firstAdmin(accounts, log);
@@ -220,8 +226,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     void p.finally(() => pending.delete(p));
   });
 
-  const certFiles = await certificatesInFolder(store.recordingsRoot);
-  const epochKeys = [keys.publicKey, ...(await loadCertificates(certFiles)).map((c) => c.key)];
   const startedMs = Date.now();
   let httpPort: number;
   let api: Awaited<ReturnType<typeof buildApi>>;
@@ -265,6 +269,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
   outbox.start();
+  checkpoints.start();
   // Warn before the disk runs out: one mail (and dashboard entry) when free space falls below
   // http.diskWarnPercent, one when it is back.
   let diskLow = false;
@@ -301,6 +306,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await transport.close();
       await media.close();
       await api.close();
+      checkpoints.close();
       sealing.close();
       log.info('stopped');
     })().catch((err: unknown) => {

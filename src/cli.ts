@@ -1,14 +1,15 @@
 /**
  * The command line: `callseal start | version | help`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, silentLogger } from './common/log.ts';
 import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { loadConfig, type Config } from './config/index.ts';
 import { instanceId, openSealing, startApp, VERSION } from './app.ts';
-import { KeyStore, certificatesInFolder, loadCertificates, renderReport, verifyTree } from './seal/index.ts';
-import { openDatabase, RecordingRepository } from './store/index.ts';
+import { auditAnchors, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
+import { AuditLog } from './web/audit.ts';
+import { openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
 import { join } from 'node:path';
 
@@ -16,17 +17,21 @@ const USAGE = `callseal ${VERSION} — compliance call recorder (SIPREC)
 
 Usage:
   callseal start        run the recorder (SIP, media, recordings)
-  callseal verify <folder> [--cert FILE]... [--json] [--head EPOCH:SEQ | --head-from-db]
-                        check every recording under the folder: files, signatures, hash chain;
-                        with a head, also that no recording is missing at the end
-  callseal keys show    the signing certificate: subject, validity, fingerprints, chain epoch
+  callseal verify <folder> [--fingerprint SHA256]... [--cert FILE]... [--json] [--head EPOCH:SEQ | --head-from-db]
+                        check every recording under the folder: files, signatures, hash chain,
+                        key rollovers and signed checkpoints; prints the fingerprint it trusted and
+                        whether it was pinned; with a head, also that no recording is missing at
+                        the end; --head-from-db also checks the audit trail against the checkpoints
+  callseal keys show    the signing certificate: subject, validity, fingerprints, chain epoch,
+                        and the fingerprints of earlier epochs (to pin with verify --fingerprint)
   callseal keys export-cert
                         print the certificate (PEM)
   callseal keys csr     print a certificate signing request (PEM) for a CA
   callseal keys import-cert FILE
                         install a CA-signed certificate (and chain) for this key
   callseal keys reset --yes
-                        new key and certificate; the chain starts a new epoch
+                        new key and certificate; the chain starts a new epoch; a rollover record
+                        signed by the old key links them (recordings/chain/)
   callseal member login|logout <groupId> <userId>
                         log a user in to or out of a recording group (applies to new calls)
   callseal policy export          print the policy (directory, exception lists, settings) as JSON
@@ -53,6 +58,7 @@ function config(): Config {
 
 async function verifyCommand(args: readonly string[]): Promise<number> {
   const certs: string[] = [];
+  const fingerprints: string[] = [];
   const heads: { epoch: number; sequence: number }[] = [];
   let folder: string | undefined;
   let json = false;
@@ -61,6 +67,8 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
     const a = args[i] ?? '';
     if (a === '--cert') certs.push(args[++i] ?? '');
     else if (a.startsWith('--cert=')) certs.push(a.slice(7));
+    else if (a === '--fingerprint') fingerprints.push(args[++i] ?? '');
+    else if (a.startsWith('--fingerprint=')) fingerprints.push(a.slice(14));
     else if (a === '--json') json = true;
     else if (a === '--head-from-db') headFromDb = true;
     else if (a === '--head') {
@@ -70,36 +78,50 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
         return 2;
       }
       heads.push({ epoch: Number(m[1]), sequence: Number(m[2]) });
+    } else if (a.startsWith('--')) {
+      process.stderr.write(`callseal verify: unknown option ${a}\n`);
+      return 2;
     } else folder = a;
   }
+  for (const fp of fingerprints) {
+    if (!/^[0-9a-fA-F]{64}$/.test(fp.replace(/:/g, ''))) {
+      process.stderr.write(`callseal verify: --fingerprint takes a SHA-256 fingerprint (64 hex digits, colons allowed), not "${fp}"\n`);
+      return 2;
+    }
+  }
+  if (!folder) {
+    process.stderr.write('usage: callseal verify <folder> [--fingerprint SHA256]... [--cert FILE]... [--json] [--head EPOCH:SEQ | --head-from-db]\n');
+    return 2;
+  }
+  const root = resolve(folder);
+  let audit: { entries: number; brokenAt: number | undefined; anchoredAt?: number | undefined } | undefined;
   if (headFromDb) {
     // The installation's own chain heads: the tree must reach each of them.
     const db = openDatabase(join(config().home, 'callseal.db'));
     try {
       const rows = db.prepare('SELECT epoch, head_seq, head_base FROM chain_epochs').all() as { epoch: number; head_seq: number; head_base: string | null }[];
       for (const r of rows) if (r.head_seq > 0) heads.push({ epoch: r.epoch, sequence: r.head_seq, ...(r.head_base ? { base: r.head_base } : {}) });
+      // The audit trail against the signed checkpoints of the tree (issue 7), with this installation's keys.
+      const keys = (await loadCertificates(installationCertificateFiles(config().home))).map((c) => c.key);
+      audit = new AuditLog(db, { anchors: () => auditAnchors(root, keys) }).verify();
     } finally {
       db.close();
     }
   }
-  if (!folder) {
-    process.stderr.write('usage: callseal verify <folder> [--cert FILE]... [--json]\n');
-    return 2;
-  }
-  const root = resolve(folder);
-  let certFiles = certs.map((c) => resolve(c));
-  if (certFiles.length === 0) certFiles = await certificatesInFolder(root);
-  if (certFiles.length === 0) {
-    // Last resort: this installation's own certificate.
-    try {
-      certFiles = [join(config().home, 'keys', 'certificate.pem')];
-      readFileSync(certFiles[0] ?? '');
-    } catch {
-      process.stderr.write('callseal verify: no certificate; give --cert FILE (the certificate the recordings were signed with)\n');
+  const pinnedCertificates = await loadCertificates(certs.map((c) => resolve(c)));
+  if (pinnedCertificates.length === 0 && fingerprints.length === 0 && (await certificatesInFolder(root)).length === 0) {
+    // Last resort: this installation's own certificate, pinned (it is not part of the tree).
+    const own = join(config().home, 'keys', 'certificate.pem');
+    if (!existsSync(own)) {
+      process.stderr.write('callseal verify: no certificate; give --fingerprint (from the printed certificate) or --cert FILE\n');
       return 2;
     }
+    pinnedCertificates.push(...await loadCertificates([own]));
   }
-  const report = await verifyTree(root, await loadCertificates(certFiles), heads);
+  let report = await verifyTree(root, { pinnedCertificates, fingerprints }, heads);
+  if (audit?.brokenAt !== undefined) {
+    report = { ...report, ok: false, findings: [...report.findings, { kind: 'audit-rewritten', recording: '-', message: `the audit trail in the database breaks at entry #${audit.brokenAt}: it does not match its own hash chain or the head in the signed checkpoints` }] };
+  }
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.ok ? 0 : 1;
 }
@@ -114,10 +136,20 @@ async function keysCommand(args: readonly string[]): Promise<number> {
       return 2;
     }
     const db = openDatabase(join(c.home, 'callseal.db'));
-    const keys = await KeyStore.reset({ home: c.home, instanceId: id, modulusBits: c.seal.keyBits, chainExists: true, ...(process.env['CALLSEAL_KEY_SECRET'] ? { secret: process.env['CALLSEAL_KEY_SECRET'] } : {}) });
-    new RecordingRepository(db).startEpoch(keys.epoch, keys.spkiSha256, Date.now());
-    db.close();
-    process.stdout.write(`new key for chain epoch ${keys.epoch}; certificate SHA-256 ${keys.certificateFingerprint}\n`);
+    try {
+      const { keys, oldKeyProblem } = await resetKeys({
+        home: c.home, instanceId: id, modulusBits: c.seal.keyBits, chainExists: true, db, recordingsRoot: join(c.home, 'recordings'),
+        ...(process.env['CALLSEAL_KEY_SECRET'] ? { secret: process.env['CALLSEAL_KEY_SECRET'] } : {}),
+      });
+      process.stdout.write(`new key for chain epoch ${keys.epoch}; certificate SHA-256 ${keys.certificateFingerprint}\n` +
+        `rollover record: recordings/chain/rollover-epoch${keys.epoch}.txt\n`);
+      if (oldKeyProblem !== undefined) {
+        process.stderr.write(`WARNING: the rollover record is not signed by the old key (${oldKeyProblem}).\n` +
+          `Verification reports this break in the key chain; auditors bridge it only by pinning the new key: --fingerprint ${keys.certificateFingerprint}\n`);
+      }
+    } finally {
+      db.close();
+    }
     return 0;
   }
   const sealing = await openSealing(c, id, silentLogger());
@@ -128,6 +160,11 @@ async function keysCommand(args: readonly string[]): Promise<number> {
         const d = keys.describe();
         process.stdout.write(`subject:            ${d.subject}\nissuer:             ${d.issuer}\nvalid:              ${d.notBefore} .. ${d.notAfter}\n` +
           `SHA-256 fingerprint: ${d.fingerprint}\npublic key SHA-256:  ${d.spkiSha256}\nRSA bits:           ${d.modulusBits}\nchain epoch:        ${d.epoch}\n`);
+        // Earlier epochs' keys, kept by "keys reset": an auditor may pin any of them (verify --fingerprint).
+        for (const cert of await loadCertificates(installationCertificateFiles(c.home))) {
+          if (cert.spki !== d.spkiSha256) process.stdout.write(`earlier key:        ${cert.fingerprint} (${cert.file})\n`);
+        }
+        process.stdout.write('pin with:           callseal verify <recordings> --fingerprint <SHA-256 fingerprint>\n');
         return 0;
       }
       case 'export-cert':

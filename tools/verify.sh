@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # verify.sh — checks one callseal recording with standard tools only (Linux and macOS).
 #
-#   verify.sh [--cert FILE] <base>
+#   verify.sh [--fingerprint SHA256] [--cert FILE] <base>
 #
 # <base> is the recording's path without suffix, e.g. 2026/11/23/20261123-184637-123_+4930_+4989_ab12cd.
 # Checks: every file listed in <base>_hash.txt has its SHA-256 (sha256sum, or shasum -a 256), and
 # <base>_hash.SHA256withRSA.sig is a valid RSA SHA-256 signature of <base>_hash.txt made with the key
-# of the certificate (openssl). The certificate is taken from --cert, else callseal-cert.pem beside the
-# recording, in a parent folder, or beside this script. Exit 0 only if all of it holds.
+# of the certificate (openssl). The certificate is taken from --cert, else callseal-cert-epoch<N>.pem
+# (N = the recording's chain epoch) or callseal-cert.pem beside the recording, in a parent folder, or
+# beside this script. A certificate found beside the recordings proves nothing by itself: pin it with
+# --fingerprint (the SHA-256 fingerprint on the printed certificate, or from `callseal keys show`),
+# which must match the certificate used. It always prints the fingerprint it used and whether it was
+# pinned. Exit 0 only if all of it holds.
 set -u
 
 cert=""
+fingerprint=""
 base=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --cert) cert="${2:-}"; shift 2 ;;
     --cert=*) cert="${1#--cert=}"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --fingerprint) fingerprint="${2:-}"; shift 2 ;;
+    --fingerprint=*) fingerprint="${1#--fingerprint=}"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) base="$1"; shift ;;
   esac
 done
-[ -n "$base" ] || { echo "usage: verify.sh [--cert FILE] <base>" >&2; exit 2; }
+[ -n "$base" ] || { echo "usage: verify.sh [--fingerprint SHA256] [--cert FILE] <base>" >&2; exit 2; }
+# Fingerprints compare as hex without colons, in lower case.
+want=$(printf '%s' "$fingerprint" | tr -d ':[:space:]' | tr 'A-F' 'a-f')
+if [ -n "$fingerprint" ] && ! printf '%s' "$want" | grep -Eq '^[0-9a-f]{64}$'; then
+  echo "FAIL: --fingerprint takes a SHA-256 fingerprint (64 hex digits, colons allowed)" >&2; exit 2
+fi
 base="${base%_hash.txt}"
 base="${base%_info.txt}"
 dir=$(cd "$(dirname "$base")" 2>/dev/null && pwd) || { echo "FAIL: folder of $base not found" >&2; exit 1; }
@@ -29,9 +41,11 @@ hashfile="$name"_hash.txt
 sigfile="$name"_hash.SHA256withRSA.sig
 script_dir=$(cd "$(dirname "$0")" && pwd)
 
+epoch=$(sed -n 's/^chain-epoch: \([0-9][0-9]*\)$/\1/p' "$dir/${name}_info.txt" 2>/dev/null | head -n 1)
 if [ -z "$cert" ]; then
   d="$dir"
   while [ -n "$d" ]; do
+    if [ -n "$epoch" ] && [ -f "$d/callseal-cert-epoch$epoch.pem" ]; then cert="$d/callseal-cert-epoch$epoch.pem"; break; fi
     if [ -f "$d/callseal-cert.pem" ]; then cert="$d/callseal-cert.pem"; break; fi
     [ "$d" = "/" ] && break
     d=$(dirname "$d")
@@ -68,8 +82,19 @@ if ! openssl x509 -in "$cert" -noout -pubkey > "$tmp/pub.pem" 2>/dev/null; then
   echo "FAIL: $cert is not a certificate" >&2
   exit 1
 fi
-echo "Certificate: $(openssl x509 -in "$cert" -noout -subject 2>/dev/null)"
-echo "             SHA-256 fingerprint $(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//')"
+fp=$(openssl x509 -in "$cert" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//')
+have=$(printf '%s' "$fp" | tr -d ':' | tr 'A-F' 'a-f')
+echo "Certificate: $(openssl x509 -in "$cert" -noout -subject 2>/dev/null) ($cert)"
+echo "             SHA-256 fingerprint $fp"
+if [ -n "$want" ]; then
+  if [ "$have" != "$want" ]; then
+    echo "FAIL: the certificate's fingerprint $fp does not match the pinned fingerprint $fingerprint" >&2
+    exit 1
+  fi
+  echo "             pinned (--fingerprint): matches"
+else
+  echo "             NOT PINNED: compare this fingerprint with the one on the printed certificate, or give --fingerprint"
+fi
 echo "Checking signature (openssl dgst -sha256 -verify):"
 if openssl dgst -sha256 -verify "$tmp/pub.pem" -signature "$tmp/sig.bin" "$hashfile"; then
   :

@@ -6,3 +6,5 @@ export * from './keystore.ts';
 export * from './hashfile.ts';
 export * from './sealer.ts';
 export * from './verify.ts';
+export * from './rollover.ts';
+export * from './checkpoint.ts';

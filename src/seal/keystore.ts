@@ -207,7 +207,7 @@ export class KeyStore {
    * Explicit reset: keeps the old key store under `keys/epoch-<n>/` and creates a new key and
    * certificate with the next epoch number. The chain continues in the new epoch from genesis.
    */
-  static async reset(o: KeyStoreOptions, nowMs = Date.now()): Promise<KeyStore> {
+  static async reset(o: KeyStoreOptions & { readonly minEpoch?: number }, nowMs = Date.now()): Promise<KeyStore> {
     const p = keyPaths(o.home);
     let epoch = 1;
     if (existsSync(p.meta)) {
@@ -217,8 +217,10 @@ export class KeyStore {
         epoch = 1;
       }
     }
+    // A lost keystore.json must not restart the numbering: the chain knows its last epoch.
+    epoch = Math.max(epoch, o.minEpoch ?? 1);
     if (existsSync(p.dir)) {
-      let n = epoch - 1;
+      let n = Math.max(1, epoch - 1);
       while (existsSync(join(o.home, `keys-epoch-${n}`))) n++;
       renameSync(p.dir, join(o.home, `keys-epoch-${n}`));
     }
