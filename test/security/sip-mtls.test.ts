@@ -61,7 +61,7 @@ function options(client?: string): Promise<string> {
         socket.destroy();
       }
     });
-    socket.on('error', (err) => { resolve(`error: ${err.message}`); });
+    socket.on('error', (err: Error) => { resolve(`error: ${err.message}`); });
     socket.on('close', () => { resolve(`closed: ${text}`); });
   });
 }
