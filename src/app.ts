@@ -247,6 +247,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         // Issue 3: refusals and the size of every bounded table, so a flood and its end are visible.
         transport: transport.stats,
         tables: { serverTransactions: stack.serverTransactionCount, clientTransactions: stack.clientTransactionCount, ...siprec.tables, connections: transport.stats.connections },
+        memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
       }),
       recordings: {
         repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),

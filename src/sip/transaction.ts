@@ -182,7 +182,7 @@ export class SipStack {
     });
     if (msg.method === 'INVITE') {
       // RFC 3261 section 17.2.1: send 100 Trying at once; we answer fast, but a TU may wait.
-      this.#send(tx, buildResponse(msg, 100, 'Trying'));
+      if (!this.#send(tx, buildResponse(msg, 100, 'Trying'))) return;
     }
     this.#deliver(msg, inbound.remote, tx);
   }
@@ -227,8 +227,7 @@ export class SipStack {
       this.#log.debug({ key: tx.key, status: response.status }, 'response after final response ignored');
       return;
     }
-    this.#send(tx, response);
-    if (response.status < 200) return;
+    if (!this.#send(tx, response) || response.status < 200) return;
     tx.finalStatus = response.status;
     tx.request = undefined;
     const reliable = tx.remote.transport !== 'UDP';
@@ -260,11 +259,23 @@ export class SipStack {
     }
   }
 
-  #send(tx: ServerTransaction, response: SipResponse): void {
-    const bytes = serializeMessage(response);
+  /**
+   * Sends a response of the transaction; false when it cannot be serialized (a request whose
+   * headers cannot be echoed), and then the transaction ends at once instead of waiting forever.
+   */
+  #send(tx: ServerTransaction, response: SipResponse): boolean {
+    let bytes: Buffer;
+    try {
+      bytes = serializeMessage(response);
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err), key: tx.key, status: response.status, remote: tx.remote }, 'response cannot be serialized; transaction ended');
+      this.#terminate(tx);
+      return false;
+    }
     tx.lastResponse = bytes;
     this.stats.responsesSent++;
     this.#transport.send(tx.remote, bytes);
+    return true;
   }
 
   /** A CANCEL's INVITE transaction still waiting for a final response, if any (RFC 3261 section 9.2). */
@@ -310,7 +321,7 @@ export class SipStack {
     const request = inbound.ok && inbound.message.kind === 'request' ? inbound.message : undefined;
     const suppressed = this.#refusals.shouldLog(`forbidden|${remote.address}`, Date.now());
     if (suppressed !== undefined) {
-      this.#log.warn({ remote, method: request?.method, callId: request ? getHeader(request, 'call-id') : undefined, suppressed }, 'SIP from a source outside sip.allow refused');
+      this.#log.warn({ code: 'CS_SIP_FORBIDDEN', remote, method: request?.method, callId: request ? getHeader(request, 'call-id') : undefined, suppressed }, 'SIP from a source outside sip.allow refused');
     }
     if (!request || request.method === 'ACK') return;
     this.#sendStateless(buildResponse(request, 403, 'Forbidden', { headers: [warningHeader('source address not allowed (sip.allow)')] }), remote);
@@ -321,7 +332,7 @@ export class SipStack {
     this.stats.overloaded++;
     const suppressed = this.#refusals.shouldLog(`overloaded|${remote.address}`, Date.now());
     if (suppressed !== undefined) {
-      this.#log.warn({ remote, method: msg.method, transactions: this.#server.size, suppressed }, 'SIP transaction table full; request answered 503');
+      this.#log.warn({ code: 'CS_SIP_OVERLOADED', remote, method: msg.method, transactions: this.#server.size, suppressed }, 'SIP transaction table full; request answered 503');
     }
     this.#sendStateless(buildResponse(msg, 503, 'Service Unavailable', {
       headers: [{ name: 'retry-after', value: String(OVERLOAD_RETRY_AFTER_SEC) }, warningHeader('too many transactions')],
@@ -329,8 +340,15 @@ export class SipStack {
   }
 
   #sendStateless(response: SipResponse, remote: Remote): void {
+    let bytes: Buffer;
+    try {
+      bytes = serializeMessage(response);
+    } catch (err) {
+      this.#log.debug({ err: errorMessage(err), remote, status: response.status }, 'stateless response cannot be serialized; dropped');
+      return;
+    }
     this.stats.responsesSent++;
-    this.#transport.send(remote, serializeMessage(response));
+    this.#transport.send(remote, bytes);
   }
 
   #rejectMalformed(error: unknown, raw: Buffer, remote: Remote): void {

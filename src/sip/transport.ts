@@ -188,7 +188,7 @@ export class SipTransport {
     socket.destroy();
     const suppressed = this.#refusals.shouldLog(`${refused}|${address}`, Date.now());
     if (suppressed !== undefined) {
-      this.#log.warn({ remote: address, transport, reason: refused, suppressed, connections: this.#sockets.size }, 'SIP connection refused');
+      this.#log.warn({ code: refused === 'not-allowed' ? 'CS_SIP_FORBIDDEN' : 'CS_SIP_OVERLOADED', remote: address, transport, reason: refused, suppressed, connections: this.#sockets.size }, 'SIP connection refused');
     }
     return false;
   }
