@@ -245,7 +245,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
             req.respond(482, 'Loop Detected');
             return;
           }
-          if (!this.#admit(req)) return;
           void this.#newSession(req).catch((err: unknown) => { this.#failRequest(req, err); });
         } else if (dialog) {
           this.#enqueue(dialog, () => this.#reinvite(dialog, req));
@@ -293,7 +292,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   /**
    * Admission of a new session (issue 3): a source over its rate, or beyond the session caps, gets
-   * 503 with Retry-After before any port, file or dialog exists for it. Refusals are counted and
+   * 503 with Retry-After before any port, file or dialog exists for it. Only INVITEs that would
+   * open a session count. Refusals are counted and
    * logged with the source (at most every few seconds per source and reason).
    */
   #admit(req: ServerRequest): boolean {
@@ -395,6 +395,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
     }
     const metadata = this.#metadata(parts.metadata);
+    // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
+    // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
+    if (!this.#admit(req)) return;
     const from = parseNameAddr(getHeader(msg, 'from') ?? '');
     const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
     const startMs = Date.now();
