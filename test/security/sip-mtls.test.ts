@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import { freePort, startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
   makeLeaf('rogue', 'other-ca', 'DNS:rogue.example.net');
   tlsPort = await freePort();
   cs = await startCallseal({
-    config: { sip: { tls: { enabled: true, port: tlsPort, certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key'), clientCaFile: join(dir, 'src-ca.pem') } } },
+    config: { sip: { allow: ['127.0.0.1/32'], tls: { enabled: true, port: tlsPort, certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key'), clientCaFile: join(dir, 'src-ca.pem') } } },
   });
 });
 afterAll(async () => {
@@ -44,10 +45,10 @@ afterAll(async () => {
 });
 
 /** Connects, and when the handshake succeeds sends an OPTIONS; resolves with the status line or the error. */
-function options(client?: string): Promise<string> {
+function options(client?: string, localAddress = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
     const socket = tls.connect({
-      host: '127.0.0.1', port: tlsPort, ca: readFileSync(join(dir, 'src-ca.pem')), servername: 'localhost',
+      socket: net.connect({ host: '127.0.0.1', port: tlsPort, localAddress }), ca: readFileSync(join(dir, 'src-ca.pem')), servername: 'localhost',
       ...(client ? { cert: readFileSync(join(dir, `${client}.pem`)), key: readFileSync(join(dir, `${client}.key`)) } : {}),
     });
     let text = '';
@@ -76,5 +77,12 @@ describe('SIPS with client certificates (issue 3)', () => {
     expect(await options()).toMatch(/^(error|closed): (?!SIP)/);
     expect(await options('rogue')).toMatch(/^(error|closed): (?!SIP)/);
     await cs.waitForLog((l) => l['msg'] === 'TLS handshake failed');
+  });
+
+  it('closes a TLS connection from outside sip.allow before the handshake, even with a valid certificate', async () => {
+    expect(await options('sbc', '127.0.0.5')).toMatch(/^(error|closed): (?!SIP)/);
+    await cs.waitForLog((l) => l['msg'] === 'SIP connection refused' && l['remote'] === '127.0.0.5' && l['transport'] === 'TLS');
+    // callseal is still serving.
+    expect(await options('sbc')).toBe('SIP/2.0 200 OK');
   });
 });
