@@ -12,7 +12,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from './common/log.ts';
 import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { advertisedAddress, type Config } from './config/index.ts';
-import { SipStack, SipTransport } from './sip/index.ts';
+import { DEFAULT_ALLOW, SipStack, SipTransport, SourceAllowlist } from './sip/index.ts';
 import { MediaEngine } from './media/index.ts';
 import { RecordingStore, type FinishedRecording } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
@@ -174,6 +174,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   try {
     await firstAdmin(accounts, log);
     tls = config.http.tls ? { cert: readConfigFile('http.tls.certFile', config.http.tls.certFile), key: readConfigFile('http.tls.keyFile', config.http.tls.keyFile) } : undefined;
+    if (config.sip.tls.enabled && config.sip.tls.clientCaFile !== undefined) readConfigFile('sip.tls.clientCaFile', config.sip.tls.clientCaFile);
   } catch (err) {
     sealing.close();
     throw err;
@@ -185,12 +186,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   await media.start();
 
+  // Issue 3: only known SRCs reach the SIP stack; without sip.allow, loopback and private ranges.
+  const allow = new SourceAllowlist(config.sip.allow ?? DEFAULT_ALLOW);
+  if (config.sip.allow === undefined) {
+    log.warn({ allow: DEFAULT_ALLOW }, 'sip.allow is not set: SIP accepts loopback and private networks; list the SRC addresses in sip.allow');
+  }
+  const sipTls = config.sip.tls;
   const transport = new SipTransport({
-    host: config.sip.host, udpPort: config.sip.port, tcp: config.sip.tcp, maxMessageBytes: config.sip.maxMessageBytes, log,
-    tls: config.sip.tls.enabled && config.sip.tls.certFile && config.sip.tls.keyFile
-      ? { port: config.sip.tls.port, certFile: config.sip.tls.certFile, keyFile: config.sip.tls.keyFile } : undefined,
+    host: config.sip.host, udpPort: config.sip.port, tcp: config.sip.tcp, maxMessageBytes: config.sip.maxMessageBytes, log, allow,
+    maxConnections: config.sip.maxConnections, maxConnectionsPerSource: config.sip.maxConnectionsPerSource,
+    incompleteMessageTimeoutMs: config.sip.incompleteMessageTimeoutMs, idleTimeoutMs: config.sip.connectionIdleTimeoutMs,
+    tls: sipTls.enabled && sipTls.certFile && sipTls.keyFile
+      ? { port: sipTls.port, certFile: sipTls.certFile, keyFile: sipTls.keyFile, clientCaFile: sipTls.clientCaFile, requireClientCert: sipTls.requireClientCert } : undefined,
   });
-  const stack = new SipStack(transport, log);
+  const t1 = config.sip.t1Ms;
+  const stack = new SipStack(transport, log, { t1, t2: Math.max(4000, t1), t4: 5000 }, { allow, maxServerTransactions: config.sip.maxTransactions });
   const sipAddress = advertisedAddress(config.sip.host, config.sip.advertisedAddress);
   let bound;
   try {
@@ -205,6 +215,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     rtpHost: config.rtp.host, rtpAddress: advertisedAddress(config.rtp.host, config.rtp.advertisedAddress ?? config.sip.advertisedAddress),
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
     answerDelayMs: config.sip.answerDelayMs,
+    admission: {
+      newSessionsPerSecondPerSource: config.sip.maxNewSessionsPerSecondPerSource, newSessionBurstPerSource: config.sip.maxNewSessionBurstPerSource,
+      maxSessionsPerSource: config.sip.maxSessionsPerSource, maxSessions: config.sip.maxSessions,
+    },
     decide: (facts) => {
       const d = policy.decide({
         callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
@@ -235,7 +249,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       tls,
       loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
       uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
-      health: () => ({ status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats }),
+      health: () => ({
+        status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,
+        // Issue 3: refusals and the size of every bounded table, so a flood and its end are visible.
+        transport: transport.stats,
+        tables: { serverTransactions: stack.serverTransactionCount, clientTransactions: stack.clientTransactionCount, ...siprec.tables, connections: transport.stats.connections },
+        memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
+      }),
       recordings: {
         repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
         certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),

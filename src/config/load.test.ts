@@ -53,4 +53,13 @@ describe('loadConfig', () => {
     writeFileSync(join(d, 'bad.json'), '{ nope');
     expect(issuesOf(() => loadConfig({ CALLSEAL_CONFIG: join(d, 'bad.json') }, d))).toEqual(['CALLSEAL_CONFIG']);
   });
+
+  it('checks sip.allow entries: addresses and CIDR networks, IPv4 and IPv6 (issue 3)', () => {
+    const d = mkdtempSync(join(tmpdir(), 'callseal-cfg-'));
+    writeFileSync(join(d, 'ok.json'), JSON.stringify({ sip: { allow: ['192.0.2.10', '10.0.0.0/8', '2001:db8::/32', '::1'] } }));
+    expect(loadConfig({ CALLSEAL_CONFIG: join(d, 'ok.json') }, d).sip.allow).toHaveLength(4);
+    writeFileSync(join(d, 'bad.json'), JSON.stringify({ sip: { allow: ['10.0.0.0/33', 'pbx.example.com', '10.0.0.1/8/1'] } }));
+    expect(issuesOf(() => loadConfig({ CALLSEAL_CONFIG: join(d, 'bad.json') }, d))).toEqual(['sip.allow.0', 'sip.allow.1', 'sip.allow.2']);
+    expect(loadConfig({}, d).sip.allow).toBeUndefined();
+  });
 });

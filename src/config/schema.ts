@@ -2,9 +2,19 @@
  * The configuration schema (zod). Every field has a default, so callseal runs with no file at all.
  * Types are derived from the schema.
  */
+import net from 'node:net';
 import { z } from 'zod';
 
 const port = z.number().int().min(1).max(65535);
+
+/** An IPv4 or IPv6 address, or a network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`). */
+const addressOrNetwork = z.string().max(64).refine((text) => {
+  const [address = '', prefix, ...rest] = text.split('/');
+  const version = net.isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}, 'an IP address or a network like 10.0.0.0/8');
 
 /** The configuration file's schema. */
 /** SMTP settings of the alert mails (F4); also what the web UI stores. */
@@ -29,11 +39,41 @@ export const configSchema = z.object({
       port: port.default(5061),
       certFile: z.string().min(1).optional(),
       keyFile: z.string().min(1).optional(),
-    }).strict().default({ enabled: false, port: 5061 }),
+      /** PEM file of the CAs whose client certificates are accepted (mutual TLS); none when unset. */
+      clientCaFile: z.string().min(1).optional(),
+      /** With `clientCaFile`: a handshake without a valid client certificate fails. */
+      requireClientCert: z.boolean().default(true),
+    }).strict().default({ enabled: false, port: 5061, requireClientCert: true }),
     maxMessageBytes: z.number().int().min(4096).max(4 * 1024 * 1024).default(256 * 1024),
     /** Wait this long before answering a new session (lets an SRC CANCEL first; normally 0). */
     answerDelayMs: z.number().int().min(0).max(30_000).default(0),
-  }).strict().default({ host: '0.0.0.0', port: 5060, tcp: true, tls: { enabled: false, port: 5061 }, maxMessageBytes: 256 * 1024, answerDelayMs: 0 }),
+    /** SRC addresses and networks that may send SIP; unset: loopback and private ranges, with a warning. */
+    allow: z.array(addressOrNetwork).min(1).max(1000).optional(),
+    /** RFC 3261 timer T1 (round-trip estimate); transaction timers are multiples of it. */
+    t1Ms: z.number().int().min(50).max(5000).default(500),
+    /** New recording sessions per second and source address (token bucket); beyond it 503. */
+    maxNewSessionsPerSecondPerSource: z.number().min(0.1).max(10_000).default(20),
+    /** How many new sessions a source may open at once before the rate applies. */
+    maxNewSessionBurstPerSource: z.number().int().min(1).max(100_000).default(40),
+    /** Concurrent recording sessions per source address; 0 for no limit but `maxSessions`. */
+    maxSessionsPerSource: z.number().int().min(0).max(1_000_000).default(0),
+    /** Concurrent recording sessions (dialogs) in total; beyond it 503. */
+    maxSessions: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Server transactions held at once; beyond it requests get a stateless 503. */
+    maxTransactions: z.number().int().min(100).max(1_000_000).default(20_000),
+    /** TCP and TLS connections open at once; more are closed at once. */
+    maxConnections: z.number().int().min(1).max(100_000).default(1024),
+    /** TCP and TLS connections open at once from one address; more are closed at once. */
+    maxConnectionsPerSource: z.number().int().min(1).max(100_000).default(64),
+    /** A connection holding an incomplete message (or silent since it opened) this long is closed. */
+    incompleteMessageTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /** A connection without any traffic this long is closed; 0 keeps idle connections open. */
+    connectionIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(3_600_000),
+  }).strict().default({
+    host: '0.0.0.0', port: 5060, tcp: true, tls: { enabled: false, port: 5061, requireClientCert: true }, maxMessageBytes: 256 * 1024, answerDelayMs: 0,
+    t1Ms: 500, maxNewSessionsPerSecondPerSource: 20, maxNewSessionBurstPerSource: 40, maxSessionsPerSource: 0, maxSessions: 10_000,
+    maxTransactions: 20_000, maxConnections: 1024, maxConnectionsPerSource: 64, incompleteMessageTimeoutMs: 10_000, connectionIdleTimeoutMs: 3_600_000,
+  }),
   rtp: z.object({
     host: z.string().min(1).default('0.0.0.0'),
     /** Address written into SDP answers (c=); defaults like sip.advertisedAddress. */

@@ -7,3 +7,4 @@ export * from './multipart.ts';
 export * from './framing.ts';
 export * from './transport.ts';
 export * from './transaction.ts';
+export * from './admission.ts';

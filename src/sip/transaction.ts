@@ -12,6 +12,7 @@ import {
   type SipHeader, type SipRequest, type SipResponse,
 } from './message.ts';
 import type { Inbound, Remote, SipTransport } from './transport.ts';
+import { RefusalLog, type SourceAllowlist } from './admission.ts';
 
 /** RFC 3261 timer values in milliseconds (section 17.1.1.1 and table 4). */
 export interface SipTimers {
@@ -22,6 +23,21 @@ export interface SipTimers {
 
 /** The defaults of RFC 3261. */
 export const DEFAULT_TIMERS: SipTimers = { t1: 500, t2: 4000, t4: 5000 };
+
+/** Admission and table bounds of {@link SipStack} (issue 3). */
+export interface SipStackOptions {
+  /** Who may send requests; others get a stateless 403 and leave no state. Everyone when omitted. */
+  readonly allow?: SourceAllowlist | undefined;
+  /** Most server transactions held; beyond it requests get a stateless 503. Default 20,000. */
+  readonly maxServerTransactions?: number;
+  /** Most client transactions (BYEs callseal sends) at once; beyond it a request is not sent. Default 10,000. */
+  readonly maxClientTransactions?: number;
+}
+
+/** A server transaction that got no final response from its user this long is answered 500 (in T1 units). */
+const PROCEEDING_LIMIT_T1 = 360;
+/** Seconds an overloaded stack asks a peer to wait (RFC 3261 section 21.5.4). */
+const OVERLOAD_RETRY_AFTER_SEC = 5;
 
 /** Options for a response. */
 export interface RespondOptions {
@@ -50,7 +66,8 @@ interface ServerTransaction {
   readonly key: string;
   readonly method: string;
   readonly remote: Remote;
-  readonly request: SipRequest;
+  /** The request, until the final response: afterwards only the response is kept, so a full table stays small. */
+  request: SipRequest | undefined;
   state: ServerState;
   lastResponse: Buffer | undefined;
   finalStatus: number;
@@ -74,15 +91,25 @@ export class SipStack {
   readonly #timers: SipTimers;
   readonly #server = new Map<string, ServerTransaction>();
   readonly #client = new Map<string, ClientTransaction>();
+  readonly #allow: SourceAllowlist | undefined;
+  readonly #maxServer: number;
+  readonly #maxClient: number;
+  readonly #refusals = new RefusalLog();
   #user: TransactionUser | undefined;
   #closed = false;
-  /** Counters for the health view and tests. */
-  readonly stats = { requests: 0, retransmissions: 0, malformed: 0, responsesSent: 0 };
+  /**
+   * Counters for the health view and tests: `refusedNotAllowed` counts messages from sources
+   * outside the allowlist, `overloaded` requests answered 503 because the table was full.
+   */
+  readonly stats = { requests: 0, retransmissions: 0, malformed: 0, responsesSent: 0, refusedNotAllowed: 0, overloaded: 0, stale: 0 };
 
-  constructor(transport: SipTransport, log: Logger, timers: SipTimers = DEFAULT_TIMERS) {
+  constructor(transport: SipTransport, log: Logger, timers: SipTimers = DEFAULT_TIMERS, options: SipStackOptions = {}) {
     this.#transport = transport;
     this.#log = log;
     this.#timers = timers;
+    this.#allow = options.allow;
+    this.#maxServer = options.maxServerTransactions ?? 20_000;
+    this.#maxClient = options.maxClientTransactions ?? 10_000;
     transport.onInbound((inbound) => {
       this.#inbound(inbound);
     });
@@ -98,8 +125,22 @@ export class SipStack {
     return this.#server.size;
   }
 
+  /** Number of live client transactions (for tests and health). */
+  get clientTransactionCount(): number {
+    return this.#client.size;
+  }
+
+  /** The timer values in use (the transaction user's 2xx retransmissions follow them too). */
+  get timers(): SipTimers {
+    return this.#timers;
+  }
+
   #inbound(inbound: Inbound): void {
     if (this.#closed) return;
+    if (this.#allow && !this.#allow.allows(inbound.remote.address)) {
+      this.#refuseSource(inbound);
+      return;
+    }
     if (!inbound.ok) {
       this.stats.malformed++;
       this.#rejectMalformed(inbound.error, inbound.raw, inbound.remote);
@@ -122,14 +163,26 @@ export class SipStack {
       return;
     }
     this.stats.requests++;
+    if (this.#server.size >= this.#maxServer) {
+      this.#overloaded(msg, inbound.remote);
+      return;
+    }
     const tx: ServerTransaction = {
       key, method: msg.method, remote: inbound.remote, request: msg, state: 'proceeding',
       lastResponse: undefined, finalStatus: 0, timers: [],
     };
     this.#server.set(key, tx);
+    // Every entry has a timer from its first moment: a request its user never answers is answered
+    // 500 and then leaves the table like any other.
+    this.#later(tx, PROCEEDING_LIMIT_T1 * this.#timers.t1, () => {
+      if (tx.state !== 'proceeding' || !tx.request) return;
+      this.stats.stale++;
+      this.#log.warn({ key: tx.key, method: tx.method, remote: tx.remote }, 'request got no final response in time; answering 500');
+      this.#respond(tx, buildResponse(tx.request, 500, 'Server Internal Error'));
+    });
     if (msg.method === 'INVITE') {
       // RFC 3261 section 17.2.1: send 100 Trying at once; we answer fast, but a TU may wait.
-      this.#send(tx, buildResponse(msg, 100, 'Trying'));
+      if (!this.#send(tx, buildResponse(msg, 100, 'Trying'))) return;
     }
     this.#deliver(msg, inbound.remote, tx);
   }
@@ -174,9 +227,9 @@ export class SipStack {
       this.#log.debug({ key: tx.key, status: response.status }, 'response after final response ignored');
       return;
     }
-    this.#send(tx, response);
-    if (response.status < 200) return;
+    if (!this.#send(tx, response) || response.status < 200) return;
     tx.finalStatus = response.status;
+    tx.request = undefined;
     const reliable = tx.remote.transport !== 'UDP';
     const { t1, t2 } = this.#timers;
     if (tx.method === 'INVITE') {
@@ -206,23 +259,36 @@ export class SipStack {
     }
   }
 
-  #send(tx: ServerTransaction, response: SipResponse): void {
-    const bytes = serializeMessage(response);
+  /**
+   * Sends a response of the transaction; false when it cannot be serialized (a request whose
+   * headers cannot be echoed), and then the transaction ends at once instead of waiting forever.
+   */
+  #send(tx: ServerTransaction, response: SipResponse): boolean {
+    let bytes: Buffer;
+    try {
+      bytes = serializeMessage(response);
+    } catch (err) {
+      this.#log.warn({ err: errorMessage(err), key: tx.key, status: response.status, remote: tx.remote }, 'response cannot be serialized; transaction ended');
+      this.#terminate(tx);
+      return false;
+    }
     tx.lastResponse = bytes;
     this.stats.responsesSent++;
     this.#transport.send(tx.remote, bytes);
+    return true;
   }
 
   /** A CANCEL's INVITE transaction still waiting for a final response, if any (RFC 3261 section 9.2). */
   pendingInviteFor(cancel: SipRequest): ServerRequest | undefined {
     const key = transactionKey({ ...cancel, method: 'INVITE' });
     const tx = this.#server.get(key);
-    if (tx?.state !== 'proceeding') return undefined;
+    const request = tx?.request;
+    if (tx?.state !== 'proceeding' || !request) return undefined;
     return {
-      message: tx.request,
+      message: request,
       remote: tx.remote,
       respond: (status, reason, options = {}) => {
-        const response = buildResponse(tx.request, status, reason, options);
+        const response = buildResponse(request, status, reason, options);
         this.#respond(tx, response);
         return response;
       },
@@ -242,6 +308,47 @@ export class SipStack {
     tx.state = 'terminated';
     this.#clearTimers(tx);
     this.#server.delete(tx.key);
+  }
+
+  /**
+   * A message from a source outside the allowlist: requests get a stateless 403 (no transaction,
+   * so a flood leaves no state), responses and unparsable bytes are dropped; all are counted and
+   * logged with the source, at most every few seconds per source.
+   */
+  #refuseSource(inbound: Inbound): void {
+    this.stats.refusedNotAllowed++;
+    const remote = inbound.remote;
+    const request = inbound.ok && inbound.message.kind === 'request' ? inbound.message : undefined;
+    const suppressed = this.#refusals.shouldLog(`forbidden|${remote.address}`, Date.now());
+    if (suppressed !== undefined) {
+      this.#log.warn({ code: 'CS_SIP_FORBIDDEN', remote, method: request?.method, callId: request ? getHeader(request, 'call-id') : undefined, suppressed }, 'SIP from a source outside sip.allow refused');
+    }
+    if (!request || request.method === 'ACK') return;
+    this.#sendStateless(buildResponse(request, 403, 'Forbidden', { headers: [warningHeader('source address not allowed (sip.allow)')] }), remote);
+  }
+
+  /** The transaction table is full: a stateless 503 with Retry-After (RFC 3261 section 21.5.4). */
+  #overloaded(msg: SipRequest, remote: Remote): void {
+    this.stats.overloaded++;
+    const suppressed = this.#refusals.shouldLog(`overloaded|${remote.address}`, Date.now());
+    if (suppressed !== undefined) {
+      this.#log.warn({ code: 'CS_SIP_OVERLOADED', remote, method: msg.method, transactions: this.#server.size, suppressed }, 'SIP transaction table full; request answered 503');
+    }
+    this.#sendStateless(buildResponse(msg, 503, 'Service Unavailable', {
+      headers: [{ name: 'retry-after', value: String(OVERLOAD_RETRY_AFTER_SEC) }, warningHeader('too many transactions')],
+    }), remote);
+  }
+
+  #sendStateless(response: SipResponse, remote: Remote): void {
+    let bytes: Buffer;
+    try {
+      bytes = serializeMessage(response);
+    } catch (err) {
+      this.#log.debug({ err: errorMessage(err), remote, status: response.status }, 'stateless response cannot be serialized; dropped');
+      return;
+    }
+    this.stats.responsesSent++;
+    this.#transport.send(remote, bytes);
   }
 
   #rejectMalformed(error: unknown, raw: Buffer, remote: Remote): void {
@@ -264,6 +371,10 @@ export class SipStack {
     const branch = /;branch=([^;\s]+)/i.exec(via)?.[1] ?? '';
     const key = `${branch}|${request.method}`;
     const bytes = serializeMessage(request);
+    if (this.#client.size >= this.#maxClient) {
+      this.#log.warn({ method: request.method, callId: getHeader(request, 'call-id'), transactions: this.#client.size }, 'client transaction table full; request not sent');
+      return Promise.resolve(undefined);
+    }
     return new Promise((resolve) => {
       const tx: ClientTransaction = {
         resolve: (r) => {
@@ -336,6 +447,10 @@ export function transactionKey(msg: SipRequest): string {
   const cseq = /^(\d+)/.exec(getHeader(msg, 'cseq') ?? '')?.[1] ?? '';
   const fromTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'from') ?? '')?.[1] ?? '';
   return `2543|${getHeader(msg, 'call-id') ?? ''}|${cseq}|${fromTag}|${topVia}|${method}`;
+}
+
+function warningHeader(text: string): SipHeader {
+  return { name: 'warning', value: `399 callseal "${text}"` };
 }
 
 /** Best-effort extraction of the headers needed to answer an unparsable request. */

@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, ParseError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  getHeader, getHeaders, parseContentType, parseMultipartBody, parseNameAddr, randomToken,
+  getHeader, getHeaders, parseContentType, parseMultipartBody, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
   type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipStack,
 } from '../sip/index.ts';
 import type { LegResult, MediaEngine } from '../media/index.ts';
@@ -71,7 +71,24 @@ export interface SiprecServerOptions {
   readonly mediaTimeoutSec: number;
   readonly answerDelayMs: number;
   readonly decide?: (facts: SessionFacts) => SessionDecision;
+  /** Who may open how many sessions (issue 3); unlimited when omitted. */
+  readonly admission?: SessionAdmission | undefined;
 }
+
+/** Limits on opening recording sessions; refused INVITEs get 503 with Retry-After and leave nothing behind. */
+export interface SessionAdmission {
+  /** New sessions per second and source address (token bucket). */
+  readonly newSessionsPerSecondPerSource: number;
+  /** Bucket size: new sessions a source may open at once. */
+  readonly newSessionBurstPerSource: number;
+  /** Concurrent sessions per source address; 0 for no limit. */
+  readonly maxSessionsPerSource: number;
+  /** Concurrent sessions in total. */
+  readonly maxSessions: number;
+}
+
+/** Source addresses whose token buckets are kept; the least recently seen is forgotten first. */
+const MAX_RATE_SOURCES = 4096;
 
 /** A live recording, as the live view shows it. */
 export interface LiveRecording {
@@ -160,19 +177,31 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #log: Logger;
   readonly #sessions = new Map<string, Session>();
   readonly #timer: NodeJS.Timeout;
+  readonly #rate: RateLimiter | undefined;
+  readonly #refusals = new RefusalLog();
   #closed = false;
-  /** Counters for health and tests. */
-  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0, quirks: 0 };
+  /**
+   * Counters for health and tests: `rateLimited` INVITEs over a source's rate, `overCapacity`
+   * INVITEs beyond `maxSessions` or `maxSessionsPerSource` (both answered 503), `quirks` SRC quirks accepted (docs/siprec.md).
+   */
+  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0, rateLimited: 0, overCapacity: 0, quirks: 0 };
 
   constructor(options: SiprecServerOptions) {
     super();
     this.#o = options;
     this.#log = options.log;
+    const a = options.admission;
+    this.#rate = a ? new RateLimiter({ perSecond: a.newSessionsPerSecondPerSource, burst: a.newSessionBurstPerSource, maxKeys: MAX_RATE_SOURCES }) : undefined;
     this.onListenerError((err, event) => {
       this.#log.error({ err: errorMessage(err), event }, 'listener failed');
     });
     options.stack.setUser({ onRequest: (req) => { this.#onRequest(req); } });
     this.#timer = setInterval(() => { this.#checkMedia(); }, 2000).unref();
+  }
+
+  /** Dialogs held (recorded or not), and source addresses with a rate bucket: bounded tables for health. */
+  get tables(): { readonly dialogs: number; readonly rateSources: number } {
+    return { dialogs: this.#sessions.size, rateSources: this.#rate?.size ?? 0 };
   }
 
   /** Recordings in progress. */
@@ -264,6 +293,42 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
   }
 
+  /**
+   * Admission of a new session (issue 3): a source over its rate, or beyond the session caps, gets
+   * 503 with Retry-After before any port, file or dialog exists for it. Only INVITEs that would
+   * open a session count. Refusals are counted and
+   * logged with the source (at most every few seconds per source and reason).
+   */
+  #admit(req: ServerRequest): boolean {
+    const a = this.#o.admission;
+    if (!a || !this.#rate) return true;
+    const address = unmapAddress(req.remote.address);
+    let reason: 'rate' | 'source-cap' | 'total-cap' | undefined;
+    let retryAfterSec = 1;
+    if (this.#sessions.size >= a.maxSessions) reason = 'total-cap';
+    else if (a.maxSessionsPerSource > 0 && this.#sessionsFrom(address) >= a.maxSessionsPerSource) reason = 'source-cap';
+    else if (!this.#rate.take(address, performance.now())) {
+      reason = 'rate';
+      retryAfterSec = this.#rate.retryAfterSec(address);
+    }
+    if (reason === undefined) return true;
+    if (reason === 'rate') this.stats.rateLimited++;
+    else this.stats.overCapacity++;
+    const suppressed = this.#refusals.shouldLog(`${reason}|${address}`, Date.now());
+    if (suppressed !== undefined) {
+      this.#log.warn({ remote: req.remote, callId: getHeader(req.message, 'call-id'), reason, suppressed, sessions: this.#sessions.size }, 'recording session refused: too many sessions from this source');
+    }
+    const text = reason === 'rate' ? 'too many new sessions from this source' : reason === 'source-cap' ? 'too many sessions from this source' : 'too many sessions';
+    req.respond(503, 'Service Unavailable', { headers: [{ name: 'retry-after', value: String(retryAfterSec) }, ...warning(text)] });
+    return false;
+  }
+
+  #sessionsFrom(address: string): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (unmapAddress(s.remote.address) === address) n++;
+    return n;
+  }
+
   #failRequest(req: ServerRequest, err: unknown): void {
     this.stats.refused++;
     const callId = getHeader(req.message, 'call-id') ?? '';
@@ -346,6 +411,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
     }
     const metadata = this.#metadata(parts.metadata);
+    // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
+    // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
+    if (!this.#admit(req)) return;
     const from = parseNameAddr(getHeader(msg, 'from') ?? '');
     const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
     const startMs = Date.now();
@@ -531,19 +599,29 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   /** Retransmits the 2xx until the ACK arrives (RFC 3261 section 13.3.1.4); without an ACK the session ends. */
   #retransmit2xx(session: Session, req: ServerRequest, status: number): void {
-    if (req.remote.transport !== 'UDP') return;
-    let interval = 500;
+    const { t1, t2 } = this.#o.stack.timers;
+    if (req.remote.transport !== 'UDP') {
+      // Reliable transports carry no retransmissions, but a dialog without an ACK still ends
+      // after 64*T1, so unconfirmed dialogs cannot pile up (issue 3).
+      session.retransmitTimer = setTimeout(() => {
+        if (session.state !== 'answered') return;
+        this.#log.warn({ callId: session.callId }, 'no ACK for the 2xx; ending the recording session');
+        this.#end(session, 'no-ack', true);
+      }, 64 * t1).unref();
+      return;
+    }
+    let interval = t1;
     let elapsed = 0;
     const resend = (): void => {
       if (session.state !== 'answered') return;
       elapsed += interval;
-      if (elapsed >= 32_000) {
+      if (elapsed >= 64 * t1) {
         this.#log.warn({ callId: session.callId }, 'no ACK for the 2xx; ending the recording session');
         this.#end(session, 'no-ack', true);
         return;
       }
       req.respond(status, 'OK');
-      interval = Math.min(interval * 2, 4000);
+      interval = Math.min(interval * 2, t2);
       session.retransmitTimer = setTimeout(resend, interval).unref();
     };
     session.retransmitTimer = setTimeout(resend, interval).unref();

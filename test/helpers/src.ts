@@ -72,17 +72,19 @@ export class RawSrc {
     this.localPort = localPort;
   }
 
-  static async connect(transport: 'UDP' | 'TCP' | 'TLS', port: number): Promise<RawSrc> {
+  /** `localAddress` binds the SRC to another loopback address (127.0.0.2 and up), for admission tests. */
+  static async connect(transport: 'UDP' | 'TCP' | 'TLS', port: number, options: { localAddress?: string } = {}): Promise<RawSrc> {
+    const localAddress = options.localAddress ?? '127.0.0.1';
     if (transport === 'UDP') {
       const sock = dgram.createSocket('udp4');
-      await new Promise<void>((r) => { sock.bind(0, '127.0.0.1', () => { r(); }); });
+      await new Promise<void>((r) => { sock.bind(0, localAddress, () => { r(); }); });
       const src: RawSrc = new RawSrc('UDP', (d) => { sock.send(d, port, '127.0.0.1'); }, () => { sock.close(); }, sock.address().port);
       sock.on('message', (d) => { src.onData(d); });
       return src;
     }
     const socket = transport === 'TCP'
-      ? net.connect({ host: '127.0.0.1', port })
-      : tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+      ? net.connect({ host: '127.0.0.1', port, localAddress })
+      : tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress }), rejectUnauthorized: false });
     await new Promise<void>((r, j) => { socket.once(transport === 'TCP' ? 'connect' : 'secureConnect', () => { r(); }); socket.once('error', j); });
     const framer = new StreamFramer();
     const src: RawSrc = new RawSrc(transport, (d) => { socket.write(d); }, () => { socket.destroy(); }, socket.localPort ?? 0);
