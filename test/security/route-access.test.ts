@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { CallsealError } from '../../src/common/errors.ts';
-import { registerAuth } from '../../src/web/auth.ts';
+import { ADMIN_ONLY, registerAuth } from '../../src/web/auth.ts';
 import { buildTestApi, type TestApi } from '../helpers/api.ts';
 import { pathVariants } from './paths.ts';
 
@@ -119,6 +119,32 @@ describe('route-based authorisation (security issue, finding 1)', () => {
     const page = await t.app.inject({ method: 'GET', url: '/recordings' });
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
+  });
+
+  it('follows the route that runs under lenient router options too (trailing and duplicate slashes, any case)', async () => {
+    const lenient = [{ ignoreTrailingSlash: true }, { ignoreDuplicateSlashes: true }, { caseSensitive: false },
+      { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, caseSensitive: false }];
+    for (const routerOptions of lenient) {
+      const app = Fastify({ routerOptions });
+      await registerAuth(app, { accounts: t.accounts, audit: t.audit, token: t.token, secureCookies: false, login: { failuresPerAddressPerMinute: 10, backoffAfterFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 60_000 } });
+      app.get('/api/secret', { config: ADMIN_ONLY }, () => ({ secret: true }));
+      app.post('/api/secret', { config: ADMIN_ONLY }, () => ({ changed: true }));
+      await app.ready();
+      const options = JSON.stringify(routerOptions);
+      let reached = 0;
+      for (const url of ['/api/secret', ...pathVariants('/api/secret')]) {
+        const anon = await app.inject({ method: 'GET', url });
+        expect([401, 404], `${options} GET ${url}`).toContain(anon.statusCode);
+        const before = t.audit.query({ limit: 1 })[0]?.seq ?? 0;
+        const change = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${t.token}` }, payload: {} });
+        if (change.statusCode !== 200) continue;
+        reached++;
+        expect(t.audit.query({ limit: 5 }).some((e) => e.seq > before && e.object === 'POST /api/secret'), `${options} POST ${url}`).toBe(true);
+      }
+      // The lenient options do route some spellings to /api/secret: those were checked and audited.
+      expect(reached, options).toBeGreaterThan(1);
+      await app.close();
+    }
   });
 
   it('refuses at start-up a route that does not declare who may call it', async () => {
