@@ -313,7 +313,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
  * backslashes as slashes, doubled slashes and dot segments resolved, in any case. The not-found
  * handler answers such paths with a JSON 404 and never with the UI page (security issue, finding 1).
  */
-export function looksLikeApi(url: string): boolean {
+function looksLikeApi(url: string): boolean {
   let path = url.split('?')[0] ?? '';
   // Byte-wise, so a malformed or non-UTF-8 escape cannot throw; only ASCII letters matter here.
   for (let i = 0; i < 5; i++) {
