@@ -247,7 +247,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     api = await buildApi({
       policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
       tls,
-      loginAttemptsPerMinute: config.http.loginAttemptsPerMinute,
+      login: {
+        failuresPerAddressPerMinute: config.http.loginAttemptsPerMinute, backoffAfterFailures: config.http.loginBackoffAfterFailures,
+        backoffBaseMs: 1000, backoffMaxMs: config.http.loginBackoffMaxSeconds * 1000,
+      },
       uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
       health: () => ({
         status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
   CS_ARCHIVE_TARGET: 'A storage target operation failed (the message names the stage: dns, connect, auth, hostkey, permission, path, write, verify).',
   CS_VERIFY_USAGE: 'The verify command was called with a missing folder or certificate.',
+  CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 
 /** A stable error code from the catalogue. */

@@ -22,7 +22,7 @@ describe('loadConfig', () => {
     expect(c.sip.port).toBe(5060);
     expect(c.sip.tcp).toBe(true);
     expect([c.rtp.portMin, c.rtp.portMax]).toEqual([20000, 29999]);
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 10, diskWarnPercent: 10 });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 30, loginBackoffAfterFailures: 3, loginBackoffMaxSeconds: 300, diskWarnPercent: 10 });
     expect(c.recording.channels).toBe('stereo');
     expect(c.recording.directoryTemplate).toBe('$Y/$M/$D');
     expect(Object.isFrozen(c.sip)).toBe(true);

@@ -132,11 +132,18 @@ export const configSchema = z.object({
     /** A session ends after this many minutes without a request, and after `sessionMaxHours` in any case. */
     sessionIdleMinutes: z.number().int().min(1).max(24 * 60).default(30),
     sessionMaxHours: z.number().int().min(1).max(24 * 7).default(12),
-    /** Login attempts per client address and minute before 429. */
-    loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(10),
+    /**
+     * Failed login attempts (wrong password or unknown name) per client address and minute before that
+     * address gets 429; coarse, so users behind one proxy address are not locked out by one another.
+     */
+    loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(30),
+    /** Failed logins of one account before its next attempt must wait (1 s, doubling with each failure). */
+    loginBackoffAfterFailures: z.number().int().min(1).max(100).default(3),
+    /** The longest wait of an account's back-off. */
+    loginBackoffMaxSeconds: z.number().int().min(1).max(24 * 3600).default(300),
     /** The dashboard warns when the recordings' file system has less free space than this (percent). */
     diskWarnPercent: z.number().min(0).max(100).default(10),
-  }).strict().default({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 10, diskWarnPercent: 10 }),
+  }).strict().default({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 30, loginBackoffAfterFailures: 3, loginBackoffMaxSeconds: 300, diskWarnPercent: 10 }),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({ level: 'info' }),

@@ -12,7 +12,6 @@ import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { stringify as toCsv } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { CallsealError, ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -22,11 +21,12 @@ import {
 } from '../policy/index.ts';
 import type { AlertSettings, Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';
-import { registerAuth } from './auth.ts';
+import { ADMIN_ONLY, PUBLIC, registerAuth, type LoginThrottleOptions } from './auth.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
 import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
 import { opsRoutes, type OpsOptions } from './ops.ts';
+import { fromCsvCell, toSafeCsv } from './csv.ts';
 
 /** Options of {@link buildApi}. */
 export interface ApiOptions {
@@ -43,7 +43,8 @@ export interface ApiOptions {
   readonly accounts: AccountStore;
   readonly audit: AuditLog;
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
-  readonly loginAttemptsPerMinute: number;
+  /** Login throttling: per-account back-off and the per-address limit. */
+  readonly login: LoginThrottleOptions;
   /** The built web UI (ui/dist); absent before `npm run build:ui`. */
   readonly uiRoot: string;
   readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox'>;
@@ -90,10 +91,10 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     const tag = /^\/api\/([a-z-]+)/.exec(route.url)?.[1];
     route.schema = { tags: tag !== undefined ? [tag] : ['ui'], summary: `${String(route.method)} ${route.url}`, ...route.schema };
   });
-  await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, loginAttemptsPerMinute: o.loginAttemptsPerMinute });
+  await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, login: o.login });
 
-  app.get('/healthz', { config: { access: 'public' }, schema: { summary: 'Liveness and counters', tags: ['operation'] } }, () => o.health());
-  app.get('/api/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
+  app.get('/healthz', { config: PUBLIC, schema: { summary: 'Liveness and counters', tags: ['operation'] } }, () => o.health());
+  app.get('/api/openapi.json', { config: PUBLIC, schema: { hide: true } }, () => app.swagger());
 
   const actor = (req: { ip: string; principal?: { name: string } }): string => `${req.principal?.name ?? 'api'}@${req.ip}`;
   // F3: a target that failed its test (or was never tested) cannot be selected.
@@ -107,8 +108,8 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   const current = (): Policy => o.policy.load().policy;
 
   // Whole policy: export and import (JSON).
-  app.get('/api/policy', () => ({ ...current(), version: o.policy.version() }));
-  app.put('/api/policy', (req) => {
+  app.get('/api/policy', { config: ADMIN_ONLY }, () => ({ ...current(), version: o.policy.version() }));
+  app.put('/api/policy', { config: ADMIN_ONLY }, (req) => {
     const version = o.policy.save(req.body as Policy, actor(req));
     return { version };
   });
@@ -117,18 +118,18 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   for (const key of Object.keys(SCHEMAS) as Collection[]) {
     const path = `/api/${PATHS[key]}`;
     const schema = SCHEMAS[key];
-    app.get(path, () => {
+    app.get(path, { config: ADMIN_ONLY }, () => {
       const p = current();
       return key === 'settings' ? p.settings.map((s) => ({ ...s, explanation: explainSetting(s, p) })) : p[key];
     });
-    app.get(`${path}/:id`, (req, reply) => {
+    app.get(`${path}/:id`, { config: ADMIN_ONLY }, (req, reply) => {
       const { id } = req.params as { id: string };
       const p = current();
       const item = (p[key] as { id: string }[]).find((x) => x.id === id);
       if (!item) return reply.code(404).send({ error: `no ${key} item "${id}"` });
       return key === 'settings' ? { ...item, explanation: explainSetting(item as Policy['settings'][number], p) } : item;
     });
-    app.post(path, (req, reply) => {
+    app.post(path, { config: ADMIN_ONLY }, (req, reply) => {
       const item = schema.parse(req.body);
       if (key === 'settings') checkTargets(item as Policy['settings'][number]);
       const { version } = o.policy.update(actor(req), (p) => {
@@ -139,7 +140,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       });
       return reply.code(201).send({ ...item, version });
     });
-    app.put(`${path}/:id`, (req, reply) => {
+    app.put(`${path}/:id`, { config: ADMIN_ONLY }, (req, reply) => {
       const { id } = req.params as { id: string };
       const item = schema.parse({ ...(req.body as object), id });
       if (key === 'settings') checkTargets(item as Policy['settings'][number]);
@@ -151,7 +152,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       });
       return { ...item, version };
     });
-    app.delete(`${path}/:id`, (req, reply) => {
+    app.delete(`${path}/:id`, { config: ADMIN_ONLY }, (req, reply) => {
       const { id } = req.params as { id: string };
       if (!(current()[key] as { id: string }[]).some((x) => x.id === id)) return reply.code(404).send({ error: `no ${key} item "${id}"` });
       o.policy.update(actor(req), (p) => {
@@ -161,7 +162,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       return reply.code(204).send();
     });
     if (key === 'settings' || key === 'exceptionLists') {
-      app.post(`${path}/:id/duplicate`, (req, reply) => {
+      app.post(`${path}/:id/duplicate`, { config: ADMIN_ONLY }, (req, reply) => {
         const { id } = req.params as { id: string };
         const { newId, name } = z.object({ newId: z.string().min(1).max(64), name: z.string().min(1).max(200).optional() }).parse(req.body ?? {});
         const original = (current()[key] as { id: string; name: string }[]).find((x) => x.id === id);
@@ -179,69 +180,69 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   }
 
   // Storage targets (F3, F5): credentials are stored encrypted and never returned.
-  app.get('/api/targets', () => o.targets.list());
-  app.put('/api/targets/:id', (req) => {
+  app.get('/api/targets', { config: ADMIN_ONLY }, () => o.targets.list());
+  app.put('/api/targets/:id', { config: ADMIN_ONLY }, (req) => {
     const { id } = req.params as { id: string };
     const t = o.targets.save({ ...(req.body as object), id });
     return { id: t.id, name: t.name, kind: t.config.kind, status: 'untested' };
   });
-  app.delete('/api/targets/:id', (req, reply) => {
+  app.delete('/api/targets/:id', { config: ADMIN_ONLY }, (req, reply) => {
     const { id } = req.params as { id: string };
     return o.targets.delete(id) ? reply.code(204).send() : reply.code(404).send({ error: `no target "${id}"` });
   });
-  app.post('/api/targets/:id/duplicate', (req, reply) => {
+  app.post('/api/targets/:id/duplicate', { config: ADMIN_ONLY }, (req, reply) => {
     const { id } = req.params as { id: string };
     const { newId, name } = z.object({ newId: z.string().min(1).max(64), name: z.string().min(1).max(200).optional() }).parse(req.body ?? {});
     const t = o.targets.duplicate(id, newId, name);
     return t ? reply.code(201).send({ id: t.id, name: t.name, kind: t.config.kind, status: 'untested' }) : reply.code(404).send({ error: `no target "${id}"` });
   });
-  app.post('/api/targets/:id/test', async (req, reply) => {
+  app.post('/api/targets/:id/test', { config: ADMIN_ONLY }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const r = await o.targets.test(id);
     return r ? r : reply.code(404).send({ error: `no target "${id}"` });
   });
   // External SQL recording logs (G2): "test connection" and "create table" actions.
-  app.get('/api/sql-logs', () => o.sqlLogs.list());
-  app.put('/api/sql-logs/:id', (req, reply) => {
+  app.get('/api/sql-logs', { config: ADMIN_ONLY }, () => o.sqlLogs.list());
+  app.put('/api/sql-logs/:id', { config: ADMIN_ONLY }, (req, reply) => {
     const { id } = req.params as { id: string };
     if (o.targets.status(id) !== undefined) return reply.code(400).send({ error: `"${id}" is already a storage target` });
     const d = o.sqlLogs.save({ ...(req.body as object), id });
     return { id: d.id, name: d.name, dialect: d.dialect, status: 'untested' };
   });
-  app.delete('/api/sql-logs/:id', (req, reply) => {
+  app.delete('/api/sql-logs/:id', { config: ADMIN_ONLY }, (req, reply) => {
     const { id } = req.params as { id: string };
     return o.sqlLogs.delete(id) ? reply.code(204).send() : reply.code(404).send({ error: `no SQL log "${id}"` });
   });
-  app.post('/api/sql-logs/:id/create-table', async (req, reply) => {
+  app.post('/api/sql-logs/:id/create-table', { config: ADMIN_ONLY }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const log = o.sqlLogs.get(id);
     if (!log) return reply.code(404).send({ error: `no SQL log "${id}"` });
     await log.createTable();
     return { created: log.def.table };
   });
-  app.post('/api/sql-logs/:id/test', async (req, reply) => {
+  app.post('/api/sql-logs/:id/test', { config: ADMIN_ONLY }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const r = await o.sqlLogs.test(id);
     return r ? r : reply.code(404).send({ error: `no SQL log "${id}"` });
   });
-  app.get('/api/outbox', (req) => {
+  app.get('/api/outbox', { config: ADMIN_ONLY }, (req) => {
     const q = z.object({ recordingId: z.string().optional() }).parse(req.query);
     return { backlog: o.outbox.backlog(), jobs: o.outbox.jobs(q.recordingId) };
   });
   // E-mail alerts (F4): the settings in force (password never shown); entered ones replace the file's.
-  app.get('/api/alerts', () => ({ ...o.alerts.describe(), source: o.alertSettings.current().source }));
-  app.put('/api/alerts', (req) => {
+  app.get('/api/alerts', { config: ADMIN_ONLY }, () => ({ ...o.alerts.describe(), source: o.alertSettings.current().source }));
+  app.put('/api/alerts', { config: ADMIN_ONLY }, (req) => {
     o.alerts.configure(o.alertSettings.save(req.body));
     return { ...o.alerts.describe(), source: 'ui' };
   });
-  app.delete('/api/alerts', () => {
+  app.delete('/api/alerts', { config: ADMIN_ONLY }, () => {
     o.alerts.configure(o.alertSettings.reset());
     return { ...o.alerts.describe(), source: o.alertSettings.current().source };
   });
-  app.post('/api/alerts/test', async () => ({ sent: await o.alerts.send('test mail', 'This is a test of callseal\'s alert mails.\n') }));
+  app.post('/api/alerts/test', { config: ADMIN_ONLY }, async () => ({ sent: await o.alerts.send('test mail', 'This is a test of callseal\'s alert mails.\n') }));
 
   // Settings order (A1: the first enabled matching setting records).
-  app.put('/api/settings-order', (req) => {
+  app.put('/api/settings-order', { config: ADMIN_ONLY }, (req) => {
     const ids = z.array(z.string()).parse(req.body);
     return o.policy.update(actor(req), (p) => {
       const byId = new Map(p.settings.map((s) => [s.id, s]));
@@ -254,13 +255,13 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
 
   // Membership login/logout (A4; the reference's function key).
-  app.post('/api/groups/:groupId/members/:userId/:action', (req, reply) => {
+  app.post('/api/groups/:groupId/members/:userId/:action', { config: ADMIN_ONLY }, (req, reply) => {
     const { groupId, userId, action } = req.params as { groupId: string; userId: string; action: string };
     if (action !== 'login' && action !== 'logout') return reply.code(404).send({ error: 'action is login or logout' });
     o.policy.setMembership(groupId, userId, action === 'login', actor(req));
     return { groupId, userId, active: action === 'login' };
   });
-  app.get('/api/membership-log', () => o.policy.membershipLog());
+  app.get('/api/membership-log', { config: ADMIN_ONLY }, () => o.policy.membershipLog());
 
   // Decisions (A9) and a dry run.
   app.get('/api/decisions', { config: { access: ['admin', 'auditor'] } }, (req) => {
@@ -273,27 +274,27 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
       ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}), ...(q.limit !== undefined ? { limit: q.limit } : {}),
     });
   });
-  app.post('/api/decide', (req) => {
+  app.post('/api/decide', { config: ADMIN_ONLY }, (req) => {
     const f = z.object({ caller: z.string().max(256), callee: z.string().max(256), diversions: z.array(z.string().max(256)).max(10).default([]) }).parse(req.body);
     return decide({ callId: 'dry-run', caller: f.caller, callee: f.callee, diversions: f.diversions, atMs: Date.now() }, compilePolicy(current(), o.numbers));
   });
 
   // CSV import/export of the directory.
-  app.get('/api/users.csv', (_req, reply) => {
+  app.get('/api/users.csv', { config: ADMIN_ONLY }, (_req, reply) => {
     const rows = current().users.map((u) => [u.id, u.name, u.extensions.join('|'), u.directNumbers.join('|'), u.mobileNumbers.join('|')]);
-    return reply.type('text/csv').send(toCsv([['id', 'name', 'extensions', 'directNumbers', 'mobileNumbers'], ...rows]));
+    return reply.type('text/csv').send(toSafeCsv([['id', 'name', 'extensions', 'directNumbers', 'mobileNumbers'], ...rows]));
   });
-  app.put('/api/users.csv', (req) => {
-    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true });
+  app.put('/api/users.csv', { config: ADMIN_ONLY }, (req) => {
+    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true, cast: (value) => fromCsvCell(value) });
     const users = records.map((r) => userSchema.parse({ id: r['id'], name: r['name'], extensions: list(r['extensions']), directNumbers: list(r['directNumbers']), mobileNumbers: list(r['mobileNumbers']) }));
     return o.policy.update(actor(req), (p) => ({ ...p, users })).policy.users.length;
   });
-  app.get('/api/groups.csv', (_req, reply) => {
+  app.get('/api/groups.csv', { config: ADMIN_ONLY }, (_req, reply) => {
     const rows = current().groups.map((g) => [g.id, g.name, g.numbers.join('|'), g.members.map((m) => `${m.userId}:${m.active ? 'active' : 'inactive'}`).join('|')]);
-    return reply.type('text/csv').send(toCsv([['id', 'name', 'numbers', 'members'], ...rows]));
+    return reply.type('text/csv').send(toSafeCsv([['id', 'name', 'numbers', 'members'], ...rows]));
   });
-  app.put('/api/groups.csv', (req) => {
-    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true });
+  app.put('/api/groups.csv', { config: ADMIN_ONLY }, (req) => {
+    const records = parseCsv<Record<string, string>>(String(req.body), { columns: true, skip_empty_lines: true, trim: true, cast: (value) => fromCsvCell(value) });
     const groups = records.map((r) => groupSchema.parse({
       id: r['id'], name: r['name'], numbers: list(r['numbers']),
       members: list(r['members']).map((m) => { const [userId = '', state = 'active'] = m.split(':'); return { userId, active: state !== 'inactive' }; }),
@@ -307,19 +308,55 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** Serves the built UI; every other GET outside /api answers with its index page (client routing). */
+/**
+ * Whether a request path names the API however it is spelled: percent-decoded (repeatedly), with
+ * backslashes as slashes, doubled slashes and dot segments resolved, in any case. The not-found
+ * handler answers such paths with a JSON 404 and never with the UI page (security issue, finding 1).
+ */
+function looksLikeApi(url: string): boolean {
+  let path = url.split('?')[0] ?? '';
+  // Byte-wise, so a malformed or non-UTF-8 escape cannot throw; only ASCII letters matter here.
+  for (let i = 0; i < 5; i++) {
+    const decoded = path.replace(/%([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    if (decoded === path) break;
+    path = decoded;
+  }
+  const segments: string[] = [];
+  for (const seg of path.replace(/\\/g, '/').split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') segments.pop();
+    else segments.push(seg.toLowerCase());
+  }
+  return /^api(?:$|[^a-z0-9])/.test(segments[0] ?? '');
+}
+
+/** File names in the UI's `assets` folder (Vite's hashed bundles). */
+const ASSET = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+
+/**
+ * Serves the built UI: `/` and every other GET outside the API answer with its index page (client
+ * routing), `/assets/:file` with its bundles. Both are declared public: they hold no data.
+ */
 async function serveUi(app: FastifyInstance, root: string): Promise<void> {
   const index = `${root}/index.html`;
   if (!existsSync(index)) {
-    app.get('/', { config: { access: 'public' } }, (_req, reply) => reply.type('text/plain').send('The web UI is not built: run "npm run build:ui" (npm ci does it).\n'));
+    app.get('/', { config: PUBLIC }, (_req, reply) => reply.type('text/plain').send('The web UI is not built: run "npm run build:ui" (npm ci does it).\n'));
     return;
   }
-  await app.register(fastifyStatic, { root, prefix: '/', index: false, wildcard: false, decorateReply: false, cacheControl: true, maxAge: '1h', immutable: false });
+  // Only `reply.sendFile`: the routes are callseal's own, so each declares its access.
+  await app.register(fastifyStatic, { root, serve: false });
   const html = readFileSync(index, 'utf8');
   const page = (_req: unknown, reply: import('fastify').FastifyReply): import('fastify').FastifyReply => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
-  app.get('/', { config: { access: 'public' }, schema: { hide: true } }, page);
+  app.get('/', { config: PUBLIC, schema: { hide: true } }, page);
+  app.get('/assets/:file', { config: PUBLIC, schema: { hide: true } }, (req, reply) => {
+    const { file } = req.params as { file: string };
+    if (!ASSET.test(file) || !existsSync(`${root}/assets/${file}`)) return reply.code(404).send({ error: 'not found' });
+    return reply.sendFile(`assets/${file}`, { maxAge: '1h', immutable: false, cacheControl: true });
+  });
+  // The not-found handler runs no route, so the access check has nothing to admit: it is public and
+  // serves only the UI page (to GETs of paths that are not the API's) or a 404.
   app.setNotFoundHandler((req, reply) => {
-    if (req.method === 'GET' && !req.url.startsWith('/api/') && !req.url.includes('.')) return page(req, reply);
+    if ((req.method === 'GET' || req.method === 'HEAD') && !looksLikeApi(req.url) && !(req.url.split('?')[0] ?? '').includes('.')) return page(req, reply);
     return reply.code(404).send({ error: 'not found' });
   });
 }

@@ -13,7 +13,7 @@ import type { Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
-import { principal } from './auth.ts';
+import { ADMIN_ONLY, principal } from './auth.ts';
 
 /** What the dashboard shows of the SIP side. */
 export interface SipHealth {
@@ -81,9 +81,9 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
   });
 
   // Accounts (admins).
-  app.get('/api/accounts', { schema: { summary: 'List accounts', tags: ['accounts'] } }, () => o.accounts.list());
-  app.post('/api/accounts', { schema: { summary: 'Create an account', tags: ['accounts'] } }, async (req, reply) => reply.code(201).send(await o.accounts.create(req.body)));
-  app.put('/api/accounts/:username', { schema: { summary: 'Change an account (roles, password, disabled)', tags: ['accounts'] } }, async (req, reply) => {
+  app.get('/api/accounts', { config: ADMIN_ONLY, schema: { summary: 'List accounts', tags: ['accounts'] } }, () => o.accounts.list());
+  app.post('/api/accounts', { config: ADMIN_ONLY, schema: { summary: 'Create an account', tags: ['accounts'] } }, async (req, reply) => reply.code(201).send(await o.accounts.create(req.body)));
+  app.put('/api/accounts/:username', { config: ADMIN_ONLY, schema: { summary: 'Change an account (roles, password, disabled)', tags: ['accounts'] } }, async (req, reply) => {
     const { username } = req.params as { username: string };
     const p = principal(req);
     const body = z.looseObject({}).parse(req.body);
@@ -93,7 +93,7 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
     const a = await o.accounts.update(username, body);
     return a ?? reply.code(404).send({ error: `no account "${username}"` });
   });
-  app.delete('/api/accounts/:username', { schema: { summary: 'Delete an account', tags: ['accounts'] } }, (req, reply) => {
+  app.delete('/api/accounts/:username', { config: ADMIN_ONLY, schema: { summary: 'Delete an account', tags: ['accounts'] } }, (req, reply) => {
     const { username } = req.params as { username: string };
     if (username === principal(req).name) return reply.code(409).send({ error: 'you cannot delete yourself' });
     return o.accounts.delete(username) ? reply.code(204).send() : reply.code(404).send({ error: `no account "${username}"` });
@@ -159,6 +159,6 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
   });
   app.get('/api/certificate.pem', { config: { access: 'any' }, schema: { summary: 'The signing certificate (PEM)', tags: ['certificate'] } }, (_req, reply) =>
     reply.type('application/x-pem-file').header('content-disposition', 'attachment; filename="callseal-cert.pem"').send(o.certificate().pem));
-  app.get('/api/certificate/csr', { schema: { summary: 'A certificate signing request for the signing key (PEM)', tags: ['certificate'] } }, async (_req, reply) =>
+  app.get('/api/certificate/csr', { config: ADMIN_ONLY, schema: { summary: 'A certificate signing request for the signing key (PEM)', tags: ['certificate'] } }, async (_req, reply) =>
     reply.type('application/pkcs10').header('content-disposition', 'attachment; filename="callseal.csr"').send(await o.csr()));
 }

@@ -11,7 +11,6 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { stringify as toCsv } from 'csv-stringify/sync';
 import { ZipFile } from 'yazl';
 import { z } from 'zod';
 import { errorMessage } from '../common/errors.ts';
@@ -21,6 +20,7 @@ import { verifyRecording } from '../seal/index.ts';
 import { playable, playback } from '../media/playback.ts';
 import type { AuditLog } from './audit.ts';
 import { principal } from './auth.ts';
+import { toSafeCsv } from './csv.ts';
 
 /** Options of {@link recordingRoutes}. */
 export interface RecordingRoutesOptions {
@@ -157,7 +157,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     const lines = rows.map((r) => [r.baseName, r.direction, new Date(r.startMs).toISOString(), new Date(r.endMs).toISOString(), r.callId, r.callerName, r.callerNumber,
       r.calleeName, r.calleeNumber, r.setting, r.interrupted ? 'yes' : 'no', r.signature]);
     return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="recordings.csv"')
-      .send(toCsv([['basefilename', 'direction', 'start', 'end', 'callid', 'callername', 'caller', 'calleename', 'callee', 'setting', 'interrupted', 'signature'], ...lines]));
+      .send(toSafeCsv([['basefilename', 'direction', 'start', 'end', 'callid', 'callername', 'caller', 'calleename', 'callee', 'setting', 'interrupted', 'signature'], ...lines]));
   });
 
   app.get('/api/recordings/:id', { config: AUDITOR, schema: { summary: 'One recording: files, archive status, accesses', tags: ['recordings'] } }, (req, reply) => {

@@ -1,10 +1,11 @@
 /**
  * The web API's security and the recording browser against a running callseal, with sipp as the SRC:
  * accounts and roles (a member cannot read recordings, an auditor cannot change settings, an admin
- * cannot listen), sessions (httpOnly SameSite cookie, logout), CSRF refusal, login rate limiting,
- * hostile input, the append-only audit trail, the OpenAPI description; playback checked against
- * sox's own G.711 decoding, downloads against sha256sum, the verification kit unpacked with unzip and
- * checked with verify.sh (openssl), the certificate fingerprint and CSR with openssl.
+ * cannot listen), sessions (httpOnly SameSite cookie, logout), CSRF refusal, login back-off per
+ * account and the per-address limit, hostile input, the append-only audit trail, the OpenAPI
+ * description; playback checked against sox's own G.711 decoding, downloads against sha256sum, the
+ * verification kit unpacked with unzip and checked with verify.sh (openssl), the certificate
+ * fingerprint and CSR with openssl.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ let recordingId: string;
 interface Row { id: string; baseName: string; dir: string; caller: { number: string; name: string }; callee: { number: string }; local: boolean }
 
 beforeAll(async () => {
-  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD, CALLSEAL_API_TOKEN: TOKEN }, config: { http: { loginAttemptsPerMinute: 30 } } });
+  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD, CALLSEAL_API_TOKEN: TOKEN }, config: { http: { loginAttemptsPerMinute: 30, loginBackoffMaxSeconds: 4 } } });
   dir = mkdtempSync(join(tmpdir(), 'callseal-web-'));
   const pcap = join(dir, 'tones.pcap');
   const durationMs = twoTonePcap(pcap, 2);
@@ -371,15 +372,42 @@ describe('session end and login rate limit', () => {
     await expect(login(cs.httpPort, 'maria', 'member-password-1')).rejects.toThrow(/401/);
   });
 
-  it('answers 429 after too many login attempts from one address', async () => {
+  // Security issue: the per-address limit also locked out the right password. Every request here
+  // comes from 127.0.0.1, as from behind a reverse proxy.
+  it('backs off an account hammered with wrong passwords without stopping another account from the same address', async () => {
+    const anon = client(cs.httpPort);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await anon.call('POST', '/api/session', { username: 'alice', password: `guess-${i}` })).status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(6);
+    expect(statuses.at(-1)).toBe(429);
+    // Another account logs in from the same address with its right password.
+    await expect(login(cs.httpPort, 'admin', ADMIN_PASSWORD)).resolves.toBeDefined();
+    const refused = await anon.call('POST', '/api/session', { username: 'alice', password: 'auditor-password-1' });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('lets the right password in once the account\'s back-off has passed', async () => {
+    let last = 0;
+    await until('login after back-off', async () => {
+      const r = await client(cs.httpPort).call('POST', '/api/session', { username: 'alice', password: 'auditor-password-1' });
+      last = r.status;
+      if (r.status === 429) await new Promise((res) => setTimeout(res, Number(r.headers.get('retry-after')) * 1000));
+      return r.status !== 429;
+    }, 60_000);
+    expect(last).toBe(200);
+  });
+
+  it('answers 429 after too many failed logins from one address across many accounts', async () => {
     const anon = client(cs.httpPort);
     const statuses: number[] = [];
     await until('429', async () => {
-      const r = await anon.call('POST', '/api/session', { username: 'nobody', password: 'guess' });
+      const r = await anon.call('POST', '/api/session', { username: `nobody${statuses.length}`, password: 'guess' });
       statuses.push(r.status);
       return r.status === 429;
     }, 60_000);
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(30);
     expect(statuses.at(-1)).toBe(429);
+    expect((await anon.call('POST', '/api/session', { username: 'admin', password: ADMIN_PASSWORD })).status).toBe(429);
   });
 });
