@@ -108,8 +108,10 @@ export class RecordingRepository {
   }
 
   /**
-   * Searches the log (G3, H3): `text` matches numbers, names, call id or base name (substring); the
-   * time range applies to the start; newest first.
+   * Searches the log (G3, H3): `text` matches numbers, names or call id (substring), or a whole
+   * base name (a file name pasted into the search). A base name is not searched for parts: its `_`
+   * and `-` separators would make a search for `_` find every recording. The time range applies to
+   * the start; newest first.
    */
   search(q: RecordingQuery): { total: number; rows: RecordingRow[] } {
     const where: string[] = [];
@@ -119,12 +121,12 @@ export class RecordingRepository {
     const like = (v: string): string => `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     const text = q.text?.trim() ?? '';
     if (text.length >= 3) {
-      where.push('rowid IN (SELECT rowid FROM recordings_search WHERE recordings_search MATCH ?)');
-      args.push(phrase(text));
+      where.push('(rowid IN (SELECT rowid FROM recordings_search WHERE recordings_search MATCH ?) OR base_name = ?)');
+      args.push(`{caller_number caller_name callee_number callee_name call_id} : ${phrase(text)}`, text);
     } else if (text !== '') {
       const l = like(text);
-      where.push(`(caller_number LIKE ? ESCAPE '\\' OR callee_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\' OR callee_name LIKE ? ESCAPE '\\' OR call_id LIKE ? ESCAPE '\\' OR base_name LIKE ? ESCAPE '\\')`);
-      args.push(l, l, l, l, l, l);
+      where.push(`(caller_number LIKE ? ESCAPE '\\' OR callee_number LIKE ? ESCAPE '\\' OR caller_name LIKE ? ESCAPE '\\' OR callee_name LIKE ? ESCAPE '\\' OR call_id LIKE ? ESCAPE '\\')`);
+      args.push(l, l, l, l, l);
     }
     const number = q.number ?? '';
     if (number.length >= 3) {

@@ -137,10 +137,16 @@ export async function startCallseal(options: { home?: string; config?: Record<st
   };
   // Start-up creates an RSA key and derives its passphrase with scrypt: on a loaded 2-core machine
   // that alone can take longer than a log line is normally awaited.
-  await Promise.race([
-    waitForLog((l) => l['msg'] === 'callseal listening', 50_000),
-    exited.then((code) => { throw new Error(`callseal exited with ${String(code)} before listening: ${stderr}`); }),
-  ]);
+  try {
+    await Promise.race([
+      waitForLog((l) => l['msg'] === 'callseal listening', 50_000),
+      exited.then((code) => { throw new Error(`callseal exited with ${String(code)} before listening: ${stderr}`); }),
+    ]);
+  } catch (err) {
+    // A process that never came up is not left behind for later tests to trip over.
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   return {
     home, sipPort, httpPort, rtpPorts, child, logs, waitForLog,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {

@@ -3,8 +3,9 @@
  * `_`, `%`, `\`, `*` and `"` as the characters they are, never as LIKE or FTS5 wildcards, on both
  * paths of the search (LIKE scan below three characters, trigram index from three). Sent through
  * GET /api/recordings in-process; a search finds exactly the recordings that literally contain the
- * text in a searched column (numbers, names, call id, base name). Every base name contains `_`
- * (`<date>-<time>_<caller>_<callee>_<id>`), so a search for `_` alone does find every recording.
+ * text in a searched column (numbers, names, call id), or whose whole base name it is. Every base
+ * name contains `_` (`<date>-<time>_<caller>_<callee>_<id>`): searching base names for parts made
+ * `_` find every recording.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordingRow } from '../../src/store/index.ts';
@@ -51,16 +52,21 @@ async function search(text: string): Promise<string[]> {
 
 describe('recording search wildcards (security issue, minor finding)', () => {
   it('finds `%`, `_`, `\\`, `*` and `"` only where they literally occur (scan and index)', async () => {
-    const all = (r: RecordingRow): string[] => [r.callerNumber, r.callerName, r.calleeNumber, r.calleeName, r.callId, r.baseName];
     const names = (r: RecordingRow): string[] => [r.callerNumber, r.callerName, r.calleeNumber, r.calleeName, r.callId];
     for (const text of ['%', '%%', '%_', '_%', '%b_', '0%_', '\\', '\\s', '*', 'r*g', '"', '"q"', '100%_', '% o', 'plain', '_real', 'r_s']) {
-      expect(await search(text), text).toEqual(literal(text, all));
+      expect(await search(text), text).toEqual(literal(text, names));
     }
     expect(await search('%')).toEqual(['r0', 'r1', 'r7']);
-    // `_` is in every base name (its separator), and in two of the names.
-    expect(literal('_', names)).toEqual(['r0', 'r2', 'r7']);
-    expect(await search('_')).toEqual(literal('_', all));
+    // `_` is in every base name (its separator), but only in three of the names.
+    expect(await search('_')).toEqual(['r0', 'r2', 'r7']);
     expect(await search('__')).toEqual([]);
     expect(await search('%%%')).toEqual([]);
+  });
+
+  it('finds a recording by its whole base name, never by a part of it', async () => {
+    const r = rows[3];
+    if (!r) throw new Error('no row');
+    expect(await search(r.baseName)).toEqual([r.id]);
+    expect(await search(r.baseName.slice(0, 15))).toEqual([]);
   });
 });
