@@ -4,5 +4,7 @@
 export * from './codecs.ts';
 export * from './wav.ts';
 export * from './merge.ts';
+export * from './ogg.ts';
+export * from './writers.ts';
 export * from './engine.ts';
 export type * from './protocol.ts';

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { parentPort } from 'node:worker_threads';
 import { parseRtp, Timeline, SrtpReceiver, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
-import { WavWriter } from './wav.ts';
+import { openLegWriter, type LegWriter } from './writers.ts';
 import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec } from './protocol.ts';
 
@@ -20,7 +20,7 @@ interface Leg {
   readonly spec: LegSpec;
   readonly socket: dgram.Socket;
   readonly timeline: Timeline;
-  readonly writer: WavWriter;
+  readonly writer: LegWriter;
   readonly codec: Codec;
   audioPayloadType: number;
   dtmfPayloadType: number | undefined;
@@ -39,7 +39,7 @@ function post(event: WorkerEvent): void {
 function apply(leg: Leg, writes: readonly TimelineWrite[]): void {
   for (const w of writes) {
     if (w.kind === 'audio') leg.writer.write(w.bytes);
-    else leg.writer.fill(leg.codec.silenceByte, w.count);
+    else leg.writer.fill(w.count);
   }
 }
 
@@ -89,12 +89,10 @@ function open(spec: LegSpec): void {
     post({ op: 'opened', legId: spec.legId, error: `unsupported codec ${spec.codec}` });
     return;
   }
-  let writer: WavWriter;
+  let writer: LegWriter;
   try {
-    writer = new WavWriter(spec.path, {
-      formatTag: codec.formatTag, channels: 1, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
-      byteRate: codec.clockRateHz * codec.bytesPerTick, blockAlign: 1,
-    });
+    // The container follows the codec (WAV, or Ogg for Opus); see writers.ts.
+    writer = openLegWriter(spec.path, codec);
   } catch (err) {
     post({ op: 'opened', legId: spec.legId, error: `cannot create ${spec.path}: ${String(err)}` });
     return;
@@ -146,7 +144,7 @@ function close(legId: string, endMs: number): void {
   } catch (err) {
     error = `closing ${leg.spec.path}: ${String(err)}`;
   }
-  post({ op: 'closed', legId, stats: { ...leg.timeline.stats }, dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error ? { error } : {}) });
+  post({ op: 'closed', legId, stats: leg.writer.adjustStats(leg.timeline.stats), dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error ? { error } : {}) });
 }
 
 function update(legId: string, change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string }): void {
