@@ -1,5 +1,6 @@
 /**
- * Media: codecs, WAV/RF64 files, stereo merge, and the media workers.
+ * Media: codecs, WAV/RF64 and Ogg Opus files, the per-codec leg writers, stereo merge, and the
+ * media workers.
  */
 export * from './codecs.ts';
 export * from './wav.ts';
