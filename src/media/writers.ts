@@ -8,6 +8,9 @@
  * tick). The timeline then places every payload at its RTP position, so the position of an audio
  * write is the sum of all writes before it; the writer keeps each payload whole, and fills the
  * distance between where its file ends and where the next payload starts with silence frames.
+ * This relies on a payload never being longer in bytes than the ticks to the next packet (the
+ * timeline trims an overlap): true for G.729 (10 bytes per 80 ticks) and for Opus at telephony
+ * rates (a 20 ms packet would need more than 960 bytes, 384 kbit/s).
  */
 import { WavWriter } from './wav.ts';
 import { OggOpusWriter, opusPacketSamples } from './ogg.ts';
