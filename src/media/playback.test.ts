@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Fastify from 'fastify';
 import { OGG_OPUS_TYPE, playable, playback } from './playback.ts';
 import { WavWriter } from './wav.ts';
 import { G729 } from './codecs.ts';
@@ -68,6 +69,27 @@ describe('playback decoding', () => {
       const part = await collect(playback(file, { start, ...(end !== undefined ? { end } : {}) }));
       expect(part.equals(whole.subarray(start, (end ?? whole.length - 1) + 1)), `${start}-${String(end)}`).toBe(true);
     }
+  });
+
+  it('ends a G.729 response with its last byte, so the HTTP server can close its keep-alive connection', async () => {
+    // Regression: the response ended only when ffmpeg exited, after the client had every byte;
+    // the keep-alive connection then stayed open and the server's close() never returned.
+    const file = join(dir, 'g729-close.wav');
+    const w = new WavWriter(file, { formatTag: G729.formatTag, channels: 1, sampleRateHz: 8000, bitsPerSample: 0, byteRate: 1000, blockAlign: 10 });
+    w.write(encodeG729(sinePcm(440, 1)));
+    w.close();
+    const app = Fastify();
+    app.get('/a', (req, reply) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+      const p = playback(file, m ? { start: Number(m[1]), end: Number(m[2]) } : undefined);
+      return reply.header('content-length', p.end - p.start + 1).type(p.contentType).send(p.stream);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${String((app.server.address() as { port: number }).port)}/a`;
+    expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(44 + 16000);
+    expect((await (await fetch(url, { headers: { range: 'bytes=100-4099' } })).arrayBuffer()).byteLength).toBe(4000);
+    const closed = await Promise.race([app.close().then(() => 'closed'), new Promise((r) => setTimeout(r, 5000, 'still open'))]);
+    expect(closed).toBe('closed');
   });
 
   it('serves Ogg Opus as it is, for the browser to decode', async () => {

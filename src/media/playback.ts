@@ -209,7 +209,11 @@ function g729Playback(path: string, inputBytes: number, range: { start: number; 
     ff.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString('utf8')).slice(-2000); });
     ff.stdout.on('data', (d: Buffer) => {
       if (pos <= end) emit(d.subarray(0, Math.max(0, totalBytes - pos)));
-      if (pos > end) ff.kill();
+      if (pos > end && !out.writableEnded) {
+        // The range is complete: end the response with its last byte, and stop ffmpeg.
+        out.end();
+        ff.kill();
+      }
     });
     ff.on('error', (err) => out.destroy(new CallsealError('CS_PLAYBACK_DECODER', `${path}: ffmpeg failed to start`, { cause: err })));
     ff.on('close', (code) => {
@@ -217,6 +221,7 @@ function g729Playback(path: string, inputBytes: number, range: { start: number; 
         out.destroy(new CallsealError('CS_PLAYBACK_DECODER', `${path}: ffmpeg exited with ${String(code)}: ${stderr.trim()}`));
         return;
       }
+      if (out.writableEnded) return;
       // A short decode (a damaged last frame) is padded with silence so Content-Length holds.
       if (pos <= end) emit(Buffer.alloc(end + 1 - pos));
       out.end();
