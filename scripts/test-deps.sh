@@ -5,6 +5,9 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# G.729 test audio is encoded with Debian's bcg729 (ffmpeg has a G.729 decoder but no encoder).
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -f /usr/include/bcg729/encoder.h ] || need+=(libbcg729-dev)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 # Archive tests start real servers: OpenSSH's sshd (SFTP) and Samba's smbd, and use smbclient.

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   CS_SRTP_KEY: 'An SDES crypto attribute is malformed or names an unsupported suite.',
   CS_PORTS_EXHAUSTED: 'No RTP ports are left in the configured range.',
   CS_WAV_INVALID: 'A WAV file is malformed.',
+  CS_OGG_INVALID: 'An Ogg file is malformed (capture pattern, truncated page or segment table).',
+  CS_PLAYBACK_DECODER: 'A recording cannot be decoded for the browser: its codec needs ffmpeg, which is not installed or failed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',

@@ -1,9 +1,12 @@
 /**
- * Media: codecs, WAV/RF64 files, stereo merge, the media workers and their per-leg stats files.
+ * Media: codecs, WAV/RF64 and Ogg Opus files, the per-codec leg writers, stereo merge, and the
+ * media workers and their per-leg stats files.
  */
 export * from './codecs.ts';
 export * from './wav.ts';
 export * from './merge.ts';
 export * from './legstats.ts';
+export * from './ogg.ts';
+export * from './writers.ts';
 export * from './engine.ts';
 export type * from './protocol.ts';

@@ -9,6 +9,7 @@ import type { Codec } from './codecs.ts';
 
 const CHUNK_BYTES = 64 * 1024;
 
+
 /** Merges two mono files of `codec` into `outPath` (written to a temp name, then renamed). */
 export async function mergeStereo(leftPath: string, rightPath: string, outPath: string, codec: Codec): Promise<{ dataBytes: number }> {
   const left = readWavInfo(leftPath);
@@ -16,13 +17,15 @@ export async function mergeStereo(leftPath: string, rightPath: string, outPath: 
   const leftBytes = left.fileBytes - left.dataOffset;
   const rightBytes = right.fileBytes - right.dataOffset;
   const frames = Math.max(leftBytes, rightBytes);
+  // Only byte-interleavable codecs (G.711) are merged; their silence is a single byte.
+  const silence = codec.silence[0] ?? 0;
   const tmp = `${outPath}.part`;
   const [l, r, out] = await Promise.all([open(leftPath, 'r'), open(rightPath, 'r'), open(tmp, 'w')]);
   let ok = false;
   try {
     const format = {
       formatTag: codec.formatTag, channels: 2, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
-      byteRate: 2 * codec.clockRateHz * codec.bytesPerTick, blockAlign: 2,
+      byteRate: 2 * codec.clockRateHz * codec.bytesPerTick, blockAlign: 2 * codec.blockAlign,
     };
     await out.write(wavHeader(format, 2 * frames), 0, WAV_HEADER_SIZE, 0);
     const lb = Buffer.alloc(CHUNK_BYTES);
@@ -30,13 +33,13 @@ export async function mergeStereo(leftPath: string, rightPath: string, outPath: 
     const ob = Buffer.alloc(2 * CHUNK_BYTES);
     for (let done = 0; done < frames; done += CHUNK_BYTES) {
       const n = Math.min(CHUNK_BYTES, frames - done);
-      lb.fill(codec.silenceByte, 0, n);
-      rb.fill(codec.silenceByte, 0, n);
+      lb.fill(silence, 0, n);
+      rb.fill(silence, 0, n);
       if (done < leftBytes) await l.read(lb, 0, Math.min(n, leftBytes - done), left.dataOffset + done);
       if (done < rightBytes) await r.read(rb, 0, Math.min(n, rightBytes - done), right.dataOffset + done);
       for (let i = 0; i < n; i++) {
-        ob[2 * i] = lb[i] ?? codec.silenceByte;
-        ob[2 * i + 1] = rb[i] ?? codec.silenceByte;
+        ob[2 * i] = lb[i] ?? silence;
+        ob[2 * i + 1] = rb[i] ?? silence;
       }
       await out.write(ob, 0, 2 * n, WAV_HEADER_SIZE + 2 * done);
     }

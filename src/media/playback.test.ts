@@ -8,7 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { playable, playback } from './playback.ts';
+import Fastify from 'fastify';
+import { OGG_OPUS_TYPE, playable, playback } from './playback.ts';
+import { WavWriter } from './wav.ts';
+import { G729 } from './codecs.ts';
+import { encodeG729, sinePcm } from '../../test/helpers/g729.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'callseal-playback-'));
 
@@ -48,10 +52,60 @@ describe('playback decoding', () => {
     });
   }
 
+  it('decodes G.729 through ffmpeg exactly as ffmpeg does, whole and in byte ranges', async () => {
+    const file = join(dir, 'g729.wav');
+    const w = new WavWriter(file, { formatTag: G729.formatTag, channels: 1, sampleRateHz: 8000, bitsPerSample: 0, byteRate: 1000, blockAlign: 10 });
+    w.write(encodeG729(sinePcm(440, 2)));
+    w.close();
+    const reference = join(dir, 'g729.raw');
+    ffmpeg('-i', file, '-f', 's16le', '-acodec', 'pcm_s16le', reference);
+    expect(playable(file)).toBe(true);
+    const p = playback(file);
+    expect(p.contentType).toBe('audio/wav');
+    const whole = await collect(p);
+    expect(whole.length).toBe(44 + 2 * 8000 * 2);
+    expect(whole.subarray(44).equals(readFileSync(reference))).toBe(true);
+    for (const [start, end] of [[0, 10], [30, 1000], [whole.length - 7, whole.length - 1], [12_345, undefined]] as const) {
+      const part = await collect(playback(file, { start, ...(end !== undefined ? { end } : {}) }));
+      expect(part.equals(whole.subarray(start, (end ?? whole.length - 1) + 1)), `${start}-${String(end)}`).toBe(true);
+    }
+  });
+
+  it('ends a G.729 response with its last byte, so the HTTP server can close its keep-alive connection', async () => {
+    // Regression: the response ended only when ffmpeg exited, after the client had every byte;
+    // the keep-alive connection then stayed open and the server's close() never returned.
+    const file = join(dir, 'g729-close.wav');
+    const w = new WavWriter(file, { formatTag: G729.formatTag, channels: 1, sampleRateHz: 8000, bitsPerSample: 0, byteRate: 1000, blockAlign: 10 });
+    w.write(encodeG729(sinePcm(440, 1)));
+    w.close();
+    const app = Fastify();
+    app.get('/a', (req, reply) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+      const p = playback(file, m ? { start: Number(m[1]), end: Number(m[2]) } : undefined);
+      return reply.header('content-length', p.end - p.start + 1).type(p.contentType).send(p.stream);
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${String((app.server.address() as { port: number }).port)}/a`;
+    expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(44 + 16000);
+    expect((await (await fetch(url, { headers: { range: 'bytes=100-4099' } })).arrayBuffer()).byteLength).toBe(4000);
+    const closed = await Promise.race([app.close().then(() => 'closed'), new Promise((r) => setTimeout(r, 5000, 'still open'))]);
+    expect(closed).toBe('closed');
+  });
+
+  it('serves Ogg Opus as it is, for the browser to decode', async () => {
+    const file = join(dir, 'tone.opus');
+    ffmpeg('-f', 'lavfi', '-i', 'sine=duration=1:sample_rate=48000', '-c:a', 'libopus', file);
+    expect(playable(file)).toBe(true);
+    const p = playback(file, { start: 100, end: 199 });
+    expect(p.contentType).toBe(OGG_OPUS_TYPE);
+    expect((await collect(p)).equals(readFileSync(file).subarray(100, 200))).toBe(true);
+    expect((await collect(playback(file))).equals(readFileSync(file))).toBe(true);
+  });
+
   it('refuses a codec it cannot decode', () => {
     const file = join(dir, 'pcm.wav');
     ffmpeg('-f', 'lavfi', '-i', 'sine=duration=0.2:sample_rate=8000', '-c:a', 'pcm_s16le', file);
     expect(playable(file)).toBe(false);
-    expect(() => playback(file)).toThrow(/only G.711 and mono G.722/);
+    expect(() => playback(file)).toThrow(/only G.711, mono G.722/);
   });
 });

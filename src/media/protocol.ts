@@ -8,12 +8,13 @@ export interface LegSpec {
   readonly legId: string;
   readonly host: string;
   readonly port: number;
-  /** Codec name: PCMA, PCMU or G722. */
+  /** Codec name: PCMA, PCMU, G722, G729 or OPUS (see `codecs.ts`). */
   readonly codec: string;
   readonly audioPayloadType: number;
   readonly dtmfPayloadType?: number;
   /** The SRC's `a=crypto` value when the stream is SRTP. */
   readonly srtpCrypto?: string;
+  /** Spool path of the leg; the worker replaces its extension by the codec's (`codecFilePath`). */
   readonly path: string;
   /** Wall-clock start of the recording: position 0 of every leg. */
   readonly startMs: number;

@@ -44,7 +44,7 @@ describe('WavWriter', () => {
     const path = join(dir(), 'a.wav');
     const w = new WavWriter(path, ALAW_MONO, 1000);
     w.write(Buffer.alloc(2500, 0x55));
-    w.fill(PCMA.silenceByte, 5500);
+    w.fill(PCMA.silence, 5500);
     w.close();
     w.close();
     const data = readFileSync(path);

@@ -100,12 +100,19 @@ export class WavWriter {
     this.#dataBytes += bytes.length;
   }
 
-  /** Appends `count` copies of one byte (codec silence). */
-  fill(byte: number, count: number): void {
+  /**
+   * Appends `count` bytes of codec silence: one byte repeated, or a pattern repeated from its
+   * start (G.722 silence is a sequence of codes, not one value).
+   */
+  fill(silence: number | Buffer, count: number): void {
+    const pattern = typeof silence === 'number' ? Buffer.from([silence]) : silence;
+    if (pattern.length === 0) throw new RangeError('empty silence pattern');
     let left = count;
+    let phase = 0;
     while (left > 0) {
       const n = Math.min(left, this.#buffer.length - this.#buffered);
-      this.#buffer.fill(byte, this.#buffered, this.#buffered + n);
+      this.#buffer.fill(pattern.length === 1 ? pattern : Buffer.concat([pattern.subarray(phase), pattern.subarray(0, phase)]), this.#buffered, this.#buffered + n);
+      phase = (phase + n) % pattern.length;
       this.#buffered += n;
       left -= n;
       if (this.#buffered === this.#buffer.length) this.flush();

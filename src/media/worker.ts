@@ -15,7 +15,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { parseRtp, Timeline, SrtpReceiver, SourceFilter, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
-import { WavWriter } from './wav.ts';
+import { openLegWriter, type LegWriter } from './writers.ts';
 import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec, LegChange } from './protocol.ts';
 import { LEG_STATS_BYTES, legStatsPath, renderLegStats } from './legstats.ts';
@@ -29,7 +29,7 @@ interface Leg {
   readonly spec: LegSpec;
   readonly socket: dgram.Socket;
   readonly timeline: Timeline;
-  readonly writer: WavWriter;
+  readonly writer: LegWriter;
   readonly codec: Codec;
   audioPayloadType: number;
   dtmfPayloadType: number | undefined;
@@ -55,7 +55,7 @@ function post(event: WorkerEvent): void {
 function apply(leg: Leg, writes: readonly TimelineWrite[]): void {
   for (const w of writes) {
     if (w.kind === 'audio') leg.writer.write(w.bytes);
-    else if (w.kind === 'silence') leg.writer.fill(leg.codec.silenceByte, w.count);
+    else if (w.kind === 'silence') leg.writer.fill(w.count);
     else leg.writer.truncate(w.length);
   }
 }
@@ -89,7 +89,7 @@ function saveStats(leg: Leg, final: boolean): void {
   if (leg.statsFd === undefined || (!final && s.lastPacketAtMs === leg.savedPacketAtMs)) return;
   try {
     // Rewritten in place within the bytes allocated at open, so a full disk does not stop it.
-    writeSync(leg.statsFd, renderLegStats(s, leg.writer.flushedBytes), 0, LEG_STATS_BYTES, 0);
+    writeSync(leg.statsFd, renderLegStats(leg.writer.adjustStats(s), leg.writer.flushedBytes), 0, LEG_STATS_BYTES, 0);
     leg.savedPacketAtMs = s.lastPacketAtMs;
   } catch (err) {
     post({ op: 'warning', legId: leg.spec.legId, error: `stats file: ${String(err)}` });
@@ -160,12 +160,10 @@ function open(spec: LegSpec): void {
     post({ op: 'opened', legId: spec.legId, error: `unsupported codec ${spec.codec}` });
     return;
   }
-  let writer: WavWriter;
+  let writer: LegWriter;
   try {
-    writer = new WavWriter(spec.path, {
-      formatTag: codec.formatTag, channels: 1, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
-      byteRate: codec.clockRateHz * codec.bytesPerTick, blockAlign: 1,
-    });
+    // The container follows the codec (WAV, or Ogg for Opus); see writers.ts.
+    writer = openLegWriter(spec.path, codec);
   } catch (err) {
     post({ op: 'opened', legId: spec.legId, error: `cannot create ${spec.path}: ${String(err)}` });
     return;
@@ -238,7 +236,7 @@ function close(legId: string, endMs: number): void {
   }
   saveStats(leg, true);
   closeStats(leg);
-  post({ op: 'closed', legId, stats: { ...leg.timeline.stats }, dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error !== undefined ? { error } : {}) });
+  post({ op: 'closed', legId, stats: leg.writer.adjustStats(leg.timeline.stats), dataBytes: leg.writer.dataBytes, dtmf: leg.dtmf, ...(error !== undefined ? { error } : {}) });
 }
 
 function update(legId: string, change: LegChange): void {

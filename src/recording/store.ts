@@ -9,12 +9,12 @@
  * the legs' `.stats` files, which the media workers keep current while the call runs (issue 5).
  * On a full disk, `finishRetrying` waits for space instead of giving up (issue 4).
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile, open, copyFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open, copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
-import { codecByName, mergeStereo, readLegStats, repairWavHeader, type LegResult } from '../media/index.ts';
+import { codecByName, codecFilePath, mergeStereo, readLegStats, repairWavHeader, type LegResult } from '../media/index.ts';
 import { emptyStats, type StreamStats } from '../rtp/index.ts';
 import { expandTemplate, recordingBaseName, timeParts } from './naming.ts';
 import type { PartyInfo, RecordingFacts, StreamInfo } from './info.ts';
@@ -164,11 +164,14 @@ export class RecordingStore {
     const used = new Set(audioFiles);
     for (const leg of legs) {
       if (merged.has(leg)) continue;
-      let name = legs.length === 1 ? `${base}.wav` : `${base}_${roleOf(leg)}.wav`;
+      // The extension follows the codec's container: `.wav`, or `.opus` (Ogg Opus, RFC 7845).
+      const legCodec = codecByName(leg.codec);
+      const ext = legCodec?.extension ?? 'wav';
+      let name = legs.length === 1 ? `${base}.${ext}` : `${base}_${roleOf(leg)}.${ext}`;
       // A label that left and came back in a re-INVITE has a second file of the same role.
-      for (let n = 2; used.has(name); n++) name = `${base}_${roleOf(leg)}-${n}.wav`;
+      for (let n = 2; used.has(name); n++) name = `${base}_${roleOf(leg)}-${n}.${ext}`;
       used.add(name);
-      await moveFile(leg.path, join(dir, name));
+      await moveFile(legCodec ? codecFilePath(leg.path, legCodec) : leg.path, join(dir, name));
       audioFiles.push(name);
     }
     const metadataFiles: string[] = [];
@@ -271,15 +274,19 @@ export class RecordingStore {
         const legs: SpoolLeg[] = [];
         for (const leg of state.legs) {
           try {
-            const { dataBytes } = repairWavHeader(leg.path);
             const codec = codecByName(leg.codec);
+            const path = codec ? codecFilePath(leg.path, codec) : leg.path;
+            // Ogg pages carry their own lengths and CRCs: an Ogg file needs no header repair.
+            const dataBytes = codec?.container === 'ogg' ? (await stat(path)).size : repairWavHeader(path).dataBytes;
+            // The stats file sits beside the spool path the leg was opened with (legstats.ts).
             const saved = readLegStats(leg.path);
             const stats: StreamStats = saved?.stats ?? { ...emptyStats(), audioBytes: dataBytes };
             results.set(leg.legId, { stats, dataBytes, dtmf: [] });
             legs.push(leg);
             const last = saved?.stats.lastPacketAtMs;
             if (last !== undefined) lastPacketAtMs = Math.max(lastPacketAtMs ?? last, last);
-            if (codec) endMs = Math.max(endMs, state.startMs + (dataBytes / (codec.clockRateHz * codec.bytesPerTick)) * 1000);
+            if (codec?.framing === 'bytes') endMs = Math.max(endMs, state.startMs + (dataBytes / (codec.clockRateHz * codec.bytesPerTick)) * 1000);
+            if (codec?.name === 'G729') endMs = Math.max(endMs, state.startMs + (dataBytes / (codec.clockRateHz / 8)) * 1000);
           } catch (err) {
             this.#o.log.error({ recordingId: id, leg: leg.legId, err: errorMessage(err) }, 'leg file could not be recovered');
           }

@@ -24,12 +24,28 @@ describe('parseOffer', () => {
   });
 
   it('accepts a=direction:both and dynamic G.722 and refuses what it cannot record', () => {
-    const s = parseOffer(offer('m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 G722/8000\r\na=direction:both\r\nm=audio 4002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\nm=video 4004 RTP/AVP 31\r\nm=audio 0 RTP/AVP 8\r\n'));
+    const s = parseOffer(offer('m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 G722/8000\r\na=direction:both\r\nm=audio 4002 RTP/AVP 97\r\na=rtpmap:97 iLBC/8000\r\nm=video 4004 RTP/AVP 31\r\nm=audio 0 RTP/AVP 8\r\n'));
     expect(s[0]?.codec?.name).toBe('G722');
     expect(s[0]?.label).toBe('#0');
     expect(s[1]?.refused).toMatch(/no recordable codec/);
     expect(s[2]?.refused).toMatch(/video/);
     expect(s[3]?.refused).toMatch(/port 0/);
+  });
+
+  it('records Opus and G.729, choosing the codec the SRC lists first among those callseal records', () => {
+    const s = parseOffer(offer('m=audio 4000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:101 telephone-event/48000\r\n' +
+      'm=audio 4002 RTP/AVP 18 8\r\na=rtpmap:18 G729/8000\r\n' +
+      'm=audio 4004 RTP/AVP 97 8 111\r\na=rtpmap:97 iLBC/8000\r\na=rtpmap:111 opus/48000/2\r\n'));
+    expect(s.map((x) => [x.codec?.name, x.payloadType, x.refused])).toEqual([
+      ['OPUS', 111, undefined],
+      ['G729', 18, undefined],
+      ['PCMA', 8, undefined],
+    ]);
+    const text = buildAnswer(s.map((o, i) => ({ offer: o, localPort: 20000 + 2 * i, localCrypto: undefined })), '127.0.0.1', '42', 1).toString();
+    expect(text).toContain('m=audio 20000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n');
+    expect(text).toContain('m=audio 20002 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n');
+    expect(text).toContain('m=audio 20004 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n');
+    expect(text).not.toMatch(/iLBC/);
   });
 
   it('picks the first supported SDES suite of an SRTP stream', () => {

@@ -204,7 +204,8 @@ export function buildAnswer(streams: readonly AnsweredStream[], address: string,
     }
     const pts = [o.payloadType, ...(o.dtmfPayloadType !== undefined ? [o.dtmfPayloadType] : [])];
     lines.push(`m=audio ${s.localPort} ${o.protocol} ${pts.join(' ')}`);
-    lines.push(`a=rtpmap:${o.payloadType} ${o.codec.name}/${o.codec.clockRateHz}`);
+    lines.push(`a=rtpmap:${o.payloadType} ${o.codec.rtpmap}`);
+    if (o.codec.answerFmtp !== undefined) lines.push(`a=fmtp:${o.payloadType} ${o.codec.answerFmtp}`);
     if (o.dtmfPayloadType !== undefined) {
       lines.push(`a=rtpmap:${o.dtmfPayloadType} telephone-event/8000`);
       lines.push(`a=fmtp:${o.dtmfPayloadType} 0-16`);

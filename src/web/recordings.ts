@@ -17,10 +17,13 @@ import { errorMessage } from '../common/errors.ts';
 import type { RecordingRepository, RecordingRow } from '../store/index.ts';
 import type { Outbox } from '../archive/index.ts';
 import { verifyRecording } from '../seal/index.ts';
-import { playable, playback } from '../media/playback.ts';
+import { OGG_OPUS_TYPE, playable, playback } from '../media/playback.ts';
 import type { AuditLog } from './audit.ts';
 import { principal } from './auth.ts';
 import { toSafeCsv } from './csv.ts';
+
+/** Audio files of a recording: WAV, and Ogg Opus for Opus calls. */
+const AUDIO_FILE = /\.(wav|opus)$/;
 
 /** Options of {@link recordingRoutes}. */
 export interface RecordingRoutesOptions {
@@ -167,8 +170,8 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     const files = r.files.map((name) => {
       const path = join(folder(r), name);
       const size = isLocal && existsSync(path) ? statSync(path).size : null;
-      // An archived file's codec is known from the log: G.711 stereo/mono and G.722 mono play.
-      return { name, size, playable: name.endsWith('.wav') && (isLocal ? size !== null && playable(path) : /G\.711|G\.722/.test(r.codec)) };
+      // An archived file's codec is known from the log: G.711 stereo/mono, G.722 and G.729 mono, and Opus play.
+      return { name, size, playable: AUDIO_FILE.test(name) && (isLocal ? size !== null && playable(path) : /G\.711|G\.722|G\.729|Opus/.test(r.codec)) };
     });
     return { ...summary(r), files, signature: r.signature, previous: r.previous, sealedAtMs: r.sealedAtMs, accesses: o.audit.query({ object: `recording:${r.id}`, limit: 100 }) };
   });
@@ -178,15 +181,15 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     if (!r) return reply;
     const dir = await readable(req, r);
     const q = z.object({ file: z.string().max(300).optional() }).parse(req.query);
-    const wavs = r.files.filter((f) => f.endsWith('.wav'));
+    const wavs = r.files.filter((f) => AUDIO_FILE.test(f));
     const name = q.file !== undefined ? wavs.find((f) => f === q.file) : wavs[0];
     if (name === undefined) return reply.code(404).send({ error: 'no such audio file in this recording' });
     const path = join(dir, name);
-    if (!playable(path)) return reply.code(415).send({ error: 'only G.711 and mono G.722 recordings can be played in the browser; download the original' });
+    if (!playable(path)) return reply.code(415).send({ error: 'only G.711, mono G.722, mono G.729 (with ffmpeg) and Opus recordings can be played in the browser; download the original' });
     const range = byteRange(req.headers.range);
     const p = playback(path, range);
     if (p.start === 0) audit(req, 'play', r, { file: name });
-    void reply.header('accept-ranges', 'bytes').header('content-length', p.end - p.start + 1).type('audio/wav').header('cache-control', 'no-store');
+    void reply.header('accept-ranges', 'bytes').header('content-length', p.end - p.start + 1).type(p.contentType).header('cache-control', 'no-store');
     if (range) void reply.code(206).header('content-range', `bytes ${p.start}-${p.end}/${p.totalBytes}`);
     return reply.send(p.stream);
   });
@@ -200,7 +203,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     audit(req, 'download', r, { file: name });
     const path = join(dir, name);
     return reply.header('content-length', statSync(path).size).header('content-disposition', `attachment; filename="${name}"`)
-      .type(name.endsWith('.wav') ? 'audio/wav' : name.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8').send(createReadStream(path));
+      .type(name.endsWith('.wav') ? 'audio/wav' : name.endsWith('.opus') ? OGG_OPUS_TYPE : name.endsWith('.xml') ? 'application/xml' : 'text/plain; charset=utf-8').send(createReadStream(path));
   });
 
   app.get('/api/recordings/:id/kit.zip', { config: AUDITOR, schema: { summary: 'Download the verification kit (files, certificate, verify.sh) as ZIP', tags: ['recordings'] } }, async (req, reply) => {

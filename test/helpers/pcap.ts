@@ -82,3 +82,47 @@ export function twoTonePcap(path: string, seconds: number): number {
     { dstPort: 6002, payloadType: 8, ssrc: 2, audio: tone(1000, seconds, linearToAlaw) },
   ]).durationMs;
 }
+
+/** One RTP stream of whole packets (any codec) to put in a capture. */
+export interface PcapPacketStream {
+  readonly dstPort: number;
+  readonly payloadType: number;
+  readonly ssrc: number;
+  /** RTP payloads, one per packet, sent `packetMs` apart. */
+  readonly payloads: readonly Buffer[];
+  /** RTP timestamp advance per packet (960 for 20 ms of Opus, 160 for 20 ms of G.729). */
+  readonly ticksPerPacket: number;
+  /** Packet indexes to leave out (loss). */
+  readonly drop?: ReadonlySet<number>;
+}
+
+/** Writes a pcap of whole RTP payloads (Opus, G.729), the streams interleaved, `packetMs` apart. */
+export function writePacketPcap(path: string, streams: readonly PcapPacketStream[], packetMs = 20): { packets: number; durationMs: number } {
+  const global = Buffer.alloc(24);
+  global.writeUInt32LE(0xa1b2c3d4, 0);
+  global.writeUInt16LE(2, 4);
+  global.writeUInt16LE(4, 6);
+  global.writeUInt32LE(65535, 16);
+  global.writeUInt32LE(1, 20);
+  const parts: Buffer[] = [global];
+  const count = Math.max(...streams.map((s) => s.payloads.length));
+  let packets = 0;
+  for (let i = 0; i < count; i++) {
+    const tUs = i * packetMs * 1000;
+    for (const s of streams) {
+      const payload = s.payloads[i];
+      if (!payload || s.drop?.has(i)) continue;
+      const rtp = buildRtp({ payloadType: s.payloadType, sequenceNumber: (1000 + i) & 0xffff, timestamp: (16000 + i * s.ticksPerPacket) >>> 0, ssrc: s.ssrc, marker: i === 0, payload });
+      const f = frame(s.dstPort + 1000, s.dstPort, rtp);
+      const rec = Buffer.alloc(16);
+      rec.writeUInt32LE(Math.floor(tUs / 1e6), 0);
+      rec.writeUInt32LE(tUs % 1e6, 4);
+      rec.writeUInt32LE(f.length, 8);
+      rec.writeUInt32LE(f.length, 12);
+      parts.push(rec, f);
+      packets++;
+    }
+  }
+  writeFileSync(path, Buffer.concat(parts));
+  return { packets, durationMs: count * packetMs };
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { startCallseal, run, type CallsealProcess } from '../helpers/callseal.ts';
 import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type SippResult } from '../helpers/sipp.ts';
 import { twoTonePcap } from '../helpers/pcap.ts';
@@ -43,6 +43,21 @@ async function logIn(page: Page, username: string, password: string): Promise<vo
   await page.locator('input[name=password]').fill(password);
   await page.locator('form.login button[type=submit]').click();
   await page.locator('header.top').waitFor();
+}
+
+/**
+ * Opens a page from the side navigation and waits until it is the page shown: the route changes on
+ * `hashchange`, after the click returns, so until then the previous page (and its buttons) is
+ * still there.
+ */
+async function openPage(page: Page, navText: string, heading: string = navText): Promise<void> {
+  await page.locator('nav a', { hasText: navText }).click();
+  await page.locator('section.page > header.page-head h1').getByText(heading, { exact: true }).waitFor();
+}
+
+/** A button in the header of the page shown (its main action, such as Add), never one of the list's. */
+function pageAction(page: Page, name: string): Locator {
+  return page.locator('section.page > header.page-head').getByRole('button', { name, exact: true });
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -88,9 +103,10 @@ describe('web UI in Chromium', () => {
     await expect(page.locator('nav a', { hasText: 'Recordings' }).count()).resolves.toBe(0);
     await shot(page, 'admin-dashboard');
 
-    await page.locator('nav a', { hasText: 'Settings' }).click();
-    await page.getByRole('button', { name: 'Add' }).click();
-    const form = page.locator('form.editor');
+    await openPage(page, 'Settings');
+    // The setting editor (labelled "Settings"), not any other form.
+    const form = page.locator('form.editor[aria-label="Settings"]');
+    await pageAction(page, 'Add').click();
     await form.locator('input[name=id]').fill('trading');
     await form.locator('input[name=name]').fill('Trading desk');
     await form.locator('select[name=scope]').selectOption('patterns');
@@ -106,22 +122,25 @@ describe('web UI in Chromium', () => {
     await shot(page, 'admin-settings');
 
     // A bad value is named, not swallowed.
-    await page.getByRole('button', { name: 'Add' }).click();
-    await page.locator('form.editor input[name=id]').fill('bad id with spaces');
-    await page.locator('form.editor input[name=name]').fill('x');
-    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
-    await expect(page.locator('form.editor [role=alert]').textContent()).resolves.toMatch(/id: letters, digits/);
-    await page.locator('form.editor').getByRole('button', { name: 'Cancel' }).click();
+    await pageAction(page, 'Add').click();
+    await form.locator('input[name=id]').fill('bad id with spaces');
+    await form.locator('input[name=name]').fill('x');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.locator('[role=alert]', { hasText: /id: letters, digits/ }).waitFor();
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    await form.waitFor({ state: 'detached' });
 
-    await page.locator('nav a', { hasText: 'Accounts' }).click();
+    await openPage(page, 'Accounts');
     for (const [username, displayName] of [['audrey', 'Audrey Auditor'], ['mallory', HOSTILE]] as const) {
-      await page.getByRole('button', { name: 'Add' }).first().click();
-      const f = page.locator('form.editor').first();
+      await pageAction(page, 'Add').click();
+      // The new-account editor; the password change form below is a form.editor too.
+      const f = page.locator('form.editor', { has: page.locator('input[name=username]') });
       await f.locator('input[name=username]').fill(username);
       await f.locator('input[name=displayName]').fill(displayName);
       await f.locator('input[name=password]').fill(AUDITOR_PASSWORD);
       await f.getByRole('button', { name: 'Save' }).click();
       await page.locator('[data-testid=accounts-table] td', { hasText: username }).first().waitFor();
+      await f.waitFor({ state: 'detached' });
     }
     // The hostile display name is text, never markup.
     await expect(page.locator('[data-testid=accounts-table]').textContent()).resolves.toContain(HOSTILE);
@@ -130,45 +149,52 @@ describe('web UI in Chromium', () => {
     await shot(page, 'admin-accounts');
 
     // A directory user with a hostile name: text in the directory too.
-    await page.locator('nav a', { hasText: 'Directory' }).click();
-    await page.getByRole('button', { name: 'Add' }).first().click();
-    await page.locator('input[name=user-id]').fill('mallory');
-    await page.locator('input[name=user-name]').fill(HOSTILE);
-    await page.locator('input[name=extensions]').fill('399');
-    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await openPage(page, 'Directory');
+    // The Directory page has two Add buttons: one under "users", one under "groups".
+    const sectionAdd = (heading: string): Locator => page.locator(`section.page > h2:text-is("${heading}") + div.actions`).getByRole('button', { name: 'Add', exact: true });
+    await sectionAdd('users').click();
+    const userForm = page.locator('form.editor', { has: page.locator('input[name=user-id]') });
+    await userForm.locator('input[name=user-id]').fill('mallory');
+    await userForm.locator('input[name=user-name]').fill(HOSTILE);
+    await userForm.locator('input[name=extensions]').fill('399');
+    await userForm.getByRole('button', { name: 'Save' }).click();
     await page.locator('[data-testid=users-table] td', { hasText: 'onerror' }).waitFor();
+    await userForm.waitFor({ state: 'detached' });
     await expect(page.locator('[data-testid=users-table] td', { hasText: 'onerror' }).textContent()).resolves.toBe(HOSTILE);
     await expect(page.locator('main img').count()).resolves.toBe(0);
 
     // A group, then a setting for it chosen from the list of groups.
-    await page.getByRole('button', { name: 'Add' }).nth(1).click();
-    await page.locator('input[name=group-id]').fill('desk');
-    await page.locator('input[name=group-name]').fill('Desk');
-    await page.locator('input[name=group-numbers]').fill('+4989700');
-    await page.locator('input[name=group-members]').fill('mallory');
-    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
+    await sectionAdd('groups').click();
+    const groupForm = page.locator('form.editor', { has: page.locator('input[name=group-id]') });
+    await groupForm.locator('input[name=group-id]').fill('desk');
+    await groupForm.locator('input[name=group-name]').fill('Desk');
+    await groupForm.locator('input[name=group-numbers]').fill('+4989700');
+    await groupForm.locator('input[name=group-members]').fill('mallory');
+    await groupForm.getByRole('button', { name: 'Save' }).click();
     await page.locator('[data-testid=groups-table] td', { hasText: '+4989700' }).waitFor();
-    await page.locator('nav a', { hasText: 'Settings' }).click();
-    await page.getByRole('button', { name: 'Add' }).click();
-    await page.locator('form.editor input[name=id]').fill('desk');
-    await page.locator('form.editor input[name=name]').fill('Desk group');
-    await page.locator('form.editor select[name=scope]').selectOption('groups');
-    await page.locator('form.editor input[name=scope-desk]').check();
-    await page.locator('form.editor').getByRole('button', { name: 'Save' }).click();
-    await expect(page.locator('[data-testid=settings-list] li', { hasText: 'Desk group' }).locator('.explanation').textContent()).resolves.toContain('group Desk');
+    await openPage(page, 'Settings');
+    await pageAction(page, 'Add').click();
+    await form.locator('input[name=id]').fill('desk');
+    await form.locator('input[name=name]').fill('Desk group');
+    await form.locator('select[name=scope]').selectOption('groups');
+    await form.locator('input[name=scope-desk]').check();
+    await form.getByRole('button', { name: 'Save' }).click();
+    await page.locator('[data-testid=settings-list] li', { hasText: 'Desk group' }).locator('.explanation', { hasText: 'group Desk' }).waitFor();
 
     // E-mail alerts: SMTP entered in the page, a test mail reaches the SMTP server.
-    await page.locator('nav a', { hasText: 'E-mail alerts' }).click();
-    await page.getByRole('button', { name: 'Edit' }).click();
-    const smtp = page.locator('form.editor');
+    await openPage(page, 'E-mail alerts');
+    await pageAction(page, 'Edit').click();
+    const smtp = page.locator('form.editor', { has: page.locator('input[name=host]') });
     await smtp.locator('input[name=host]').fill('127.0.0.1');
     await smtp.locator('input[name=port]').fill(String(mail.port));
     await smtp.locator('input[name=from]').fill('callseal@example.test');
     await smtp.locator('input[name=to]').fill('compliance@example.test, ops@example.test');
     await smtp.getByRole('button', { name: 'Save' }).click();
-    await expect(page.locator('[data-testid=alerts]').textContent()).resolves.toContain('compliance@example.test, ops@example.test');
+    // The facts are reloaded after the save: wait for the new value, not for the element.
+    await page.locator('[data-testid=alerts]', { hasText: 'compliance@example.test, ops@example.test' }).waitFor();
     await page.getByRole('button', { name: 'Send test mail' }).click();
     await page.locator('p.ok', { hasText: 'sent' }).waitFor();
+    await expect.poll(() => mail.messages.length, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(mail.messages.at(-1)).toMatchObject({ to: 'compliance@example.test,ops@example.test', subject: expect.stringContaining('test mail') as unknown });
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.locator('form.login').waitFor();
@@ -242,7 +268,8 @@ describe('web UI in Chromium', () => {
     expect((await admin.call('POST', '/api/accounts', { username: 'molly', displayName: 'Molly Member', roles: ['member'], directoryUserId: 'mallory', password: AUDITOR_PASSWORD })).status).toBe(201);
     const { context, page } = await newPage();
     await logIn(page, 'molly', AUDITOR_PASSWORD);
-    await expect(page.locator('nav a').allTextContents()).resolves.toEqual(['My recording groups', 'Certificate']);
+    // allTextContents() does not wait: poll until the navigation for the member's roles is rendered.
+    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['My recording groups', 'Certificate']);
     const toggle = page.locator('ul.toggles label', { hasText: 'Desk' });
     await expect(toggle.textContent()).resolves.toContain('active');
     await toggle.locator('input').click();
