@@ -21,6 +21,8 @@ export interface LegSpec {
   readonly reorderMs: number;
   /** The SRC's media address from the SDP (`c=`); packets from elsewhere are counted, not written. */
   readonly remoteAddress?: string;
+  /** The SRC's media port from the SDP (`m=`): a re-INVITE that changes it announces a new source port. */
+  readonly remotePort?: number;
   /** How the accepted source is chosen (`rtp.sourceCheck`); the engine fills it in. */
   readonly sourceCheck?: SourceCheck;
 }
@@ -31,6 +33,7 @@ export interface LegChange {
   dtmfPayloadType?: number;
   srtpCrypto?: string;
   remoteAddress?: string;
+  remotePort?: number;
 }
 
 /** A DTMF digit seen in a leg (RFC 4733). */

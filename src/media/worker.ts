@@ -194,7 +194,7 @@ function open(spec: LegSpec): void {
     dtmfPayloadType: spec.dtmfPayloadType,
     dtmf: [],
     lastDtmfTs: undefined,
-    source: new SourceFilter(spec.sourceCheck ?? 'sdp', spec.remoteAddress),
+    source: new SourceFilter(spec.sourceCheck ?? 'sdp', spec.remoteAddress, spec.remotePort),
     statsFd, savedPacketAtMs: undefined, failed: undefined,
   };
   socket.on('message', (data, rinfo) => {
@@ -242,7 +242,7 @@ function close(legId: string, endMs: number): void {
 function update(legId: string, change: LegChange): void {
   const leg = legs.get(legId);
   if (!leg) return;
-  if (change.remoteAddress !== undefined) leg.source.update(change.remoteAddress);
+  if (change.remoteAddress !== undefined) leg.source.update(change.remoteAddress, change.remotePort);
   if (change.audioPayloadType !== undefined) leg.audioPayloadType = change.audioPayloadType;
   if (change.dtmfPayloadType !== undefined) leg.dtmfPayloadType = change.dtmfPayloadType;
   if (change.srtpCrypto !== undefined) {

@@ -31,6 +31,18 @@ describe('SourceFilter', () => {
     expect(g.matches('198.51.100.7', 5002, 10 * SOURCE_MOVE_MS)).toBe(false);
   });
 
+  it('sdp: a re-INVITE that moves the SDP port lets the new source port latch at once (Metaswitch SDP update)', () => {
+    const f = new SourceFilter('sdp', '192.0.2.5', 4000);
+    f.accept('192.0.2.5', 4000, 1000);
+    expect(f.matches('192.0.2.5', 4002, 1020)).toBe(false);
+    f.update('192.0.2.5', 4000);
+    expect(f.matches('192.0.2.5', 4002, 1040)).toBe(false);
+    f.update('192.0.2.5', 4002);
+    expect(f.matches('192.0.2.5', 4002, 1060)).toBe(true);
+    f.accept('192.0.2.5', 4002, 1060);
+    expect(f.matches('192.0.2.5', 4000, 1080)).toBe(false);
+  });
+
   it('sdp: latches the first sender when the SDP names 0.0.0.0, :: or a host name', () => {
     for (const sdp of ['0.0.0.0', '::', 'src.example.com', undefined]) {
       const f = new SourceFilter('sdp', sdp);

@@ -43,9 +43,12 @@ export class SourceFilter {
   /** True when the SDP named the address (so the port may move within it). */
   #fromSdp: boolean;
   #lastAcceptedMs = 0;
+  /** The port the SDP names (`m=`); a change announces that the SRC sends from elsewhere now. */
+  #sdpPort: number | undefined;
 
-  constructor(mode: SourceCheck, sdpAddress: string | undefined) {
+  constructor(mode: SourceCheck, sdpAddress: string | undefined, sdpPort?: number) {
     this.#mode = mode;
+    this.#sdpPort = sdpPort;
     this.#address = mode === 'sdp' ? usableSdpAddress(sdpAddress) : undefined;
     this.#fromSdp = this.#address !== undefined;
   }
@@ -76,10 +79,20 @@ export class SourceFilter {
     return this.#fromSdp && nowMs - this.#lastAcceptedMs >= SOURCE_MOVE_MS;
   }
 
-  /** A re-INVITE named a (possibly new) address: a changed, usable one starts a new latch. */
-  update(sdpAddress: string | undefined): void {
+  /**
+   * A re-INVITE named a (possibly new) address and port: a changed, usable address starts a new
+   * latch, and a changed port lets the next valid packet from the address latch its port again (an
+   * SDP update that moves the SRC's media, as Metaswitch sends).
+   */
+  update(sdpAddress: string | undefined, sdpPort?: number): void {
     if (this.#mode !== 'sdp') return;
     const a = usableSdpAddress(sdpAddress);
+    const portMoved = sdpPort !== undefined && this.#sdpPort !== undefined && sdpPort !== this.#sdpPort;
+    if (sdpPort !== undefined && a !== undefined) this.#sdpPort = sdpPort;
+    if (a !== undefined && this.#fromSdp && a === this.#address && portMoved) {
+      this.#port = undefined;
+      return;
+    }
     if (a === undefined || (this.#fromSdp && a === this.#address)) return;
     this.#address = a;
     this.#port = undefined;

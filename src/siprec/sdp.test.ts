@@ -42,7 +42,8 @@ describe('parseOffer', () => {
       ['PCMA', 8, undefined],
     ]);
     const text = buildAnswer(s.map((o, i) => ({ offer: o, localPort: 20000 + 2 * i, localCrypto: undefined })), '127.0.0.1', '42', 1).toString();
-    expect(text).toContain('m=audio 20000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n');
+    // The offer's telephone-event is at 48 kHz; callseal reads DTMF at 8 kHz only, so it is not answered.
+    expect(text).toContain('m=audio 20000 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n');
     expect(text).toContain('m=audio 20002 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\na=fmtp:18 annexb=no\r\n');
     expect(text).toContain('m=audio 20004 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n');
     expect(text).not.toMatch(/iLBC/);
@@ -96,11 +97,11 @@ describe('codec choice across streams', () => {
   it('keeps each stream\'s first when no codec is shared, and says why the layout changes', () => {
     const s = parseOffer(offer('m=audio 4000 RTP/AVP 0\r\na=label:a_leg\r\nm=audio 4002 RTP/AVP 8 18\r\na=label:b_leg\r\n'));
     expect(names(s)).toEqual(['PCMU', 'PCMA']);
-    expect(codecLayoutNote(s)).toMatch(/no recordable codec is offered on every stream \(a_leg: PCMU; b_leg: PCMA\)/);
+    expect(codecLayoutNote(s)).toMatch(/no recordable codec is offered on every stream \(a_leg: PCMU; b_leg: PCMA G729\)/);
   });
 
   it('ignores refused streams when looking for the shared codec', () => {
-    const s = parseOffer(offer('m=audio 4000 RTP/AVP 8 0\r\na=label:1\r\nm=audio 4002 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=label:2\r\nm=audio 4004 RTP/AVP 0 8\r\na=label:3\r\n'));
+    const s = parseOffer(offer('m=audio 4000 RTP/AVP 8 0\r\na=label:1\r\nm=audio 4002 RTP/AVP 97\r\na=rtpmap:97 iLBC/8000\r\na=label:2\r\nm=audio 4004 RTP/AVP 0 8\r\na=label:3\r\n'));
     expect(names(s)).toEqual(['PCMA', undefined, 'PCMA']);
   });
 
@@ -110,12 +111,12 @@ describe('codec choice across streams', () => {
     expect(names(parseOffer(offer('m=audio 4000 RTP/AVP 8\r\na=label:1\r\n'), { keep: new Map([['1', 'PCMU']]) }))).toEqual(['PCMA']);
   });
 
-  // Webex Calling offers Opus first, Metaswitch G.729 first: callseal records neither yet.
-  it('picks the SRC first codec it records when Opus or G.729 come first (Webex, Metaswitch)', () => {
+  // Webex Calling offers Opus first, Metaswitch G.729 first, on one stream: the SRC's first is kept.
+  it('takes the SRC first codec when Opus or G.729 come first (Webex, Metaswitch)', () => {
     const webex = parseOffer(offer('m=audio 4000 RTP/AVP 111 101 0 8 9 107\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\na=rtpmap:107 telephone-event/48000\r\na=label:1\r\n'));
-    expect([webex[0]?.codec?.name, webex[0]?.payloadType, webex[0]?.dtmfPayloadType]).toEqual(['PCMU', 0, 101]);
+    expect([webex[0]?.codec?.name, webex[0]?.payloadType, webex[0]?.dtmfPayloadType]).toEqual(['OPUS', 111, 101]);
     const metaswitch = parseOffer(offer('m=audio 4000 RTP/AVP 18 0 8\r\na=ptime:20\r\na=label:1\r\n'));
-    expect([metaswitch[0]?.codec?.name, metaswitch[0]?.payloadType]).toEqual(['PCMU', 0]);
+    expect([metaswitch[0]?.codec?.name, metaswitch[0]?.payloadType]).toEqual(['G729', 18]);
   });
 
   it('never answers a codec that is not offered as such', () => {

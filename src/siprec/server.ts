@@ -13,7 +13,7 @@ import {
   getHeader, getHeaders, parseContentType, parseMultipartBody, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
   type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipStack,
 } from '../sip/index.ts';
-import type { LegResult, MediaEngine } from '../media/index.ts';
+import type { LegChange, LegResult, MediaEngine } from '../media/index.ts';
 import type { FinishedRecording, PartyInfo, RecordingStore, SpoolState } from '../recording/index.ts';
 import { buildAnswer, codecLayoutNote, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
 import { judgeAccept } from './accept.ts';
@@ -591,7 +591,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       ...(offer.crypto ? { srtpCrypto: offer.crypto.value } : {}),
       path: this.#o.store.legPath(session.id, legId), startMs: session.startMs, reorderMs: this.#o.reorderMs,
       // Invariant 4: the worker records media only from the address the SRC's SDP names.
-      ...(offer.address ? { remoteAddress: offer.address } : {}),
+      ...(offer.address ? { remoteAddress: offer.address, remotePort: offer.port } : {}),
     });
     session.legs.push({ legId, label: offer.label, port, codec: offer.codec.name, payloadType: offer.payloadType, crypto: offer.crypto?.value, localCrypto, open: true });
     return { offer, localPort: port, localCrypto };
@@ -741,7 +741,10 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     for (const o of offer) {
       seen.add(o.label);
       let leg = session.legs.find((l) => l.open && l.label === o.label);
-      if (leg && o.refused === undefined && o.codec && o.codec.name !== leg.codec) {
+      // A hold that offers other codecs (Metaswitch holds with `c=0.0.0.0` offering `0 8` after
+      // G.729) sends no media: the file stays open in its codec, which the resume offers again.
+      const heldInOtherCodec = leg !== undefined && o.paused && o.codec !== undefined && o.codec.name !== leg.codec;
+      if (leg && !heldInOtherCodec && o.refused === undefined && o.codec && o.codec.name !== leg.codec) {
         // The SRC no longer offers the codec this file is written in (B2: never transcode, never
         // write one codec's bytes as another's): the stream goes on in a new file.
         this.#log.info({ callId: session.callId, label: o.label, from: leg.codec, to: o.codec.name }, 'codec changed; the stream continues in a new file');
@@ -752,10 +755,15 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         await this.#closeLeg(session, leg);
         answered.push({ offer: o, localPort: 0, localCrypto: undefined });
       } else if (leg) {
-        if (o.payloadType !== undefined && o.payloadType !== leg.payloadType) leg.payloadType = o.payloadType;
-        const change: { audioPayloadType?: number; dtmfPayloadType?: number; srtpCrypto?: string; remoteAddress?: string } = {};
-        if (o.payloadType !== undefined) change.audioPayloadType = o.payloadType;
-        if (o.address) change.remoteAddress = o.address;
+        const change: LegChange = {};
+        if (!heldInOtherCodec) {
+          if (o.payloadType !== undefined && o.payloadType !== leg.payloadType) leg.payloadType = o.payloadType;
+          if (o.payloadType !== undefined) change.audioPayloadType = o.payloadType;
+        }
+        if (o.address) {
+          change.remoteAddress = o.address;
+          change.remotePort = o.port;
+        }
         if (o.dtmfPayloadType !== undefined) change.dtmfPayloadType = o.dtmfPayloadType;
         if (o.crypto && o.crypto.value !== leg.crypto) {
           change.srtpCrypto = o.crypto.value;

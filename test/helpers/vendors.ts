@@ -2,15 +2,20 @@
  * Replays the published messages of real SRCs (`shared/testdata/siprec-vendors`) against callseal:
  * only addresses, ports, tags, Call-ID, CSeq keywords and Content-Length are substituted (as sipp
  * does for the miarec scenarios), and every answered stream gets RTP with its own tone from the
- * port the offer names.
+ * port the offer names, in the answered codec (G.711 here; Opus from libopus through ffmpeg; G.729
+ * from Debian's bcg729).
  */
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildRtp } from '../../src/rtp/index.ts';
+import { readOggPages } from '../../src/media/index.ts';
 import { getHeader, type SipResponse } from '../../src/sip/index.ts';
 import { linearToAlaw, linearToUlaw } from './g711.ts';
+import { encodeG729, sinePcm } from './g729.ts';
 import { RawSrc } from './src.ts';
 
 /** The folder of published SRC messages. */
@@ -54,10 +59,39 @@ export interface ReplayResult {
 interface MediaLine {
   readonly port: number;
   readonly payloadType: number;
+  /** The answered encoding name, upper case (`PCMU`, `OPUS`, `G729`). */
+  readonly codec: string;
 }
 
+const STATIC_NAMES: Record<number, string> = { 0: 'PCMU', 8: 'PCMA', 9: 'G722', 18: 'G729' };
+
 function answerLines(answer: string): MediaLine[] {
-  return [...answer.matchAll(/^m=audio (\d+) \S+ (\d+)/gm)].map((m) => ({ port: Number(m[1]), payloadType: Number(m[2]) }));
+  return answer.split(/^(?=m=)/m).filter((block) => block.startsWith('m=audio')).map((block) => {
+    const m = /^m=audio (\d+) \S+ (\d+)/.exec(block);
+    const payloadType = Number(m?.[2]);
+    const mapped = new RegExp(`^a=rtpmap:${payloadType} ([^/\\s]+)`, 'm').exec(block)?.[1];
+    return { port: Number(m?.[1]), payloadType, codec: (mapped ?? STATIC_NAMES[payloadType] ?? '').toUpperCase() };
+  });
+}
+
+/** 20 ms RTP payloads of a tone in `codec`, made by real encoders (libopus through ffmpeg, bcg729), cached. */
+const encoded = new Map<string, Buffer[]>();
+function encodedTone(codec: 'OPUS' | 'G729', hz: number): Buffer[] {
+  const key = `${codec}/${hz}`;
+  const cached = encoded.get(key);
+  if (cached) return cached;
+  let packets: Buffer[];
+  if (codec === 'G729') {
+    const frames = encodeG729(sinePcm(hz, 12));
+    packets = [];
+    for (let i = 0; i + 20 <= frames.length; i += 20) packets.push(frames.subarray(i, i + 20));
+  } else {
+    const path = join(mkdtempSync(join(tmpdir(), 'callseal-vendor-opus-')), 'tone.opus');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=12:sample_rate=48000`, '-ac', '1', '-c:a', 'libopus', '-application', 'voip', '-frame_duration', '20', '-b:a', '24k', path]);
+    packets = readOggPages(readFileSync(path)).flatMap((page) => page.packets).slice(2);
+  }
+  encoded.set(key, packets);
+  return packets;
 }
 
 /** Replays one vendor's published messages over one transport. */
@@ -214,16 +248,30 @@ export class VendorReplay {
   /** Sends `ms` of RTP on every answered stream, each with its own tone, from its offered port. */
   async media(ms: number): Promise<void> {
     const packets = Math.round(ms / 20);
+    // Encode before pacing starts: a burst after a slow first encode would run ahead of the wall
+    // clock, and callseal rightly cuts audio that arrives ahead of its time.
+    this.#answer.forEach((line, i) => {
+      if (line.codec === 'OPUS' || line.codec === 'G729') encodedTone(line.codec, STREAM_TONES_HZ[i] ?? 2000);
+    });
     const start = performance.now();
     for (let n = 0; n < packets; n++) {
       this.#answer.forEach((line, i) => {
         const from = this.#sockets.get(this.#offerPorts[i] ?? -1);
         if (line.port === 0 || !from) return;
-        const encode = line.payloadType === 8 ? linearToAlaw : linearToUlaw;
         const hz = STREAM_TONES_HZ[i] ?? 2000;
-        const payload = Buffer.alloc(160);
-        for (let k = 0; k < 160; k++) payload[k] = encode(6000 * Math.sin((2 * Math.PI * hz * (this.#ts + k)) / 8000));
-        const rtp = buildRtp({ payloadType: line.payloadType, sequenceNumber: (this.#seq + 7000 * i) & 0xffff, timestamp: (this.#ts + 1000 * i) >>> 0, ssrc: this.#ssrc[i] ?? 0x4444_0004, payload });
+        let payload: Buffer;
+        let timestamp = this.#ts + 1000 * i;
+        if (line.codec === 'OPUS' || line.codec === 'G729') {
+          const tonePackets = encodedTone(line.codec, hz);
+          payload = tonePackets[(this.#ts / 160) % tonePackets.length] ?? Buffer.alloc(0);
+          // Opus runs its RTP clock at 48 kHz (RFC 7587 section 4.1).
+          if (line.codec === 'OPUS') timestamp *= 6;
+        } else {
+          const encode = line.payloadType === 8 ? linearToAlaw : linearToUlaw;
+          payload = Buffer.alloc(160);
+          for (let k = 0; k < 160; k++) payload[k] = encode(6000 * Math.sin((2 * Math.PI * hz * (this.#ts + k)) / 8000));
+        }
+        const rtp = buildRtp({ payloadType: line.payloadType, sequenceNumber: (this.#seq + 7000 * i) & 0xffff, timestamp: timestamp >>> 0, ssrc: this.#ssrc[i] ?? 0x4444_0004, payload });
         from.send(rtp, line.port, '127.0.0.1');
         this.#sent[i] = (this.#sent[i] ?? 0) + 1;
       });

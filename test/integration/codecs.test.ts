@@ -1,7 +1,8 @@
 /**
  * Codecs real SRCs negotiate (B2: original codec, no transcoding), end to end with sipp as the SRC:
- * an Opus call (offer "opus PCMA": callseal takes the SRC's first) recorded as Ogg Opus, and a
- * G.729 call recorded as G.729 in WAV. The files are judged by ffprobe/ffmpeg and sha256sum, and
+ * an Opus call (offer "opus PCMA": with `recording.channels: separate` callseal takes the SRC's
+ * first; a stereo setting would take PCMA, which every stream offers and which interleaves) recorded
+ * as Ogg Opus, and a G.729 call recorded as G.729 in WAV. The files are judged by ffprobe/ffmpeg and sha256sum, and
  * played through the web API.
  *
  * Test audio: Opus packets are libopus output through ffmpeg; ffmpeg has no G.729 encoder, so the
@@ -96,7 +97,7 @@ function bandPeakDb(path: string, hz: number): number {
 }
 
 beforeAll(async () => {
-  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+  cs = await startCallseal({ env: { CALLSEAL_ADMIN_PASSWORD: ADMIN_PASSWORD }, config: { recording: { channels: 'separate' } } });
   dir = mkdtempSync(join(tmpdir(), 'callseal-codecs-'));
   const admin = await login(cs.httpPort, 'admin', ADMIN_PASSWORD);
   expect((await admin.call('POST', '/api/accounts', { username: 'audrey', displayName: 'Audrey', roles: ['auditor'], password: AUDITOR_PASSWORD })).status).toBe(201);

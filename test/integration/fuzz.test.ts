@@ -167,7 +167,10 @@ describe('bounded tables after a flood (issue 3)', () => {
     const udp = dgram.createSocket('udp4');
     await new Promise<void>((r) => { udp.bind(0, '127.0.0.1', () => { r(); }); });
     let peak = 0;
-    for (let i = 0; i < 50_000; i++) {
+    // 50,000 datagrams, or more while a loaded machine drops them in the socket buffer: the flood
+    // goes on until callseal has read 20,000 requests (at most 150,000 sent).
+    for (let i = 0; i < 150_000; i++) {
+      if (i >= 50_000 && i % 10_000 === 0 && (await tables()).requests >= 20_000) break;
       let data: Buffer;
       switch (i % 5) {
         case 0: data = unique(base[0] ?? Buffer.alloc(0), i); break;
@@ -183,7 +186,7 @@ describe('bounded tables after a flood (issue 3)', () => {
     const during = await tables();
     peak = Math.max(peak, during.serverTransactions);
     const rssPeak = rssMb(flood.child.pid);
-    // Some datagrams are lost in the socket buffer on a busy machine; most arrive.
+    // Some datagrams are lost in the socket buffer on a busy machine; enough arrive.
     expect(during.requests).toBeGreaterThan(10_000);
     expect(peak).toBeLessThanOrEqual(5000);
     // Every table drains once its timers run: transactions (64*T1), unacknowledged dialogs (64*T1,

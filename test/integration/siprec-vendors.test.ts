@@ -23,9 +23,10 @@ afterAll(async () => {
   await cs.stop();
 });
 
-/** Power of each test tone in one channel of a WAV (Goertzel over the decoded samples). */
+/** Power of each test tone in one channel of a recording (Goertzel over the samples ffmpeg decodes at 8 kHz). */
 function tonePower(path: string, channel: number): number[] {
-  const raw = execFileSync('sox', [path, '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-c', '1', '-', 'remix', String(channel)], { maxBuffer: 64 * 1024 * 1024 });
+  // sox reads neither G.729 nor Ogg Opus; ffmpeg decodes all of them.
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-af', `pan=mono|c0=c${channel - 1}`, '-ar', '8000', '-f', 's16le', '-'], { maxBuffer: 64 * 1024 * 1024 });
   const samples = new Int16Array(raw.buffer, raw.byteOffset, Math.floor(raw.length / 2));
   return STREAM_TONES_HZ.map((hz) => {
     const k = 2 * Math.cos((2 * Math.PI * hz) / 8000);
@@ -58,7 +59,7 @@ interface Case {
   /** Answer payload type per offered m-line (undefined: refused with port 0). */
   readonly answerPts: readonly (number | undefined)[];
   readonly layout: 'stereo' | 'mono' | 'separate';
-  readonly codec: 'pcm_mulaw' | 'pcm_alaw';
+  readonly codec: 'pcm_mulaw' | 'pcm_alaw' | 'opus' | 'g729';
   readonly caller: string;
   readonly callee: string;
   /** As the metadata states it; otherwise as the policy determines it (`external` without a directory). */
@@ -160,16 +161,16 @@ const CASES: Case[] = [
     callerStream: undefined, calleeStream: 0, metadataVersions: 1, mediaMs: 1600, callerBy: 'termCall extension (callingPartyNumber)',
   },
   {
-    name: 'Cisco Webex Calling (Opus first: PCMU answered; label 1 is the callee)', transport: 'UDP',
+    name: 'Cisco Webex Calling (Opus first and recorded as Ogg Opus; label 1 is the callee)', transport: 'UDP',
     run: scenario([
       { send: 'miarec__cisco_webex_calling_inbound_01.msg0.txt' }, { send: 'miarec__cisco_webex_calling_inbound_01.msg1.txt' }, { media: 1500 },
       { send: 'miarec__cisco_webex_calling_inbound_01.msg2.txt' },
     ]),
-    answerPts: [0], layout: 'mono', codec: 'pcm_mulaw', caller: '7711', callee: 'kculs9klre', direction: 'in',
+    answerPts: [111], layout: 'mono', codec: 'opus', caller: '7711', callee: 'kculs9klre', direction: 'in',
     callerStream: undefined, calleeStream: 0, metadataVersions: 1, mediaMs: 1500, callerBy: 'termCall extension (callingPartyNumber)',
   },
   {
-    name: 'Metaswitch (G.729 first: PCMU answered; SDP update, hold, resume with metadata)', transport: 'UDP',
+    name: 'Metaswitch (G.729 first and recorded as G.729; SDP update, hold, resume with metadata)', transport: 'UDP',
     run: scenario([
       { send: 'miarec__metaswitch_16g_basic_call_hold.msg0.txt' }, { send: 'miarec__metaswitch_16g_basic_call_hold.msg1.txt' }, { media: 600 },
       { send: 'miarec__metaswitch_16g_basic_call_hold.msg2.txt' }, { send: 'miarec__metaswitch_16g_basic_call_hold.msg3.txt' }, { media: 600 },
@@ -177,7 +178,7 @@ const CASES: Case[] = [
       { send: 'miarec__metaswitch_16g_basic_call_hold.msg6.txt' }, { send: 'miarec__metaswitch_16g_basic_call_hold.msg7.txt' }, { media: 600 },
       { send: 'miarec__metaswitch_16g_basic_call_hold.msg8.txt' },
     ]),
-    answerPts: [0], layout: 'mono', codec: 'pcm_mulaw', caller: '7602922411', callee: '7602922410', direction: 'in',
+    answerPts: [18], layout: 'mono', codec: 'g729', caller: '7602922411', callee: '7602922410', direction: 'in',
     callerStream: 0, calleeStream: 0, metadataVersions: 4, mediaMs: 1800, callerBy: 'callingPartyNumber extension',
   },
   {
@@ -217,7 +218,7 @@ describe('published SRC messages record correctly', () => {
     const done = await cs.waitForLog((l) => l['msg'] === 'recording finished' && l['callId'] === res.callId, 20000);
     const dir = String(done['dir']);
     const files = (done['files'] as string[]).map((f) => f.split('/').pop() ?? f);
-    const wavs = files.filter((f) => f.endsWith('.wav'));
+    const wavs = files.filter((f) => f.endsWith('.wav') || f.endsWith('.opus'));
     const infoName = files.find((f) => f.endsWith('_info.txt')) ?? '';
     const info = parseInfo(readFileSync(join(dir, infoName), 'utf8'));
     const one = (k: string): string => info.get(k)?.[0] ?? '';
@@ -233,7 +234,7 @@ describe('published SRC messages record correctly', () => {
     for (const wav of wavs) {
       const probe = ffprobe(join(dir, wav));
       expect(probe.codec).toBe(c.codec);
-      expect(probe.sampleRate).toBe(8000);
+      expect(probe.sampleRate).toBe(c.codec === 'opus' ? 48000 : 8000);
       expect(probe.channels).toBe(c.layout === 'stereo' ? 2 : 1);
       // The file covers the recording session, and holds at least the audio sent.
       expect(Math.abs(probe.durationSec - durationSec)).toBeLessThan(0.2);

@@ -133,8 +133,9 @@ describe('SIP admission (issue 3)', () => {
     expect(done['files']).toBeDefined();
     sock.close();
     const h = await health(cs);
+    // Which limit refuses an INVITE depends on how fast the flood arrives (the token bucket refills
+    // while a loaded machine reads slowly; src/sip/admission.test.ts checks the bucket itself).
     expect(h.siprec.rateLimited + h.siprec.overCapacity).toBeGreaterThanOrEqual(total - 12);
-    expect(h.siprec.rateLimited).toBeGreaterThan(0);
     // The default allowlist (loopback and private ranges) let 127.0.0.2 and 127.0.0.3 in, and said so.
     await cs.waitForLog((l) => l['msg'] === 'sip.allow is not set: SIP accepts loopback and private networks; list the SRC addresses in sip.allow');
   });
