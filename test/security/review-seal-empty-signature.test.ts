@@ -2,7 +2,8 @@
  * `callseal verify` must not accept a recording whose signature file is there but empty. Somebody
  * who can write the recordings tree (no key) edits a recording or appends a forged one after the
  * newest, writes a correct hash file and leaves `<base>_hash.SHA256withRSA.sig` empty (a missing
- * signature file is reported; an empty one must be too). Pinned with --fingerprint, so nothing from
+ * signature file is reported; an empty one must be too). Also a recording left in the tree with no
+ * hash file at all is not "every file holds". Pinned with --fingerprint, so nothing from
  * the tree is trusted.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,20 @@ describe('callseal verify with an empty signature file', () => {
     writeFileSync(join(dir, `${newBase}_hash.txt`), readFileSync(join(dir, `${oldBase}_hash.txt`), 'utf8').split(oldBase).join(newBase));
     rehash(join(dir, newBase));
     writeFileSync(join(dir, `${newBase}_hash.SHA256withRSA.sig`), '\n');
+    const report = verify(root, fingerprint);
+    expect(report.ok).toBe(false);
+    expect(report.findings.length).toBeGreaterThan(0);
+  });
+
+  it('reports a recording (audio and metadata) placed in the tree without any hash or signature file', () => {
+    const root = copyTree();
+    const last = sealed[2];
+    if (!last) throw new Error('no recording');
+    const dir = join(root, last.finished.relDir);
+    const oldBase = last.finished.facts.baseName;
+    const newBase = '20261123-110000-000_+4930999_+4989999_t0098';
+    writeFileSync(join(dir, `${newBase}.wav`), readFileSync(join(dir, `${oldBase}.wav`)));
+    writeFileSync(join(dir, `${newBase}_info.txt`), readFileSync(join(dir, `${oldBase}_info.txt`), 'utf8').split(oldBase).join(newBase));
     const report = verify(root, fingerprint);
     expect(report.ok).toBe(false);
     expect(report.findings.length).toBeGreaterThan(0);
