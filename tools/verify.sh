@@ -17,17 +17,19 @@ set -u
 cert=""
 fingerprint=""
 base=""
+usage() { echo "usage: verify.sh [--fingerprint SHA256] [--cert FILE] <base>" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --cert) cert="${2:-}"; shift 2 ;;
+    --cert) [ $# -ge 2 ] || usage; cert="$2"; shift 2 ;;
     --cert=*) cert="${1#--cert=}"; shift ;;
-    --fingerprint) fingerprint="${2:-}"; shift 2 ;;
+    --fingerprint) [ $# -ge 2 ] || usage; fingerprint="$2"; shift 2 ;;
     --fingerprint=*) fingerprint="${1#--fingerprint=}"; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --) shift; [ $# -gt 0 ] && { base="$1"; shift; } ;;
     *) base="$1"; shift ;;
   esac
 done
-[ -n "$base" ] || { echo "usage: verify.sh [--fingerprint SHA256] [--cert FILE] <base>" >&2; exit 2; }
+[ -n "$base" ] || usage
 # Fingerprints compare as hex without colons, in lower case.
 want=$(printf '%s' "$fingerprint" | tr -d ':[:space:]' | tr 'A-F' 'a-f')
 if [ -n "$fingerprint" ] && ! printf '%s' "$want" | grep -Eq '^[0-9a-f]{64}$'; then
@@ -35,8 +37,10 @@ if [ -n "$fingerprint" ] && ! printf '%s' "$want" | grep -Eq '^[0-9a-f]{64}$'; t
 fi
 base="${base%_hash.txt}"
 base="${base%_info.txt}"
-dir=$(cd "$(dirname "$base")" 2>/dev/null && pwd) || { echo "FAIL: folder of $base not found" >&2; exit 1; }
-name=$(basename "$base")
+# A relative path starting with "-" (a folder named "-x") is read as a path, never as an option.
+case "$base" in -*) base="./$base" ;; esac
+dir=$(cd -- "$(dirname -- "$base")" 2>/dev/null && pwd) || { echo "FAIL: folder of $base not found" >&2; exit 1; }
+name=$(basename -- "$base")
 hashfile="$name"_hash.txt
 sigfile="$name"_hash.SHA256withRSA.sig
 script_dir=$(cd "$(dirname "$0")" && pwd)

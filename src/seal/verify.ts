@@ -72,14 +72,23 @@ interface Entry {
   intact: boolean;
 }
 
+/** Every file of the tree, relative to its root. */
 async function walk(root: string, rel = ''): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
     const p = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) out.push(...await walk(root, p));
-    else if (e.name.endsWith(HASH_SUFFIX)) out.push(p);
+    else out.push(p);
   }
   return out;
+}
+
+/**
+ * Files of a tree that belong to no recording by design: the chain's own records, and what
+ * callseal and the verification kit put at the top (certificates, verify.sh, the kit's README).
+ */
+function isTreeFile(rel: string): boolean {
+  return rel.startsWith('chain/') || (!rel.includes('/') && (/\.pem$/.test(rel) || rel === 'verify.sh' || /^README/i.test(rel)));
 }
 
 /** A certificate's public key and fingerprints. */
@@ -171,7 +180,9 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
   const findings: Finding[] = [];
   const entries: Entry[] = [];
   const interrupted: string[] = [];
-  const hashFiles = (await walk(root)).sort();
+  const allFiles = (await walk(root)).sort();
+  const hashFiles = allFiles.filter((f) => f.endsWith(HASH_SUFFIX));
+  const sealedFiles = new Set<string>();
 
   for (const hf of hashFiles) {
     const base = hf.slice(0, -HASH_SUFFIX.length);
@@ -190,6 +201,10 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
       add('unreadable', `hash file unreadable: ${err instanceof Error ? err.message : String(err)}`, `${baseName}${HASH_SUFFIX}`);
       continue;
     }
+    const folder = hf.includes('/') ? hf.slice(0, hf.lastIndexOf('/') + 1) : '';
+    sealedFiles.add(hf);
+    sealedFiles.add(`${folder}${baseName}${SIG_SUFFIX}`);
+    for (const [name] of listed) sealedFiles.add(`${folder}${name}`);
     for (const [name, expected] of listed) {
       const path = join(dir, name);
       try {
@@ -206,11 +221,19 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
       }
     }
     const sibling = (await readdir(dir)).filter((n) => (n.startsWith(`${baseName}_`) || n.startsWith(`${baseName}.`)) && n !== `${baseName}${HASH_SUFFIX}` && n !== `${baseName}${SIG_SUFFIX}`);
-    for (const n of sibling) if (!listed.some(([name]) => name === n)) add('unlisted-file', `${n} belongs to the recording by name but is not sealed`, n);
+    for (const n of sibling) {
+      sealedFiles.add(`${folder}${n}`);
+      if (!listed.some(([name]) => name === n)) add('unlisted-file', `${n} belongs to the recording by name but is not sealed`, n);
+    }
 
     let signature = '';
     try {
       signature = (await readFile(join(dir, `${baseName}${SIG_SUFFIX}`), 'utf8')).trim();
+      if (signature === '') {
+        // An empty signature file is no signature: reported, never skipped.
+        add('bad-signature', 'the signature file is empty', `${baseName}${SIG_SUFFIX}`);
+        intact = false;
+      }
     } catch {
       add('missing-file', 'signature file missing', `${baseName}${SIG_SUFFIX}`);
       intact = false;
@@ -234,6 +257,13 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
       previousRecording: one('previous-recording'), previousSignature: one('previous-signature'),
       sealedAtMs: Number(one('sealed-at-ms')), publicKeySha256: one('public-key-sha256'), intact,
     });
+  }
+
+  // A file that no hash file names (a recording put into the tree without its seal) is a finding:
+  // the tree holds nothing that was not sealed.
+  for (const f of allFiles) {
+    if (sealedFiles.has(f) || isTreeFile(f)) continue;
+    findings.push({ kind: 'unlisted-file', recording: f.replace(/(_info\.txt|_metadata-v\d+\.xml|\.[A-Za-z0-9]+)$/, ''), file: f.split('/').pop() ?? f, message: `${f} is not part of any sealed recording (no hash file lists it)` });
   }
 
   const byEpoch = new Map<number, Entry[]>();
