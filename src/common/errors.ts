@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   CS_PORTS_EXHAUSTED: 'No RTP ports are left in the configured range.',
   CS_WAV_INVALID: 'A WAV file is malformed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
+  CS_STORE_SCHEMA_NEWER: 'The database was migrated by a newer callseal than this one (its schema version is above the last migration known here); callseal refuses to start rather than use tables it does not know.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',
