@@ -108,7 +108,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;`,
   },
   {
-    // The policy, the membership log and the decision log (A9), used by policy/store.ts.
+    // The policy, the membership log and the decision log (A9), used by policy/policy-store.ts.
     version: 5,
     name: 'policy, membership log and decision log',
     sql: `CREATE TABLE IF NOT EXISTS policy (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, json TEXT NOT NULL, updated_ms INTEGER NOT NULL, updated_by TEXT NOT NULL);
