@@ -54,12 +54,16 @@ export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIG
   const applied: number[] = [];
   for (const m of migrations) {
     if (m.version <= from) continue;
-    transaction(db, () => {
+    const done = transaction(db, () => {
+      // Read again under the write lock: another process (the CLI beside a running callseal) may
+      // have applied this step since, and versions 1 and 2 cannot run twice.
+      if (schemaVersion(db) >= m.version) return false;
       db.exec(m.sql);
       // PRAGMA takes no bound parameters; the version is an integer from the list above.
       db.exec(`PRAGMA user_version = ${String(Math.trunc(m.version))}`);
+      return true;
     });
-    applied.push(m.version);
+    if (done) applied.push(m.version);
   }
   return applied;
 }

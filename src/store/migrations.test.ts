@@ -110,6 +110,32 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('skips a step another connection applied after this one read the version (the CLI beside a running callseal)', () => {
+    const path = tempDb();
+    const a = new DatabaseSync(path);
+    const b = new DatabaseSync(path);
+    const steps: Migration[] = [
+      { version: 1, name: 'one', sql: 'CREATE TABLE one (x INTEGER);' },
+      { version: 2, name: 'two', sql: 'CREATE TABLE two (x INTEGER);' },
+    ];
+    let raced = false;
+    // The other connection migrates between this one's version read and its first step.
+    const racing = new Proxy(steps, {
+      get(target, key, receiver) {
+        if (key === '0' && !raced) {
+          raced = true;
+          expect(migrate(b, steps)).toEqual([1, 2]);
+        }
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    expect(migrate(a, racing)).toEqual([]);
+    expect(raced).toBe(true);
+    expect(schemaVersion(a)).toBe(2);
+    a.close();
+    b.close();
+  });
+
   it('a failing migration leaves the database at the version before it, without its changes', () => {
     const db = new DatabaseSync(':memory:');
     const steps: Migration[] = [
