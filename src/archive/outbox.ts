@@ -18,16 +18,6 @@ import { batch, type Target } from './target.ts';
 /** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
 const BATCH_RECORDINGS = 20;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  recording_id TEXT NOT NULL, target_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-  next_ms INTEGER NOT NULL, failing_since_ms INTEGER, last_error TEXT, done_ms INTEGER, created_ms INTEGER NOT NULL,
-  PRIMARY KEY (recording_id, target_id)
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_ms);
-CREATE TABLE IF NOT EXISTS local_deleted (recording_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
-`;
-
 /** The status of one copy. */
 export interface OutboxJob {
   readonly recordingId: string;
@@ -101,7 +91,6 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     super();
     this.#o = options;
     this.#db = options.db;
-    this.#db.exec(SCHEMA);
     this.onListenerError((err, event) => { options.log.error({ err: errorMessage(err), event }, 'outbox listener failed'); });
     const streaks = this.#db.prepare("SELECT target_id, MIN(failing_since_ms) AS since FROM outbox WHERE state = 'failing' GROUP BY target_id").all() as { target_id: string; since: number }[];
     for (const s of streaks) this.#failing.set(s.target_id, s.since);

@@ -50,8 +50,6 @@ export class TargetRegistry {
   constructor(db: DatabaseSync, box: SecretBox) {
     this.#db = db;
     this.#box = box;
-    db.exec(`CREATE TABLE IF NOT EXISTS targets (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, path_template TEXT NOT NULL,
-      config_enc TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL)`);
   }
 
   #encrypt(config: unknown): string {

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   CS_OGG_INVALID: 'An Ogg file is malformed (capture pattern, truncated page or segment table).',
   CS_PLAYBACK_DECODER: 'A recording cannot be decoded for the browser: its codec needs ffmpeg, which is not installed or failed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
+  CS_STORE_SCHEMA_NEWER: 'The database was migrated by a newer callseal than this one (its schema version is above the last migration known here); callseal refuses to start rather than use tables it does not know.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',

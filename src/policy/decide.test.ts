@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicy, decide, explainSetting, type DecisionCode } from './decide.ts';
 import { normalizeNumber, DEFAULT_CONTEXT, type NumberContext } from './numbers.ts';
-import { parsePolicy } from './store.ts';
+import { parsePolicy } from './policy-store.ts';
 import { policySchema, type Policy, type Setting } from './model.ts';
 import { ConfigError } from '../common/errors.ts';
 

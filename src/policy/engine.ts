@@ -5,7 +5,7 @@
 import type { Logger } from '../common/log.ts';
 import { compilePolicy, decide, type CallFacts, type CompiledPolicy, type Decision } from './decide.ts';
 import type { NumberContext } from './numbers.ts';
-import type { PolicyStore } from './store.ts';
+import type { PolicyStore } from './policy-store.ts';
 
 /** Decisions against the current stored policy. */
 export class PolicyEngine {

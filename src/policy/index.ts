@@ -4,5 +4,5 @@
 export * from './numbers.ts';
 export * from './model.ts';
 export * from './decide.ts';
-export * from './store.ts';
+export * from './policy-store.ts';
 export * from './engine.ts';

@@ -44,18 +44,12 @@ export interface RolloverRecord {
   readonly newCertificatePem: string;
 }
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS key_rollovers (
-  epoch INTEGER PRIMARY KEY, record TEXT NOT NULL, old_key_signature TEXT, new_key_signature TEXT NOT NULL,
-  old_certificate TEXT, new_certificate TEXT NOT NULL, created_ms INTEGER NOT NULL
-)`;
-
 /** The rollover records in the database (the tree's copy is rewritten from here at start). */
 export class RolloverStore {
   readonly #db: DatabaseSync;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
-    db.exec(SCHEMA);
   }
 
   /** Stores a record. */

@@ -19,8 +19,6 @@ export class SqlLogRegistry {
     this.#db = db;
     this.#box = box;
     this.#log = log;
-    db.exec(`CREATE TABLE IF NOT EXISTS sql_logs (id TEXT PRIMARY KEY, name TEXT NOT NULL, dialect TEXT NOT NULL, def_enc TEXT NOT NULL,
-      status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL)`);
   }
 
   save(raw: unknown): SqlLogDefinition {

@@ -1,62 +1,13 @@
 /**
  * The embedded database (node:sqlite, built into Node 24: no native build). Opens the file with
- * WAL and foreign keys, and applies the numbered migrations once, in order (`PRAGMA user_version`).
+ * WAL and foreign keys, and applies the versioned migrations of `migrations.ts` once, in order
+ * (`PRAGMA user_version`). It must not create schema of its own outside that list.
  */
 import { DatabaseSync } from 'node:sqlite';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-/** Schema migrations; index + 1 is the schema version. Never edit a released entry; append. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   CREATE TABLE chain_epochs (
-     epoch INTEGER PRIMARY KEY,
-     spki_sha256 TEXT NOT NULL,
-     started_ms INTEGER NOT NULL,
-     head_seq INTEGER NOT NULL DEFAULT 0,
-     head_base TEXT,
-     head_signature TEXT
-   );
-   CREATE TABLE recordings (
-     id TEXT PRIMARY KEY,
-     base_name TEXT NOT NULL UNIQUE,
-     dir TEXT NOT NULL,
-     call_id TEXT NOT NULL,
-     start_ms INTEGER NOT NULL,
-     end_ms INTEGER NOT NULL,
-     caller_number TEXT NOT NULL,
-     caller_name TEXT NOT NULL,
-     callee_number TEXT NOT NULL,
-     callee_name TEXT NOT NULL,
-     direction TEXT NOT NULL,
-     setting TEXT NOT NULL,
-     channels TEXT NOT NULL,
-     codec TEXT NOT NULL,
-     interrupted INTEGER NOT NULL,
-     files TEXT NOT NULL,
-     hash_file_sha256 TEXT NOT NULL,
-     signature TEXT NOT NULL,
-     chain_epoch INTEGER NOT NULL REFERENCES chain_epochs(epoch),
-     chain_seq INTEGER NOT NULL,
-     previous TEXT NOT NULL,
-     sealed_at_ms INTEGER NOT NULL,
-     UNIQUE (chain_epoch, chain_seq)
-   );
-   CREATE INDEX recordings_start ON recordings(start_ms);`,
-  // Substring search of the recording browser (G3): an FTS5 trigram index over numbers, names,
-  // call id and base name, kept by triggers (a scan took 100 ms at 200,000 recordings).
-  `CREATE VIRTUAL TABLE recordings_search USING fts5(caller_number, caller_name, callee_number, callee_name, call_id, base_name,
-     content='recordings', content_rowid='rowid', tokenize='trigram');
-   INSERT INTO recordings_search(recordings_search) VALUES ('rebuild');
-   CREATE TRIGGER recordings_search_insert AFTER INSERT ON recordings BEGIN
-     INSERT INTO recordings_search(rowid, caller_number, caller_name, callee_number, callee_name, call_id, base_name)
-       VALUES (new.rowid, new.caller_number, new.caller_name, new.callee_number, new.callee_name, new.call_id, new.base_name);
-   END;
-   CREATE TRIGGER recordings_search_delete AFTER DELETE ON recordings BEGIN
-     INSERT INTO recordings_search(recordings_search, rowid, caller_number, caller_name, callee_number, callee_name, call_id, base_name)
-       VALUES ('delete', old.rowid, old.caller_number, old.caller_name, old.callee_number, old.callee_name, old.call_id, old.base_name);
-   END;`,
-];
+import { InvalidStateError } from '../common/errors.ts';
+import { GUARDS, MIGRATIONS, type Migration } from './migrations.ts';
 
 /** Mode of the database file and its `-wal` and `-shm` files: recordings metadata and accounts, owner only. */
 export const DATABASE_FILE_MODE = 0o600;
@@ -72,20 +23,49 @@ export function openDatabase(path: string): DatabaseSync {
   if (path !== ':memory:') {
     for (const file of [`${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, DATABASE_FILE_MODE);
   }
-  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
-  const version = row?.user_version ?? 0;
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      db.exec(MIGRATIONS[v] ?? '');
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-      db.exec('COMMIT');
-    } catch (err) {
-      db.exec('ROLLBACK');
-      throw err;
-    }
+  try {
+    migrate(db);
+    db.exec(GUARDS);
+  } catch (err) {
+    db.close();
+    throw err;
   }
   return db;
+}
+
+/** The schema version of `db` (`PRAGMA user_version`; 0 for a new file). */
+export function schemaVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}
+
+/**
+ * Applies the migrations above the schema version of `db`, each in its own transaction that also
+ * records its version, so a failed step leaves the database at the step before. Refuses a database
+ * whose schema is newer than `migrations` (written by a later callseal): tables it does not know
+ * would be used wrongly. Returns the versions applied.
+ */
+export function migrate(db: DatabaseSync, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const from = schemaVersion(db);
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (from > latest) {
+    throw new InvalidStateError('CS_STORE_SCHEMA_NEWER', `the database has schema version ${String(from)}, this callseal knows up to ${String(latest)} [user_version:${String(from)}]`);
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    const done = transaction(db, () => {
+      // Read again under the write lock: another process (the CLI beside a running callseal) may
+      // have applied this step since, and versions 1 and 2 cannot run twice.
+      if (schemaVersion(db) >= m.version) return false;
+      db.exec(m.sql);
+      // PRAGMA takes no bound parameters; the version is an integer from the list above.
+      db.exec(`PRAGMA user_version = ${String(Math.trunc(m.version))}`);
+      return true;
+    });
+    if (done) applied.push(m.version);
+  }
+  return applied;
 }
 
 /** Runs `fn` in one IMMEDIATE transaction. */

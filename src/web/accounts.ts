@@ -8,17 +8,6 @@ import type { DatabaseSync } from 'node:sqlite';
 import { hash, verify } from '@node-rs/argon2';
 import { z } from 'zod';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS accounts (
-  username TEXT PRIMARY KEY, display_name TEXT NOT NULL, roles TEXT NOT NULL, directory_user_id TEXT,
-  password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, last_login_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS sessions (
-  id_sha256 TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
-  csrf TEXT NOT NULL, created_ms INTEGER NOT NULL, seen_ms INTEGER NOT NULL, address TEXT NOT NULL
-);
-`;
-
 /** The three roles of H1. */
 export const ROLES = ['admin', 'auditor', 'member'] as const;
 export type Role = (typeof ROLES)[number];
@@ -79,7 +68,6 @@ export class AccountStore {
     this.#db = db;
     this.#idleMs = o.idleMinutes * 60_000;
     this.#maxMs = o.maxHours * 3_600_000;
-    db.exec(SCHEMA);
   }
 
   count(): number {

@@ -11,16 +11,6 @@ import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { transaction } from '../store/index.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT NOT NULL,
-  action TEXT NOT NULL, object TEXT NOT NULL, details TEXT NOT NULL, outcome TEXT NOT NULL, prev_sha256 TEXT NOT NULL, sha256 TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_object ON audit(object);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-`;
-
 /** One audit entry. */
 export interface AuditEntry {
   readonly seq: number;
@@ -83,7 +73,6 @@ export class AuditLog {
   constructor(db: DatabaseSync, options: AuditLogOptions = {}) {
     this.#db = db;
     this.#anchors = options.anchors;
-    db.exec(SCHEMA);
   }
 
   /** The newest entry's sequence number and hash (what a checkpoint anchors). */

@@ -2,24 +2,13 @@
  * Persistence of the policy (directory, exception lists, settings) in the embedded database, the
  * membership log and the decision log (A9). Every change bumps a version number, so a running
  * callseal picks up changes made by the CLI or the API for calls that start afterwards.
+ * Its tables come from the store's migrations (`store/migrations.ts`); it must not create schema.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../common/errors.ts';
 import { transaction } from '../store/index.ts';
 import { DEFAULT_POLICY, policySchema, type Policy } from './model.ts';
 import type { CallFacts, Decision } from './decide.ts';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS policy (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, json TEXT NOT NULL, updated_ms INTEGER NOT NULL, updated_by TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS membership_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, group_id TEXT NOT NULL, user_id TEXT NOT NULL, active INTEGER NOT NULL, actor TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, call_id TEXT NOT NULL, event TEXT NOT NULL,
-  caller TEXT NOT NULL, callee TEXT NOT NULL, direction TEXT NOT NULL, record INTEGER NOT NULL, code TEXT NOT NULL,
-  setting_id TEXT, setting_name TEXT, reason TEXT NOT NULL, policy_version INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS decisions_call ON decisions(call_id);
-CREATE INDEX IF NOT EXISTS decisions_time ON decisions(at_ms);
-`;
 
 /** A logged decision. */
 export interface DecisionRecord {
@@ -81,7 +70,6 @@ export class PolicyStore {
   /** `defaultChannels` shapes the "Record all calls" setting of a fresh installation (config `recording.channels`). */
   constructor(db: DatabaseSync, defaultChannels: 'stereo' | 'separate' = 'stereo') {
     this.#db = db;
-    db.exec(SCHEMA);
     if (!db.prepare('SELECT 1 FROM policy WHERE id = 1').get()) {
       const initial: Policy = { ...DEFAULT_POLICY, settings: DEFAULT_POLICY.settings.map((st) => ({ ...st, channels: defaultChannels })) };
       db.prepare('INSERT INTO policy (id, version, json, updated_ms, updated_by) VALUES (1, 1, ?, ?, ?)').run(JSON.stringify(initial), Date.now(), 'defaults');
