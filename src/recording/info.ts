@@ -71,8 +71,9 @@ export interface ChainLink {
  *   text or reorder it on screen becomes `\uXXXX` (UTF-16 units, as in JSON): C0 and C1 controls
  *   (with NEL U+0085), DEL, soft hyphen, LS/PS (U+2028, U+2029), the bidi controls (U+061C, U+200E,
  *   U+200F, U+202A-U+202E, U+2066-U+2069), zero-width and invisible characters (U+180E,
- *   U+200B-U+200D, U+2060-U+2064, U+FEFF, U+FFF9-U+FFFB, tags U+E0000-U+E007F), and lone
- *   surrogates (UTF-8 cannot carry them, so they would not read back exactly).
+ *   U+200B-U+200D, U+2060-U+2064, U+FEFF, U+FFF9-U+FFFB, tags U+E0000-U+E007F; with them every
+ *   other Unicode Default_Ignorable_Code_Point: U+034F, the Hangul fillers, variation selectors),
+ *   and lone surrogates (UTF-8 cannot carry them, so they would not read back exactly).
  * - Lines made of fields (`participant-1: number=… name=… aor=…`, `stream-caller: label=… codec=…`,
  *   `stats-caller: expected=… …`) separate fields with a space and split each at its first `=`, so a
  *   field value also has `%` written as `%25`, space as `%20` and `=` as `%3D`: it can never end its
@@ -81,7 +82,7 @@ export interface ChainLink {
  */
 const UNSAFE =
   // eslint-disable-next-line no-control-regex -- escaping control characters is the point.
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}\ud800-\udfff]/gu;
+  /[\u0000-\u001f\u007f-\u009f\u061c\u2028\u2029\u202a-\u202e\ufff9-\ufffb\ud800-\udfff\p{Default_Ignorable_Code_Point}]/gu;
 const LINE_ESCAPE = /\\(?:([\\nr])|u([0-9a-fA-F]{4}))/g;
 const FIELD_UNSAFE = /[% =]/g;
 const FIELD_ESCAPE = /%(25|20|3[dD])/g;
