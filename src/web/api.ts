@@ -48,7 +48,7 @@ export interface ApiOptions {
   /** The built web UI (ui/dist); absent before `npm run build:ui`. */
   readonly uiRoot: string;
   readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox'>;
-  readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs'>;
+  readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs' | 'throttle'>;
 }
 
 type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
@@ -91,7 +91,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     const tag = /^\/api\/([a-z-]+)/.exec(route.url)?.[1];
     route.schema = { tags: tag !== undefined ? [tag] : ['ui'], summary: `${String(route.method)} ${route.url}`, ...route.schema };
   });
-  await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, login: o.login });
+  const throttle = await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, login: o.login });
 
   app.get('/healthz', { config: PUBLIC, schema: { summary: 'Liveness and counters', tags: ['operation'] } }, () => o.health());
   app.get('/api/openapi.json', { config: PUBLIC, schema: { hide: true } }, () => app.swagger());
@@ -303,7 +303,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
 
   recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox });
-  opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs });
+  opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs, throttle });
   await serveUi(app, o.uiRoot);
   return app;
 }

@@ -112,15 +112,18 @@ export class LoginThrottle {
 
   /** Starts a login attempt of `username` from `address`; the caller must report its result with `done`. */
   begin(username: string, address: string, nowMs: number): LoginTicket {
-    const a = this.#account(username, nowMs);
-    const ad = this.#address(address, nowMs);
-    const accountWaitMs = a.failures + a.inFlight >= this.#o.backoffAfterFailures
-      ? Math.max(a.untilMs - nowMs, a.inFlight > 0 ? this.#o.backoffBaseMs : 0) : 0;
+    // A refused attempt creates no entry: a flood of made-up names from a refused address cannot
+    // push a backed-off account out of the table (security review).
+    const known = this.#current(username, nowMs);
+    const accountWaitMs = known && known.failures + known.inFlight >= this.#o.backoffAfterFailures
+      ? Math.max(known.untilMs - nowMs, known.inFlight > 0 ? this.#o.backoffBaseMs : 0) : 0;
     if (accountWaitMs > 0) return { ok: false, scope: 'account', retryAfterMs: accountWaitMs };
+    const ad = this.#address(address, nowMs);
     if (ad.failuresMs.length + ad.inFlight >= this.#o.failuresPerAddressPerMinute) {
       const oldest = ad.failuresMs[0];
       return { ok: false, scope: 'address', retryAfterMs: oldest !== undefined ? Math.max(oldest + MINUTE_MS - nowMs, 1) : this.#o.backoffBaseMs };
     }
+    const a = this.#account(username, nowMs);
     a.inFlight++;
     ad.inFlight++;
     let finished = false;
@@ -147,14 +150,22 @@ export class LoginThrottle {
     };
   }
 
+  /** The entry of an account, unless it has had no failure for a long while (then it starts afresh). */
+  #current(username: string, nowMs: number): AccountFailures | undefined {
+    const a = this.#accounts.get(username);
+    return a && a.inFlight === 0 && nowMs - a.lastFailureMs > Math.max(2 * this.#o.backoffMaxMs, 15 * MINUTE_MS) ? undefined : a;
+  }
+
   #account(username: string, nowMs: number): AccountFailures {
-    let a = this.#accounts.get(username);
-    // An account with no failure for a long while starts afresh.
-    if (a && a.inFlight === 0 && nowMs - a.lastFailureMs > Math.max(2 * this.#o.backoffMaxMs, 15 * MINUTE_MS)) a = undefined;
-    if (!a) a = { failures: 0, lastFailureMs: nowMs, untilMs: 0, inFlight: 0 };
+    const a = this.#current(username, nowMs) ?? { failures: 0, lastFailureMs: nowMs, untilMs: 0, inFlight: 0 };
     this.#accounts.delete(username);
     this.#accounts.set(username, a);
-    forgetOldest(this.#accounts);
+    if (this.#accounts.size > MAX_TRACKED) {
+      // Entries without failures enough for a back-off go first; one in back-off only when the
+      // table is full of them (then the oldest), so memory stays bounded.
+      forgetOldest(this.#accounts, (x) => x.failures < this.#o.backoffAfterFailures);
+      forgetOldest(this.#accounts);
+    }
     return a;
   }
 
@@ -169,10 +180,10 @@ export class LoginThrottle {
 }
 
 /** Drops the least recently used entries beyond {@link MAX_TRACKED} (a Map keeps insertion order). */
-function forgetOldest(map: Map<string, { inFlight: number }>): void {
+function forgetOldest<T extends { inFlight: number }>(map: Map<string, T>, forgettable: (value: T) => boolean = () => true): void {
   for (const [key, value] of map) {
     if (map.size <= MAX_TRACKED) return;
-    if (value.inFlight === 0) map.delete(key);
+    if (value.inFlight === 0 && forgettable(value)) map.delete(key);
   }
 }
 
@@ -186,7 +197,7 @@ export interface AuthOptions {
 }
 
 /** Registers cookies, the access check, CSRF, the audit of changes, login throttling, and the session routes. */
-export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promise<void> {
+export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promise<LoginThrottle> {
   await app.register(cookie);
   const throttle = new LoginThrottle(o.login);
 
@@ -293,4 +304,5 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.code(204).send();
   });
+  return throttle;
 }

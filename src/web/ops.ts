@@ -13,7 +13,7 @@ import type { Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
-import { ADMIN_ONLY, principal } from './auth.ts';
+import { ADMIN_ONLY, principal, type LoginThrottle } from './auth.ts';
 
 /** What the dashboard shows of the SIP side. */
 export interface SipHealth {
@@ -24,6 +24,8 @@ export interface SipHealth {
 /** Options of {@link opsRoutes}. */
 export interface OpsOptions {
   readonly accounts: AccountStore;
+  /** The login back-off: a wrong current password counts against the account like a failed login. */
+  readonly throttle: LoginThrottle;
   readonly audit: AuditLog;
   readonly policy: PolicyStore;
   readonly outbox: Outbox;
@@ -102,7 +104,21 @@ export function opsRoutes(app: FastifyInstance, o: OpsOptions): void {
     const p = principal(req);
     if (p.via !== 'session') return reply.code(400).send({ error: 'the API token has no password' });
     const b = z.object({ current: z.string().max(1024), password: z.string().min(12, 'at least 12 characters').max(1024) }).strict().parse(req.body);
-    if (!await o.accounts.authenticate(p.name, b.current)) return reply.code(403).send({ error: 'the current password is wrong' });
+    const ticket = o.throttle.begin(p.name, req.ip, Date.now());
+    if (!ticket.ok) {
+      const seconds = Math.ceil(ticket.retryAfterMs / 1000);
+      return reply.code(429).header('retry-after', String(seconds)).send({ error: `too many wrong passwords; try again in ${seconds} s`, retryAfterSeconds: seconds });
+    }
+    let ok = false;
+    try {
+      ok = await o.accounts.authenticate(p.name, b.current) !== undefined;
+    } finally {
+      ticket.done(ok, Date.now());
+    }
+    if (!ok) {
+      o.audit.append({ actor: p.name, address: req.ip, action: 'password-change-failed', object: `account:${p.name}`, outcome: 'denied' });
+      return reply.code(403).send({ error: 'the current password is wrong' });
+    }
     await o.accounts.setPassword(p.name, b.password);
     return reply.code(204).send();
   });
