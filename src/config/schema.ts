@@ -61,6 +61,8 @@ export const configSchema = z.object({
     maxSessions: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Server transactions held at once; beyond it requests get a stateless 503. */
     maxTransactions: z.number().int().min(100).max(1_000_000).default(20_000),
+    /** Server transactions one source address may hold (0: a quarter of maxTransactions), so no SRC fills the table. */
+    maxTransactionsPerSource: z.number().int().min(0).max(1_000_000).default(0),
     /** TCP and TLS connections open at once; more are closed at once. */
     maxConnections: z.number().int().min(1).max(100_000).default(1024),
     /** TCP and TLS connections open at once from one address; more are closed at once. */
@@ -72,7 +74,7 @@ export const configSchema = z.object({
   }).strict().default({
     host: '0.0.0.0', port: 5060, tcp: true, tls: { enabled: false, port: 5061, requireClientCert: true }, maxMessageBytes: 256 * 1024, answerDelayMs: 0,
     t1Ms: 500, maxNewSessionsPerSecondPerSource: 20, maxNewSessionBurstPerSource: 40, maxSessionsPerSource: 0, maxSessions: 10_000,
-    maxTransactions: 20_000, maxConnections: 1024, maxConnectionsPerSource: 64, incompleteMessageTimeoutMs: 10_000, connectionIdleTimeoutMs: 3_600_000,
+    maxTransactions: 20_000, maxTransactionsPerSource: 0, maxConnections: 1024, maxConnectionsPerSource: 64, incompleteMessageTimeoutMs: 10_000, connectionIdleTimeoutMs: 3_600_000,
   }),
   rtp: z.object({
     host: z.string().min(1).default('0.0.0.0'),

@@ -30,6 +30,8 @@ export interface SipStackOptions {
   readonly allow?: SourceAllowlist | undefined;
   /** Most server transactions held; beyond it requests get a stateless 503. Default 20,000. */
   readonly maxServerTransactions?: number;
+  /** Most server transactions of one source address; beyond it its requests get 503. Default a quarter of the table. */
+  readonly maxServerTransactionsPerSource?: number;
   /** Most client transactions (BYEs callseal sends) at once; beyond it a request is not sent. Default 10,000. */
   readonly maxClientTransactions?: number;
 }
@@ -93,6 +95,9 @@ export class SipStack {
   readonly #client = new Map<string, ClientTransaction>();
   readonly #allow: SourceAllowlist | undefined;
   readonly #maxServer: number;
+  /** Server transactions one source address may hold: no SRC can take the whole table. */
+  readonly #maxServerPerSource: number;
+  readonly #perSource = new Map<string, number>();
   readonly #maxClient: number;
   readonly #refusals = new RefusalLog();
   #user: TransactionUser | undefined;
@@ -109,6 +114,7 @@ export class SipStack {
     this.#timers = timers;
     this.#allow = options.allow;
     this.#maxServer = options.maxServerTransactions ?? 20_000;
+    this.#maxServerPerSource = options.maxServerTransactionsPerSource ?? Math.max(1, Math.floor(this.#maxServer / 4));
     this.#maxClient = options.maxClientTransactions ?? 10_000;
     transport.onInbound((inbound) => {
       this.#inbound(inbound);
@@ -163,7 +169,8 @@ export class SipStack {
       return;
     }
     this.stats.requests++;
-    if (this.#server.size >= this.#maxServer) {
+    const held = this.#perSource.get(inbound.remote.address) ?? 0;
+    if (this.#server.size >= this.#maxServer || held >= this.#maxServerPerSource) {
       this.#overloaded(msg, inbound.remote);
       return;
     }
@@ -172,6 +179,7 @@ export class SipStack {
       lastResponse: undefined, finalStatus: 0, timers: [],
     };
     this.#server.set(key, tx);
+    this.#perSource.set(inbound.remote.address, held + 1);
     // Every entry has a timer from its first moment: a request its user never answers is answered
     // 500 and then leaves the table like any other.
     this.#later(tx, PROCEEDING_LIMIT_T1 * this.#timers.t1, () => {
@@ -307,7 +315,11 @@ export class SipStack {
   #terminate(tx: ServerTransaction): void {
     tx.state = 'terminated';
     this.#clearTimers(tx);
-    this.#server.delete(tx.key);
+    if (this.#server.delete(tx.key)) {
+      const held = (this.#perSource.get(tx.remote.address) ?? 1) - 1;
+      if (held > 0) this.#perSource.set(tx.remote.address, held);
+      else this.#perSource.delete(tx.remote.address);
+    }
   }
 
   /**
@@ -422,6 +434,7 @@ export class SipStack {
     this.#closed = true;
     for (const tx of this.#server.values()) this.#clearTimers(tx);
     this.#server.clear();
+    this.#perSource.clear();
     for (const tx of this.#client.values()) tx.resolve(undefined);
   }
 }
