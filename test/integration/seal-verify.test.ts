@@ -5,7 +5,7 @@
  * two recordings swapped, a signature from another key) is caught by both verifiers, naming the file.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,9 +13,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { silentLogger } from '../../src/common/log.ts';
 import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from '../../src/seal/index.ts';
-import { WavWriter } from '../../src/media/index.ts';
-import { emptyStats } from '../../src/rtp/index.ts';
-import type { FinishedRecording } from '../../src/recording/index.ts';
+import { writeTestRecording } from '../helpers/sealed.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const VERIFY_SH = join(ROOT, 'tools/verify.sh');
@@ -38,23 +36,7 @@ async function sealedArchive(count: number): Promise<{ home: string; root: strin
   const sealed: SealedRecording[] = [];
   const jobs: Promise<SealedRecording>[] = [];
   for (let i = 0; i < count; i++) {
-    const relDir = `2026/11/${String(1 + (i % 3)).padStart(2, '0')}`;
-    const dir = join(root, relDir);
-    const base = `20261123-1000${String(i).padStart(2, '0')}-000_+4930${i}_+4989${i}_r${String(i).padStart(4, '0')}`;
-    mkdirSync(dir, { recursive: true });
-    const w = new WavWriter(join(dir, `${base}.wav`), { formatTag: 6, channels: 2, sampleRateHz: 8000, bitsPerSample: 8, byteRate: 16000, blockAlign: 2 });
-    w.write(Buffer.alloc(16000, i & 0xff));
-    w.close();
-    const finished: FinishedRecording = {
-      dir, relDir, files: [`${base}.wav`], infoFile: `${base}_info.txt`,
-      facts: {
-        id: `r${i}`, baseName: base, callId: `call-${i}`, siprecSessionId: undefined, startMs: 1795000000000 + i * 1000, endMs: 1795000000000 + i * 1000 + 1000,
-        endReason: 'bye', interrupted: false, lastPacketAtMs: undefined, caller: { number: `+4930${i}`, name: 'A', aor: '' },
-        callee: { number: `+4989${i}`, name: 'B', aor: '' }, participants: [], direction: 'unknown', setting: 'Record all calls',
-        channels: 'stereo', codec: 'G.711 A-law (pcm_alaw)', streams: [{ role: 'caller', label: '1', codec: 'PCMA', stats: emptyStats() }],
-        audioFiles: [`${base}.wav`], metadataFiles: [], dtmf: [], recorder: 'callseal test', instanceId: 'seal-test', timeZone: 'UTC',
-      },
-    };
+    const finished = writeTestRecording(root, i, { relDir: `2026/11/${String(1 + (i % 3)).padStart(2, '0')}`, idPrefix: 'r', instanceId: 'seal-test', channels: 'stereo' });
     // All handed to the sealer at once: the chain must still come out linear.
     jobs.push(sealer.seal(finished));
   }

@@ -7,7 +7,7 @@
  * the tree is trusted.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -16,9 +16,7 @@ import { silentLogger } from '../../src/common/log.ts';
 import type { Config } from '../../src/config/index.ts';
 import { openSealing } from '../../src/app.ts';
 import { Sealer, type SealedRecording } from '../../src/seal/index.ts';
-import { WavWriter } from '../../src/media/index.ts';
-import { emptyStats } from '../../src/rtp/index.ts';
-import type { FinishedRecording } from '../../src/recording/index.ts';
+import { writeTestRecording } from '../helpers/sealed.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CALLSEAL = join(ROOT, 'bin/callseal');
@@ -37,23 +35,7 @@ async function sealInto(home: string, count: number): Promise<SealedRecording[]>
   const sealer = new Sealer({ keys: sealing.keys, repo: sealing.repo, log: silentLogger() });
   const out: SealedRecording[] = [];
   for (let n = 1; n <= count; n++) {
-    const relDir = '2026/11/23';
-    const dir = join(root, relDir);
-    const base = `20261123-1000${String(n).padStart(2, '0')}-000_+4930${n}_+4989${n}_t${String(n).padStart(4, '0')}`;
-    mkdirSync(dir, { recursive: true });
-    const w = new WavWriter(join(dir, `${base}.wav`), { formatTag: 6, channels: 1, sampleRateHz: 8000, bitsPerSample: 8, byteRate: 8000, blockAlign: 1 });
-    w.write(Buffer.alloc(800, n & 0xff));
-    w.close();
-    const finished: FinishedRecording = {
-      dir, relDir, files: [`${base}.wav`], infoFile: `${base}_info.txt`,
-      facts: {
-        id: `t${n}`, baseName: base, callId: `call-${n}`, siprecSessionId: undefined, startMs: 1795000000000 + n * 1000, endMs: 1795000000000 + n * 1000 + 500,
-        endReason: 'bye', interrupted: false, lastPacketAtMs: undefined, caller: { number: `+4930${n}`, name: 'A', aor: '' },
-        callee: { number: `+4989${n}`, name: 'B', aor: '' }, participants: [], direction: 'unknown', setting: 'all',
-        channels: 'mono', codec: 'G.711 A-law (pcm_alaw)', streams: [{ role: 'mixed', label: '1', codec: 'PCMA', stats: emptyStats() }],
-        audioFiles: [`${base}.wav`], metadataFiles: [], dtmf: [], recorder: 'callseal test', instanceId: 'review-empty-sig', timeZone: 'UTC',
-      },
-    };
+    const finished = writeTestRecording(root, n, { relDir: '2026/11/23', idPrefix: 't', instanceId: 'review-empty-sig' });
     out.push(await sealer.seal(finished));
   }
   writeFileSync(join(root, 'callseal-cert.pem'), sealing.keys.certificatePem);

@@ -19,9 +19,7 @@ import type { Config } from '../../src/config/index.ts';
 import { openSealing } from '../../src/app.ts';
 import { Checkpointer, KeyStore, Sealer, type SealedRecording } from '../../src/seal/index.ts';
 import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
-import { WavWriter } from '../../src/media/index.ts';
-import { emptyStats } from '../../src/rtp/index.ts';
-import type { FinishedRecording } from '../../src/recording/index.ts';
+import { writeTestRecording } from '../helpers/sealed.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CALLSEAL = join(ROOT, 'bin/callseal');
@@ -52,23 +50,7 @@ async function sealInto(home: string, count: number, first: number): Promise<Sea
   const sealer = new Sealer({ keys: sealing.keys, repo: sealing.repo, log: silentLogger() });
   const out: SealedRecording[] = [];
   for (let n = first; n < first + count; n++) {
-    const relDir = `2026/11/${String(1 + (n % 2)).padStart(2, '0')}`;
-    const dir = join(root, relDir);
-    const base = `20261123-1000${String(n).padStart(2, '0')}-000_+4930${n}_+4989${n}_t${String(n).padStart(4, '0')}`;
-    mkdirSync(dir, { recursive: true });
-    const w = new WavWriter(join(dir, `${base}.wav`), { formatTag: 6, channels: 1, sampleRateHz: 8000, bitsPerSample: 8, byteRate: 8000, blockAlign: 1 });
-    w.write(Buffer.alloc(800, n & 0xff));
-    w.close();
-    const finished: FinishedRecording = {
-      dir, relDir, files: [`${base}.wav`], infoFile: `${base}_info.txt`,
-      facts: {
-        id: `t${n}`, baseName: base, callId: `call-${n}`, siprecSessionId: undefined, startMs: 1795000000000 + n * 1000, endMs: 1795000000000 + n * 1000 + 500,
-        endReason: 'bye', interrupted: false, lastPacketAtMs: undefined, caller: { number: `+4930${n}`, name: 'A', aor: '' },
-        callee: { number: `+4989${n}`, name: 'B', aor: '' }, participants: [], direction: 'unknown', setting: 'all',
-        channels: 'mono', codec: 'G.711 A-law (pcm_alaw)', streams: [{ role: 'mixed', label: '1', codec: 'PCMA', stats: emptyStats() }],
-        audioFiles: [`${base}.wav`], metadataFiles: [], dtmf: [], recorder: 'callseal test', instanceId: 'seal-trust', timeZone: 'UTC',
-      },
-    };
+    const finished = writeTestRecording(root, n, { relDir: `2026/11/${String(1 + (n % 2)).padStart(2, '0')}`, idPrefix: 't', instanceId: 'seal-trust' });
     out.push(await sealer.seal(finished));
   }
   // What callseal start leaves beside the recordings.
