@@ -319,11 +319,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   }
 
-  log.info({
-    instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
-    sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
-    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
-  }, 'callseal listening');
   outbox.start();
   checkpoints.start();
   // Warn before the disk runs out: one mail (and dashboard entry) when free space falls below
@@ -421,6 +416,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   diskTimer.unref();
   await checkAll();
   started = true;
+  // Logged once /readyz reports ready: tests and operators take this line as "taking calls".
+  log.info({
+    instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
+    sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
+    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
+  }, 'callseal listening');
 
   const close = (): Promise<void> => {
     closing ??= (async () => {

@@ -344,7 +344,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#slots.map(async (s) => {
+    await Promise.all(this.#slots.filter((s) => s.alive).map(async (s) => {
       this.#post(s, { op: 'stop' });
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => { void s.worker.terminate().then(() => { resolve(); }); }, 3000);

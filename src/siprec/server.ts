@@ -181,6 +181,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #refusals = new RefusalLog();
   #closed = false;
   /** Why new sessions are refused (storage below its floor, database unwritable); undefined when they are taken. */
+  /** Sessions not yet answered whose media worker failed, with the failure. */
+  readonly #startingFailures = new Map<string, string>();
   #intakeBlock: { readonly code: 'CS_STORAGE_LOW' | 'CS_DATABASE_UNWRITABLE'; readonly text: string } | undefined;
   /**
    * Counters for health and tests: `rateLimited` INVITEs over a source's rate, `overCapacity`
@@ -340,7 +342,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     } else {
       this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
       // Invariant 3: refuse visibly so the SRC knows the call is not being recorded.
-      const busy = err instanceof CallsealError && err.code === 'CS_PORTS_EXHAUSTED';
+      // A failed media worker is a temporary refusal too: the SRC can use another recorder.
+      const busy = err instanceof CallsealError && (err.code === 'CS_PORTS_EXHAUSTED' || err.code === 'CS_MEDIA_WORKER_FAILED');
       req.respond(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error', { headers: warning(errorMessage(err)) });
     }
     this.safeEmit('failed', { callId, error: errorMessage(err) });
@@ -453,6 +456,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       }
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
+      const workerFailure = this.#startingFailures.get(session.id);
+      if (workerFailure !== undefined) throw new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed before the answer: ${workerFailure}`);
       const answer = buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion);
       const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
       session.state = 'answered';
@@ -468,6 +473,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         await this.#discard(session);
       }
       throw err;
+    } finally {
+      this.#startingFailures.delete(session.id);
     }
   }
 
@@ -590,8 +597,11 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const ended: string[] = [];
     for (const session of this.#sessions.values()) {
       if (!segments.has(session.id) || session.state === 'ending' || session.state === 'ended') continue;
-      // A session still being answered fails its INVITE through the rejected leg opening instead.
-      if (session.state === 'starting') continue;
+      // A session still being answered gets a 503 to its INVITE instead (see #newSession).
+      if (session.state === 'starting') {
+        this.#startingFailures.set(session.id, failure);
+        continue;
+      }
       this.stats.endedByFailure++;
       this.#log.error({ callId: session.callId, recordingId: session.id, failure }, 'recording ended: its media worker failed');
       this.#end(session, `media-worker-failed: ${failure}`, true, 503);
