@@ -5,7 +5,7 @@
  * Failures reach the call (invariant 3): a failed media worker ends its sessions and is replaced,
  * storage below its floor or an unwritable database refuses new sessions, each with an alert.
  */
-import { chmod, copyFile, mkdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -339,7 +339,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // recording.minFreeMb, or when the spool or the database cannot be written, new sessions get 503;
   // below recording.stopFreeMb running recordings are ended and sealed before the disk is full.
   const { minFreeMb, stopFreeMb } = config.recording;
-  const spoolProbe = join(config.home, 'spool', '.write-probe');
+  // One small file rewritten in place: no file comes and goes in the spool or recordings tree.
+  const storageProbe = join(config.home, '.storage-probe');
   let storageBlock: string | undefined;
   let databaseBlock: string | undefined;
   let stoppedForDisk = false;
@@ -350,8 +351,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     storage.checkedAtMs = Date.now();
     let problem: string | undefined;
     try {
-      await writeFile(spoolProbe, String(Date.now()));
-      await rm(spoolProbe, { force: true });
+      await writeFile(storageProbe, `${Date.now()}\n`, { mode: 0o600 });
       storage.writable = true;
     } catch (err) {
       storage.writable = false;
