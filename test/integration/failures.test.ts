@@ -262,6 +262,8 @@ describe.skipIf(!canMount)('the database cannot be written (its own tmpfs, fille
     const health = await http(c, '/healthz');
     expect(health.status).toBe(503);
     expect(health.body).toMatchObject({ status: 'failing', failing: ['database'], parts: { database: { ok: false, writable: false } } });
+    // SQLite's own error for the full file system (SQLITE_FULL), not a guess.
+    expect(JSON.stringify(health.body['parts'])).toMatch(/database not writable: [^"]*full/i);
     expect((await http(c, '/readyz')).status).toBe(503);
     const refused = await RawSrc.connect('UDP', c.sipPort);
     srcs.push(refused);
