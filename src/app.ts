@@ -1,7 +1,9 @@
 /**
  * Composition root: the only file that knows every module. Opens the database and key store,
  * seals what a previous process left unfinished, starts media workers, SIP transports and the
- * SIPREC server, seals every finished recording, and serves `GET /healthz`.
+ * SIPREC server, seals every finished recording, and serves `GET /healthz` and `GET /readyz`.
+ * Failures reach the call (invariant 3): a failed media worker ends its sessions and is replaced,
+ * storage below its floor or an unwritable database refuses new sessions, each with an alert.
  */
 import { chmod, copyFile, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
@@ -233,6 +235,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
   media.onLegFailed((legId, err) => { siprec.onLegFailed(legId, err); });
+  // Invariant 3: a media worker that dies ends its calls visibly (BYE with Reason) and is replaced.
+  media.on('workerFailed', (f) => {
+    const calls = siprec.onWorkerFailed(f.legIds, f.reason);
+    const text = `media worker ${f.workerIndex} failed (${f.reason}); ${calls.length} recording(s) ended and sealed with what was written, the SRC told by BYE; a new worker is started`;
+    noteError(text);
+    void alerts.send('media worker failed', `${text}\n\nCall-IDs ended:\n${calls.join('\n') || '(none)'}\n`);
+  });
   siprec.on('recorded', (finished) => {
     const p = sealAndComplete(finished).catch((err: unknown) => {
       // The spool keeps finished.json: the next start seals it.
@@ -243,6 +252,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     void p.finally(() => pending.delete(p));
   });
 
+  // What /healthz and /readyz report; filled in by the storage checks below.
+  const storage: { freeMb: number | undefined; writable: boolean | undefined; problem: string | undefined; checkedAtMs: number | undefined } = { freeMb: undefined, writable: undefined, problem: undefined, checkedAtMs: undefined };
+  const database: { writable: boolean | undefined; problem: string | undefined; checkedAtMs: number | undefined } = { writable: undefined, problem: undefined, checkedAtMs: undefined };
+  let started = false;
+  let closing: Promise<void> | undefined;
+  const healthParts = (): Record<'sip' | 'media' | 'storage' | 'database', { readonly ok: boolean; readonly [k: string]: unknown }> => {
+    const m = media.health;
+    return {
+      sip: { ok: closing === undefined, listening: { udp: bound.udp, tcp: bound.tcp, tls: bound.tls } },
+      media: { ok: m.configured > 0 && m.running === m.configured, ...m },
+      storage: { ok: storage.problem === undefined && storage.writable !== false, ...storage, minFreeMb: config.recording.minFreeMb, stopFreeMb: config.recording.stopFreeMb },
+      database: { ok: database.problem === undefined, ...database },
+    };
+  };
   const startedMs = Date.now();
   let httpPort: number;
   let api: Awaited<ReturnType<typeof buildApi>>;
@@ -255,13 +278,26 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         backoffBaseMs: 1000, backoffMaxMs: config.http.loginBackoffMaxSeconds * 1000,
       },
       uiRoot: fileURLToPath(new URL('../ui/dist', import.meta.url)),
-      health: () => ({
-        status: 'ok', instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,
+      health: () => {
+        const parts = healthParts();
+        const failing = Object.entries(parts).filter(([, p]) => !p.ok).map(([name]) => name);
+        return {
+          status: failing.length === 0 ? 'ok' : 'failing', failing, parts, instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,
         // Issue 3: refusals and the size of every bounded table, so a flood and its end are visible.
         transport: transport.stats,
         tables: { serverTransactions: stack.serverTransactionCount, clientTransactions: stack.clientTransactionCount, ...siprec.tables, connections: transport.stats.connections },
         memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
-      }),
+        };
+      },
+      ready: () => {
+        const reasons: string[] = [];
+        if (!started) reasons.push('starting');
+        if (closing !== undefined) reasons.push('shutting down');
+        const block = siprec.intakeBlock;
+        if (block !== undefined) reasons.push(block);
+        if (media.health.running === 0) reasons.push('no media worker running');
+        return { ready: reasons.length === 0, reasons };
+      },
       recordings: {
         repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
         certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
@@ -289,19 +325,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   }
 
-  log.info({
-    instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
-    sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
-    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
-  }, 'callseal listening');
   outbox.start();
   checkpoints.start();
   // Warn before the disk runs out: one mail (and dashboard entry) when free space falls below
   // http.diskWarnPercent, one when it is back.
   let diskLow = false;
-  const checkDisk = async (): Promise<void> => {
-    const fs = await statfs(store.recordingsRoot);
-    const percent = fs.blocks > 0 ? (fs.bavail / fs.blocks) * 100 : 100;
+  const checkDiskWarning = async (percent: number): Promise<void> => {
     if (percent < config.http.diskWarnPercent && !diskLow) {
       diskLow = true;
       const text = `free disk space for recordings is ${percent.toFixed(1)} % (warning below ${config.http.diskWarnPercent} %): ${store.recordingsRoot}`;
@@ -312,11 +341,94 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await alerts.send('disk space recovered', `free disk space for recordings is ${percent.toFixed(1)} % again\n`);
     }
   };
-  const diskTimer = setInterval(() => { checkDisk().catch((err: unknown) => { log.warn({ err: errorMessage(err) }, 'disk check failed'); }); }, 60_000);
+  // Invariant 3: storage and database are checked every recording.storageCheckMs. Below
+  // recording.minFreeMb, or when the spool or the database cannot be written, new sessions get 503;
+  // below recording.stopFreeMb running recordings are ended and sealed before the disk is full.
+  const { minFreeMb, stopFreeMb } = config.recording;
+  // One small file rewritten in place: no file comes and goes in the spool or recordings tree.
+  const storageProbe = join(config.home, '.storage-probe');
+  let storageBlock: string | undefined;
+  let databaseBlock: string | undefined;
+  let stoppedForDisk = false;
+  const checkStorage = async (): Promise<void> => {
+    const fs = await statfs(store.recordingsRoot);
+    const freeMb = (fs.bavail * fs.bsize) / (1024 * 1024);
+    storage.freeMb = Math.floor(freeMb);
+    storage.checkedAtMs = Date.now();
+    let problem: string | undefined;
+    try {
+      await writeFile(storageProbe, `${Date.now()}\n`, { mode: 0o600 });
+      storage.writable = true;
+    } catch (err) {
+      storage.writable = false;
+      problem = `recordings storage not writable: ${errorMessage(err)}`;
+    }
+    if (problem === undefined && freeMb < minFreeMb) problem = `free space for recordings ${freeMb.toFixed(0)} MiB is below the floor of ${minFreeMb} MiB (recording.minFreeMb)`;
+    storage.problem = problem;
+    if (freeMb < stopFreeMb && !stoppedForDisk) {
+      stoppedForDisk = true;
+      const ended = siprec.endRecordings(`disk-low: ${freeMb.toFixed(0)} MiB free, below recording.stopFreeMb (${stopFreeMb} MiB)`);
+      if (ended.length > 0) {
+        const text = `free space for recordings ${freeMb.toFixed(0)} MiB is below ${stopFreeMb} MiB (recording.stopFreeMb): ${ended.length} running recording(s) ended and sealed`;
+        noteError(text);
+        void alerts.send('recordings ended: disk nearly full', `${text}\n\nCall-IDs:\n${ended.join('\n')}\n`);
+      }
+    } else if (freeMb >= stopFreeMb) stoppedForDisk = false;
+    if (problem !== undefined && storageBlock === undefined) {
+      noteError(problem);
+      void alerts.send('new calls refused: storage', `${problem}\n\nNew recording sessions get 503 until this is resolved: ${store.recordingsRoot}\n`);
+    } else if (problem === undefined && storageBlock !== undefined) {
+      void alerts.send('new calls taken again: storage', `storage is usable again (${freeMb.toFixed(0)} MiB free); new recording sessions are taken\n`);
+    }
+    storageBlock = problem;
+    await checkDiskWarning(fs.blocks > 0 ? (fs.bavail / fs.blocks) * 100 : 100);
+  };
+  const checkDatabase = (): void => {
+    let problem: string | undefined;
+    try {
+      sealing.db.prepare("INSERT INTO meta (key, value) VALUES ('health.write-probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Date.now()));
+    } catch (err) {
+      problem = `database not writable: ${errorMessage(err)}`;
+    }
+    database.writable = problem === undefined;
+    database.problem = problem;
+    database.checkedAtMs = Date.now();
+    if (problem !== undefined && databaseBlock === undefined) {
+      noteError(problem);
+      void alerts.send('new calls refused: database', `${problem}\n\nNew recording sessions get 503 until the database can be written again.\n`);
+    } else if (problem === undefined && databaseBlock !== undefined) {
+      void alerts.send('new calls taken again: database', 'the database can be written again; new recording sessions are taken\n');
+    }
+    databaseBlock = problem;
+  };
+  const checkAll = async (): Promise<void> => {
+    try {
+      await checkStorage();
+    } catch (err) {
+      storage.problem = `storage check failed: ${errorMessage(err)}`;
+      storageBlock = storage.problem;
+      log.warn({ err: errorMessage(err) }, 'storage check failed');
+    }
+    checkDatabase();
+    siprec.setIntake(databaseBlock !== undefined ? { code: 'CS_DATABASE_UNWRITABLE', text: databaseBlock }
+      : storageBlock !== undefined ? { code: 'CS_STORAGE_LOW', text: storageBlock } : undefined);
+  };
+  let checking = false;
+  const diskTimer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void checkAll().finally(() => { checking = false; });
+  }, config.recording.storageCheckMs);
   diskTimer.unref();
-  void checkDisk().catch(() => undefined);
+  await checkAll();
+  started = true;
+  // Logged once /readyz reports ready: tests and operators take this line as "taking calls".
+  log.info({
+    instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
+    sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
+    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
+  }, 'callseal listening');
 
-  let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('shutting down: ending running recordings');

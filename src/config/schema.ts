@@ -101,7 +101,17 @@ export const configSchema = z.object({
     mediaTimeoutSec: z.number().int().min(5).max(86_400).default(120),
     /** IANA time zone for file names and folders; default: the machine's. */
     timeZone: z.string().min(1).optional(),
-  }).strict().default({ channels: 'stereo', directoryTemplate: '$Y/$M/$D', mediaTimeoutSec: 120 }),
+    /** Below this much free space (MiB) on the recordings' file system new sessions get 503 (invariant 3). */
+    minFreeMb: z.number().int().min(0).max(10_000_000).default(500),
+    /**
+     * Below this much free space (MiB) running recordings are ended (BYE) and sealed, so they are
+     * finished before the disk is full; must leave room to merge and seal them. At most `minFreeMb`.
+     */
+    stopFreeMb: z.number().int().min(0).max(10_000_000).default(100),
+    /** How often free space and writability of storage and database are checked. */
+    storageCheckMs: z.number().int().min(200).max(60_000).default(5000),
+  }).strict().refine((r) => r.stopFreeMb <= r.minFreeMb, { message: 'recording.stopFreeMb must not be above recording.minFreeMb', path: ['stopFreeMb'] })
+    .default({ channels: 'stereo', directoryTemplate: '$Y/$M/$D', mediaTimeoutSec: 120, minFreeMb: 500, stopFreeMb: 100, storageCheckMs: 5000 }),
   numbers: z.object({
     /** Country code without +, for normalising national numbers (030123 → +4930123). */
     countryCode: z.string().regex(/^[1-9][0-9]{0,3}$/).default('49'),

@@ -1,13 +1,57 @@
 /**
  * Media engine (SIP thread side): starts the media workers, hands out RTP ports, and opens, updates
  * and closes legs in the workers. The legs of one session stay in one worker.
+ *
+ * Supervision (invariant 3): a worker that throws or exits while running is "failed", kept apart
+ * from one that failed to start. Its legs are not lost: their WAV headers are repaired to the
+ * bytes that reached the disk (as crash recovery does) and their statistics read from the `.stats`
+ * files, so closing such a leg still yields a result; `workerFailed` names the legs so the
+ * signalling can end their sessions visibly; a new worker takes the slot. It must not end
+ * sessions itself: it knows nothing of SIP.
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../common/log.ts';
 import { CallsealError, InvalidStateError, errorMessage } from '../common/errors.ts';
-import { PortPool, type SourceCheck } from '../rtp/index.ts';
+import { TypedEmitter } from '../common/events.ts';
+import { PortPool, emptyStats, type SourceCheck } from '../rtp/index.ts';
 import type { LegChange, LegResult, LegSpec, WorkerCommand, WorkerEvent } from './protocol.ts';
+import { repairWavHeader } from './wav.ts';
+import { readLegStats } from './legstats.ts';
+
+/**
+ * Test-only: a worker started with this many packets crashes (an uncaught exception in its socket
+ * handler) after receiving that many RTP packets. Only the first worker of each slot gets it, so
+ * the respawned worker records normally. Never set it in production (docs/configuration.md).
+ */
+export const TEST_CRASH_ENV = 'CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS';
+
+/** Why a worker went away, and which legs it took with it. */
+export interface WorkerFailure {
+  readonly workerIndex: number;
+  /** `error: <message>` for an uncaught exception, `exit code <n>` otherwise. */
+  readonly reason: string;
+  /** Leg ids that were open in the worker; their files are kept and repaired. */
+  readonly legIds: readonly string[];
+}
+
+/** Events of {@link MediaEngine}. */
+export interface MediaEngineEvents {
+  workerFailed: [WorkerFailure];
+  workerRestarted: [{ readonly workerIndex: number; readonly restarts: number }];
+}
+
+/** Health of the media workers, for `/healthz` and `/readyz`. */
+export interface MediaHealth {
+  readonly configured: number;
+  readonly running: number;
+  /** Workers that failed after running, since start. */
+  readonly failures: number;
+  readonly lastFailure: string | undefined;
+}
+
+/** Respawn attempts of a slot back off up to this. */
+const MAX_RESPAWN_DELAY_MS = 10_000;
 
 /** Options of {@link MediaEngine}. */
 export interface MediaEngineOptions {
@@ -28,16 +72,28 @@ interface Pending<T> {
 
 interface WorkerSlot {
   readonly worker: Worker;
+  readonly index: number;
   legs: number;
+  /** False once the worker failed or exited: no leg is opened in it any more. */
+  alive: boolean;
+  /** The uncaught error that took the worker down, if any. */
+  error: string | undefined;
 }
 
 /** Media workers and the RTP port pool. */
-export class MediaEngine {
+export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   readonly ports: PortPool;
   readonly #options: MediaEngineOptions;
   readonly #log: Logger;
   readonly #slots: WorkerSlot[] = [];
   readonly #legWorker = new Map<string, WorkerSlot>();
+  /** Spec of every open leg (its file path, for repair after a worker failure). */
+  readonly #legSpec = new Map<string, LegSpec>();
+  /** Legs of a failed worker, repaired, waiting for their `closeLeg`. */
+  readonly #orphans = new Map<string, LegResult>();
+  readonly #crashAfterPackets: number | undefined;
+  #failures = 0;
+  #lastFailure: string | undefined;
   readonly #opening = new Map<string, Pending<undefined>>();
   readonly #closing = new Map<string, Pending<LegResult>>();
   /** Last packet time per leg, reported by the workers every second. */
@@ -47,44 +103,114 @@ export class MediaEngine {
   #legFailedHandler: (legId: string, err: CallsealError) => void = () => undefined;
 
   constructor(options: MediaEngineOptions) {
+    super();
     this.#options = options;
     this.#log = options.log;
     this.ports = new PortPool(options.portMin, options.portMax);
+    const crash = Number(process.env[TEST_CRASH_ENV] ?? '');
+    this.#crashAfterPackets = Number.isInteger(crash) && crash > 0 ? crash : undefined;
+    this.onListenerError((err, event) => {
+      this.#log.error({ err: errorMessage(err), event }, 'media engine listener failed');
+    });
   }
 
-  /** Starts the workers. */
+  /** Starts the workers; a worker that fails to start fails `start` (kept apart from one that dies later). */
   async start(): Promise<void> {
     const n = Math.max(1, this.#options.workers ?? availableParallelism());
-    for (let i = 0; i < n; i++) this.#slots.push(await this.#spawn());
+    for (let i = 0; i < n; i++) this.#slots.push(await this.#spawn(i, this.#crashAfterPackets));
   }
 
-  #spawn(): Promise<WorkerSlot> {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url));
-    const slot: WorkerSlot = { worker, legs: 0 };
+  #spawn(index: number, crashAfterPackets?: number): Promise<WorkerSlot> {
+    if (crashAfterPackets !== undefined) this.#log.warn({ workerIndex: index, crashAfterPackets, env: TEST_CRASH_ENV }, 'test-only worker crash is armed');
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { crashAfterPackets } });
+    const slot: WorkerSlot = { worker, index, legs: 0, alive: false, error: undefined };
     worker.on('message', (event: WorkerEvent) => {
       this.#onEvent(event);
     });
     worker.on('error', (err) => {
-      this.#log.error({ err: errorMessage(err) }, 'media worker failed');
-    });
-    worker.on('exit', (code) => {
-      if (this.#closed) return;
-      this.#log.error({ code }, 'media worker exited; starting a new one');
-      for (const [legId, s] of this.#legWorker) {
-        if (s !== slot) continue;
-        this.#legWorker.delete(legId);
-        this.#opening.get(legId)?.reject(new CallsealError('CS_RECORDING_IO', 'media worker exited'));
-        this.#closing.get(legId)?.reject(new CallsealError('CS_RECORDING_IO', 'media worker exited'));
-      }
-      const index = this.#slots.indexOf(slot);
-      void this.#spawn().then((fresh) => {
-        if (index >= 0) this.#slots[index] = fresh;
-      });
+      slot.error = errorMessage(err);
+      this.#log.error({ workerIndex: index, err: slot.error }, 'media worker failed');
     });
     return new Promise((resolve, reject) => {
-      worker.once('online', () => { resolve(slot); });
+      worker.once('online', () => {
+        slot.alive = true;
+        // Only a worker that ran is supervised; one that never came online rejects instead.
+        worker.on('exit', (code) => { this.#onExit(slot, code); });
+        resolve(slot);
+      });
       worker.once('error', reject);
+      worker.once('exit', (code) => { if (!slot.alive) reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker ${index} exited with code ${code} before it started`)); });
     });
+  }
+
+  /** A running worker went away: keep its legs' files, tell the signalling, start a new worker. */
+  #onExit(slot: WorkerSlot, code: number): void {
+    slot.alive = false;
+    if (this.#closed) return;
+    const reason = slot.error !== undefined ? `error: ${slot.error}` : `exit code ${code}`;
+    this.#failures++;
+    this.#lastFailure = `media worker ${slot.index} failed (${reason}) at ${new Date().toISOString()}`;
+    const legIds: string[] = [];
+    for (const [legId, s] of [...this.#legWorker]) {
+      if (s !== slot) continue;
+      legIds.push(legId);
+      this.#legWorker.delete(legId);
+      this.#activity.delete(legId);
+      const spec = this.#legSpec.get(legId);
+      this.#legSpec.delete(legId);
+      const opening = this.#opening.get(legId);
+      if (opening) {
+        this.#opening.delete(legId);
+        opening.reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed (${reason}) while opening the leg`));
+      }
+      const result = spec ? this.#salvage(legId, spec.path) : undefined;
+      const closing = this.#closing.get(legId);
+      this.#closing.delete(legId);
+      if (closing) {
+        if (result) closing.resolve(result);
+        else closing.reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed (${reason})`));
+      } else if (result) this.#orphans.set(legId, result);
+    }
+    this.#log.error({ workerIndex: slot.index, code, reason, legs: legIds.length }, 'media worker exited; starting a new one');
+    this.safeEmit('workerFailed', { workerIndex: slot.index, reason, legIds });
+    this.#respawn(slot.index, 0);
+  }
+
+  /** What a dead worker had written of a leg: the header repaired to the data on disk, stats from `.stats`. */
+  #salvage(legId: string, path: string): LegResult | undefined {
+    try {
+      const { dataBytes } = repairWavHeader(path);
+      const saved = readLegStats(path);
+      return { stats: saved?.stats ?? { ...emptyStats(), audioBytes: dataBytes }, dataBytes, dtmf: [] };
+    } catch (err) {
+      this.#log.error({ legId, path, err: errorMessage(err) }, 'leg file of a failed media worker could not be repaired');
+      return undefined;
+    }
+  }
+
+  #respawn(index: number, attempt: number): void {
+    if (this.#closed) return;
+    const delayMs = attempt === 0 ? 0 : Math.min(MAX_RESPAWN_DELAY_MS, 250 * 2 ** attempt);
+    setTimeout(() => {
+      if (this.#closed) return;
+      this.#spawn(index).then((fresh) => {
+        if (this.#closed) {
+          void fresh.worker.terminate();
+          return;
+        }
+        this.#slots[index] = fresh;
+        this.#log.info({ workerIndex: index, failures: this.#failures }, 'media worker restarted');
+        this.safeEmit('workerRestarted', { workerIndex: index, restarts: this.#failures });
+      }, (err: unknown) => {
+        this.#log.error({ workerIndex: index, attempt, err: errorMessage(err) }, 'media worker could not be restarted; trying again');
+        this.#respawn(index, attempt + 1);
+      });
+    }, delayMs).unref();
+  }
+
+  /** Workers configured and running, and failures since start. */
+  get health(): MediaHealth {
+    return { configured: this.#slots.length, running: this.#slots.filter((s) => s.alive).length, failures: this.#failures, lastFailure: this.#lastFailure };
   }
 
   #onEvent(event: WorkerEvent): void {
@@ -94,6 +220,7 @@ export class MediaEngine {
         this.#opening.delete(event.legId);
         if (event.error !== undefined) {
           this.#releaseLeg(event.legId);
+          this.#legSpec.delete(event.legId);
           p?.reject(new CallsealError('CS_RECORDING_IO', event.error));
         } else p?.resolve(undefined);
         break;
@@ -102,6 +229,7 @@ export class MediaEngine {
         const p = this.#closing.get(event.legId);
         this.#closing.delete(event.legId);
         this.#releaseLeg(event.legId);
+        this.#legSpec.delete(event.legId);
         this.#activity.delete(event.legId);
         if (event.stats && event.dataBytes !== undefined) {
           if (event.error !== undefined) this.#log.error({ legId: event.legId, err: event.error }, 'leg closed with an error');
@@ -156,13 +284,13 @@ export class MediaEngine {
     this.#legFailedHandler = handler;
   }
 
-  /** Picks the least loaded worker for a new session. */
+  /** Picks the least loaded running worker for a new session (a slot being restarted is skipped). */
   pickWorker(): number {
-    let best = 0;
+    let best = -1;
     this.#slots.forEach((s, i) => {
-      if (s.legs < (this.#slots[best]?.legs ?? Infinity)) best = i;
+      if (s.alive && (best < 0 || s.legs < (this.#slots[best]?.legs ?? Infinity))) best = i;
     });
-    return best;
+    return Math.max(0, best);
   }
 
   /** Opens a leg in worker `workerIndex`; resolves when its socket is bound and its file created. */
@@ -170,8 +298,10 @@ export class MediaEngine {
     if (this.#closed) return Promise.reject(new InvalidStateError('CS_STATE_CLOSED', 'media engine closed'));
     const slot = this.#slots[workerIndex % this.#slots.length];
     if (!slot) return Promise.reject(new InvalidStateError('CS_STATE_CLOSED', 'no media worker'));
+    if (!slot.alive) return Promise.reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker ${slot.index} is not running`));
     slot.legs++;
     this.#legWorker.set(spec.legId, slot);
+    this.#legSpec.set(spec.legId, spec);
     return new Promise((resolve, reject) => {
       this.#opening.set(spec.legId, { resolve: () => { resolve(); }, reject });
       this.#post(slot, { op: 'open', spec: { ...spec, sourceCheck: spec.sourceCheck ?? this.#options.sourceCheck ?? 'sdp' } });
@@ -186,6 +316,12 @@ export class MediaEngine {
 
   /** Closes a leg: releases the reorder window, pads to `endMs`, fsyncs and closes the file. */
   closeLeg(legId: string, endMs: number): Promise<LegResult> {
+    const orphan = this.#orphans.get(legId);
+    if (orphan) {
+      // Its worker failed: the file was repaired then, and it ends where the worker stopped.
+      this.#orphans.delete(legId);
+      return Promise.resolve(orphan);
+    }
     const slot = this.#legWorker.get(legId);
     if (!slot) return Promise.reject(new InvalidStateError('CS_STATE_CLOSED', `leg ${legId} is not open`));
     return new Promise((resolve, reject) => {
@@ -208,7 +344,7 @@ export class MediaEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#slots.map(async (s) => {
+    await Promise.all(this.#slots.filter((s) => s.alive).map(async (s) => {
       this.#post(s, { op: 'stop' });
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => { void s.worker.terminate().then(() => { resolve(); }); }, 3000);

@@ -13,7 +13,7 @@
 import dgram from 'node:dgram';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { parseRtp, Timeline, SrtpReceiver, SourceFilter, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
 import { openLegWriter, type LegWriter } from './writers.ts';
 import { codecByName, type Codec } from './codecs.ts';
@@ -47,6 +47,16 @@ interface Leg {
 
 const legs = new Map<string, Leg>();
 const port = parentPort;
+
+/**
+ * Test-only (`CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS`, passed by the engine to a slot's first
+ * worker): after this many packets the worker throws from its socket handler, a real uncaught
+ * exception that takes the thread down, so the supervision is tested against a real failure.
+ */
+const data: unknown = workerData;
+const armed: unknown = typeof data === 'object' && data !== null && 'crashAfterPackets' in data ? data.crashAfterPackets : undefined;
+const crashAfterPackets = typeof armed === 'number' ? armed : undefined;
+let packetsSeen = 0;
 
 function post(event: WorkerEvent): void {
   port?.postMessage(event);
@@ -109,6 +119,9 @@ function closeStats(leg: Leg): void {
 }
 
 function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
+  if (crashAfterPackets !== undefined && ++packetsSeen > crashAfterPackets) {
+    throw new Error(`test-only crash after ${crashAfterPackets} packets (CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS)`);
+  }
   const stats = leg.timeline.stats;
   if (leg.failed !== undefined) return;
   // A foreign packet costs one comparison, before SRTP or parsing.

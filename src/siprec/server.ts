@@ -180,11 +180,15 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #rate: RateLimiter | undefined;
   readonly #refusals = new RefusalLog();
   #closed = false;
+  /** Why new sessions are refused (storage below its floor, database unwritable); undefined when they are taken. */
+  /** Sessions not yet answered whose media worker failed, with the failure. */
+  readonly #startingFailures = new Map<string, string>();
+  #intakeBlock: { readonly code: 'CS_STORAGE_LOW' | 'CS_DATABASE_UNWRITABLE'; readonly text: string } | undefined;
   /**
    * Counters for health and tests: `rateLimited` INVITEs over a source's rate, `overCapacity`
    * INVITEs beyond `maxSessions` or `maxSessionsPerSource` (both answered 503), `quirks` SRC quirks accepted (docs/siprec.md).
    */
-  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0, rateLimited: 0, overCapacity: 0, quirks: 0 };
+  readonly stats = { sessions: 0, recorded: 0, refused: 0, cancelled: 0, mediaTimeouts: 0, rateLimited: 0, overCapacity: 0, quirks: 0, refusedByStorage: 0, endedByFailure: 0 };
 
   constructor(options: SiprecServerOptions) {
     super();
@@ -338,7 +342,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     } else {
       this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
       // Invariant 3: refuse visibly so the SRC knows the call is not being recorded.
-      const busy = err instanceof CallsealError && err.code === 'CS_PORTS_EXHAUSTED';
+      // A failed media worker is a temporary refusal too: the SRC can use another recorder.
+      const busy = err instanceof CallsealError && (err.code === 'CS_PORTS_EXHAUSTED' || err.code === 'CS_MEDIA_WORKER_FAILED');
       req.respond(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error', { headers: warning(errorMessage(err)) });
     }
     this.safeEmit('failed', { callId, error: errorMessage(err) });
@@ -411,6 +416,17 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
     }
     const metadata = this.#metadata(parts.metadata);
+    // Invariant 3: a session that could not be kept (storage below its floor, database unwritable)
+    // is refused visibly before any port or file exists, so the SRC can use another recorder.
+    const block = this.#intakeBlock;
+    if (block) {
+      this.stats.refused++;
+      this.stats.refusedByStorage++;
+      if (this.#refusals.shouldLog(block.code, Date.now()) !== undefined) this.#log.warn({ callId, code: block.code, reason: block.text }, 'recording session refused: storage not usable');
+      req.respond(503, 'Service Unavailable', { headers: [{ name: 'retry-after', value: '30' }, ...warning(block.text)] });
+      this.safeEmit('failed', { callId, error: block.text });
+      return;
+    }
     // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
     // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
     if (!this.#admit(req)) return;
@@ -440,6 +456,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       }
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
+      const workerFailure = this.#startingFailures.get(session.id);
+      if (workerFailure !== undefined) throw new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed before the answer: ${workerFailure}`);
       const answer = buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion);
       const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
       session.state = 'answered';
@@ -455,6 +473,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         await this.#discard(session);
       }
       throw err;
+    } finally {
+      this.#startingFailures.delete(session.id);
     }
   }
 
@@ -565,6 +585,61 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const reason = `${err.code === 'CS_RECORDING_DISK_FULL' ? 'disk-full' : 'disk-error'}: ${err.message}`;
     this.#log.error({ callId: session.callId, recordingId: session.id, legId, code: err.code, err: err.message }, 'recording ended by a write error');
     this.#end(session, reason, true);
+  }
+
+  /**
+   * A media worker failed (invariant 3): every session with a leg in it ends now, with BYE and
+   * `Reason: SIP;cause=503` so the SRC can fail over; the legs' files end where the worker stopped
+   * and are sealed with `end-reason` naming the failure. Returns the call ids ended.
+   */
+  onWorkerFailed(legIds: readonly string[], failure: string): string[] {
+    const segments = new Set(legIds.map((id) => id.slice(0, id.indexOf('/'))));
+    const ended: string[] = [];
+    for (const session of this.#sessions.values()) {
+      if (!segments.has(session.id) || session.state === 'ending' || session.state === 'ended') continue;
+      // A session still being answered gets a 503 to its INVITE instead (see #newSession).
+      if (session.state === 'starting') {
+        this.#startingFailures.set(session.id, failure);
+        continue;
+      }
+      this.stats.endedByFailure++;
+      this.#log.error({ callId: session.callId, recordingId: session.id, failure }, 'recording ended: its media worker failed');
+      this.#end(session, `media-worker-failed: ${failure}`, true, 503);
+      ended.push(session.callId);
+    }
+    return ended;
+  }
+
+  /**
+   * Refuses new sessions (503 with Retry-After and Warning) while storage or the database cannot
+   * take them; `undefined` takes them again. Running recordings are not touched.
+   */
+  setIntake(block: { readonly code: 'CS_STORAGE_LOW' | 'CS_DATABASE_UNWRITABLE'; readonly text: string } | undefined): void {
+    if (block?.text === this.#intakeBlock?.text) return;
+    if (block) this.#log.error({ code: block.code, reason: block.text }, 'new recording sessions are refused');
+    else if (this.#intakeBlock) this.#log.info({ was: this.#intakeBlock.text }, 'new recording sessions are taken again');
+    this.#intakeBlock = block;
+  }
+
+  /** Whether new sessions are refused, and why. */
+  get intakeBlock(): string | undefined {
+    return this.#intakeBlock?.text;
+  }
+
+  /**
+   * Ends every running recording before the disk is full (`recording.stopFreeMb`): BYE with
+   * `Reason: SIP;cause=503`, files finished and sealed with `reason` as end-reason. Returns the call ids ended.
+   */
+  endRecordings(reason: string): string[] {
+    const ended: string[] = [];
+    for (const session of this.#sessions.values()) {
+      if (!session.recording || (session.state !== 'answered' && session.state !== 'confirmed')) continue;
+      this.stats.endedByFailure++;
+      this.#log.error({ callId: session.callId, recordingId: session.id, reason }, 'recording ended: storage nearly full');
+      this.#end(session, reason, true, 503);
+      ended.push(session.callId);
+    }
+    return ended;
   }
 
   #answerHeaders(): SipHeader[] {
@@ -832,13 +907,17 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     await this.#o.store.saveState(this.#spoolState(session));
   }
 
-  /** Ends a recording: legs closed and padded to now, files finished; optionally BYE to the SRC. */
-  #end(session: Session, reason: string, sendBye: boolean): void {
+  /**
+   * Ends a recording: legs closed and padded to now, files finished; optionally BYE to the SRC.
+   * `cause` is the Reason header's SIP cause (RFC 3326): 200 for a normal end, 503 when callseal
+   * failed, so the SRC can move the call to another recorder.
+   */
+  #end(session: Session, reason: string, sendBye: boolean, cause = 200): void {
     if (session.state === 'ending' || session.state === 'ended') return;
     const endMs = Date.now();
     if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
     session.state = 'ending';
-    if (sendBye) this.#sendBye(session, reason);
+    if (sendBye) this.#sendBye(session, reason, cause);
     this.#enqueue(session, async () => {
       try {
         await this.#closeSegment(session, endMs, reason);
@@ -849,7 +928,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
   }
 
-  #sendBye(session: Session, reason: string): void {
+  #sendBye(session: Session, reason: string, cause: number): void {
     const branch = `z9hG4bK${randomToken(8)}`;
     const localFrom = /;\s*tag\s*=/i.test(session.localTo) ? session.localTo : `${session.localTo};tag=${session.localTag}`;
     const transport = session.remote.transport;
@@ -862,7 +941,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         { name: 'to', value: session.remoteFrom },
         { name: 'call-id', value: session.callId },
         { name: 'cseq', value: `${session.localCSeq++} BYE` },
-        { name: 'reason', value: `SIP;cause=200;text="${reason}"` },
+        { name: 'reason', value: `SIP;cause=${cause};text="${reason.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` },
       ],
     };
     void this.#o.stack.sendRequest(bye, session.remote).then((r) => {

@@ -34,7 +34,10 @@ export interface ApiOptions {
   readonly numbers: NumberContext;
   readonly token: string;
   readonly log: Logger;
+  /** `/healthz`: `status` is `ok`, or `failing` with `failing` naming the parts (503). */
   readonly health: () => Record<string, unknown>;
+  /** `/readyz`: whether new recording sessions are taken, and why not. */
+  readonly ready: () => { readonly ready: boolean; readonly reasons: readonly string[] };
   readonly targets: TargetRegistry;
   readonly sqlLogs: SqlLogRegistry;
   readonly outbox: Outbox;
@@ -93,7 +96,16 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   });
   const throttle = await registerAuth(app, { accounts: o.accounts, audit: o.audit, token: o.token, secureCookies: o.tls !== undefined, login: o.login });
 
-  app.get('/healthz', { config: PUBLIC, schema: { summary: 'Liveness and counters', tags: ['operation'] } }, () => o.health());
+  // Invariant 3: a failing part (SIP listeners, media workers, storage, database) answers 503 and is named.
+  app.get('/healthz', { config: PUBLIC, schema: { summary: 'Health of every part, and counters (503 naming the failing parts)', tags: ['operation'] } }, (_req, reply) => {
+    const health = o.health();
+    return reply.code(health['status'] === 'ok' ? 200 : 503).send(health);
+  });
+  // For load balancers: 503 while new sessions would not be taken (starting, shutting down, storage, no worker).
+  app.get('/readyz', { config: PUBLIC, schema: { summary: 'Whether new recording sessions are taken', tags: ['operation'] } }, (_req, reply) => {
+    const r = o.ready();
+    return reply.code(r.ready ? 200 : 503).send(r);
+  });
   app.get('/api/openapi.json', { config: PUBLIC, schema: { hide: true } }, () => app.swagger());
 
   const actor = (req: { ip: string; principal?: { name: string } }): string => `${req.principal?.name ?? 'api'}@${req.ip}`;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { buildRtp, parseSdesCrypto, SrtpSender } from '../../src/rtp/index.ts';
-import { parseMessage, getHeader, type SipResponse, StreamFramer } from '../../src/sip/index.ts';
+import { parseMessage, getHeader, type SipRequest, type SipResponse, StreamFramer } from '../../src/sip/index.ts';
 
 /** One stream offered by the test SRC. */
 export interface SrcStream {
@@ -64,6 +64,8 @@ export class RawSrc {
   readonly #retransmit = new Map<string, NodeJS.Timeout>();
   /** Requests callseal sent us (BYE on timeout or shutdown). */
   readonly requests: string[] = [];
+  /** The same requests, parsed (to read their headers, e.g. a BYE's Reason). */
+  readonly received: SipRequest[] = [];
 
   private constructor(transport: 'UDP' | 'TCP' | 'TLS', send: (d: Buffer) => void, close: () => void, localPort: number) {
     this.transport = transport;
@@ -101,6 +103,7 @@ export class RawSrc {
     }
     if (msg.kind === 'request') {
       this.requests.push(msg.method);
+      this.received.push(msg);
       // Answer callseal's BYE so its client transaction completes.
       const reply = `SIP/2.0 200 OK\r\n${msg.headers.filter((h) => ['via', 'from', 'to', 'call-id', 'cseq'].includes(h.name)).map((h) => `${h.name}: ${h.value}`).join('\r\n')}\r\nContent-Length: 0\r\n\r\n`;
       this.#send(Buffer.from(reply));

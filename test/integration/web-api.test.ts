@@ -172,7 +172,7 @@ describe('accounts, sessions and roles', () => {
 
   it('guards every route of the OpenAPI description: 401 without a session, 403 for a member outside its own routes', async () => {
     const doc = (await client(cs.httpPort).call('GET', '/api/openapi.json')).json as { paths: Record<string, Record<string, unknown>> };
-    const PUBLIC = new Set(['POST /api/session', 'GET /healthz']);
+    const PUBLIC = new Set(['POST /api/session', 'GET /healthz', 'GET /readyz']);
     const MEMBER = new Set(['GET /api/me', 'PUT /api/me/groups/{groupId}', 'PUT /api/me/password', 'DELETE /api/session', 'GET /api/certificate', 'GET /api/certificate.pem']);
     const anon = client(cs.httpPort);
     let checked = 0;
