@@ -67,7 +67,7 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
   const token = 'in-process-test-token';
   const config = parseConfig({});
   const app = await buildApi({
-    policy, numbers: config.numbers, token, log, health: () => ({ status: 'ok' }), targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
+    policy, numbers: config.numbers, token, log, health: () => ({ status: 'ok' }), ready: () => ({ ready: true, reasons: [] }), targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
     login: {
       failuresPerAddressPerMinute: config.http.loginAttemptsPerMinute, backoffAfterFailures: config.http.loginBackoffAfterFailures,
       backoffBaseMs: 1000, backoffMaxMs: config.http.loginBackoffMaxSeconds * 1000,
