@@ -15,7 +15,7 @@ import { pathVariants } from './paths.ts';
 
 const TOKEN = 'route-access-http-token';
 const ADMIN_PASSWORD = 'first-admin-password-1';
-const PUBLIC = new Set(['POST /api/session', 'GET /healthz']);
+const PUBLIC = new Set(['POST /api/session', 'GET /healthz', 'GET /readyz']);
 const MEMBER = new Set(['GET /api/me', 'PUT /api/me/groups/{groupId}', 'PUT /api/me/password', 'DELETE /api/session', 'GET /api/certificate', 'GET /api/certificate.pem']);
 const CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

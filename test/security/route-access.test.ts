@@ -14,7 +14,7 @@ import { pathVariants } from './paths.ts';
 
 const MEMBER_PASSWORD = 'member-password-1';
 /** Routes anybody may call. */
-const PUBLIC = new Set(['POST /api/session', 'GET /healthz', 'HEAD /healthz']);
+const PUBLIC = new Set(['POST /api/session', 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz']);
 /** Routes a member may call (its own account, groups, the certificate). */
 const MEMBER = new Set(['GET /api/me', 'HEAD /api/me', 'PUT /api/me/groups/{groupId}', 'PUT /api/me/password', 'DELETE /api/session',
   'GET /api/certificate', 'HEAD /api/certificate', 'GET /api/certificate.pem', 'HEAD /api/certificate.pem']);
