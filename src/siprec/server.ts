@@ -159,6 +159,8 @@ interface Session {
   setting: string;
   lastSipActivityMs: number;
   retransmitTimer: NodeJS.Timeout | undefined;
+  /** Why the streams are not in one file (recorded in different codecs), for `_info.txt`. */
+  layoutNote: string | undefined;
   /** Serializes re-INVITE/UPDATE handling and ending. */
   queue: Promise<void>;
 }
@@ -425,7 +427,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       metadataRaw: parts.metadata ? [parts.metadata] : [], recording: false, stopped: false,
       decision: { record: false, setting: '', reason: '' }, dtmf: new Map(),
       metadata, offer, answerVersion: 1, localCSeq: 1, state: 'starting', cancelled: false,
-      setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, queue: Promise.resolve(),
+      setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, layoutNote, queue: Promise.resolve(),
     };
     session.decision = this.#decide(session, 'new-session');
     this.#sessions.set(callId, session);
@@ -817,6 +819,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
       channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
       targetIds: session.decision.targetIds ?? [],
+      callerBy: p.source, channelsBy: p.labelSource, layoutNote: session.layoutNote,
     };
   }
 
