@@ -224,6 +224,9 @@ describe('published SRC messages record correctly', () => {
 
     expect([one('caller-number'), one('callee-number'), one('direction')]).toEqual([c.caller, c.callee, c.direction]);
     expect(one('channels')).toBe(c.layout);
+    // The file says which source decided who called, as the log did.
+    expect(one('caller-by')).toBe(c.callerBy);
+    expect(one('channels-by')).toBe(started['channelsBy']);
     // Every metadata version is kept (initial INVITE, UPDATE, re-INVITEs with metadata).
     expect(one('metadata-files').split(' ').filter(Boolean)).toHaveLength(c.metadataVersions);
     const durationSec = Number(one('duration-ms')) / 1000;
