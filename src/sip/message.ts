@@ -403,7 +403,7 @@ const WIRE_NAMES: Readonly<Record<string, string>> = {
   'record-route': 'Record-Route', route: 'Route', require: 'Require', supported: 'Supported',
   allow: 'Allow', accept: 'Accept', unsupported: 'Unsupported', server: 'Server', 'user-agent': 'User-Agent',
   'content-disposition': 'Content-Disposition', 'www-authenticate': 'WWW-Authenticate', 'retry-after': 'Retry-After',
-  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires',
+  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires', 'min-se': 'Min-SE',
 };
 
 function wireName(name: string): string {
