@@ -136,6 +136,31 @@ describe('Supported and Contact', () => {
   });
 });
 
+describe('2xx retransmission', () => {
+  it('retransmits the same 200 over UDP until the ACK comes (RFC 3261 section 13.3.1.4)', async () => {
+    const src = await connect('UDP');
+    const { contentType, body } = siprecBody(offerSdp(STREAMS), rsMetadata(ALICE, BOB));
+    const cseq = src.request('INVITE', { body, contentType, headers: ['Require: siprec'] });
+    const first = await src.waitFinal(cseq, 'INVITE');
+    expect(first.status).toBe(200);
+    // T1 is 500 ms: the first retransmission comes after 0.5 s, the second 1 s later.
+    await new Promise((r) => setTimeout(r, 1800));
+    const oks = src.responses.filter((r) => r.status === 200 && getHeader(r, 'cseq') === `${cseq} INVITE`);
+    expect(oks.length).toBeGreaterThanOrEqual(3);
+    for (const r of oks) {
+      expect(toTag(r)).toBe(toTag(first));
+      expect(r.body.equals(first.body)).toBe(true);
+    }
+    src.toTag = toTag(first);
+    src.request('ACK', { cseq });
+    await new Promise((r) => setTimeout(r, 1200));
+    const after = src.responses.filter((r) => r.status === 200 && getHeader(r, 'cseq') === `${cseq} INVITE`).length;
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(src.responses.filter((r) => r.status === 200 && getHeader(r, 'cseq') === `${cseq} INVITE`).length).toBe(after);
+    expect((await src.bye()).status).toBe(200);
+  });
+});
+
 describe('session timers (RFC 4028)', () => {
   it('answers 422 with Min-SE when Session-Expires is below the minimum', async () => {
     const src = await connect('UDP');
