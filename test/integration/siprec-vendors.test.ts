@@ -13,13 +13,18 @@ import { STREAM_TONES_HZ, VendorReplay, type Step } from '../helpers/vendors.ts'
 import { RawSrc, RtpSender } from '../helpers/src.ts';
 import { ALICE, BOB, rsMetadata } from '../helpers/sipp.ts';
 import { linearToAlaw, linearToUlaw, tone } from '../helpers/g711.ts';
+import { SipCapture } from '../helpers/tshark.ts';
 import { parseInfo } from '../../src/recording/index.ts';
 
 let cs: CallsealProcess;
+/** Every answer callseal gives the vendors' messages, for tshark's verdict at the end. */
+let capture: SipCapture;
 beforeAll(async () => {
   cs = await startCallseal({ config: { recording: { channels: 'stereo' } } });
+  capture = await SipCapture.start(cs.sipPort);
 });
 afterAll(async () => {
+  await capture.stop();
   await cs.stop();
 });
 
@@ -280,5 +285,13 @@ describe('codec across re-INVITEs', () => {
     // The µ-law part merged into the stereo file, the A-law part in its own files: never mixed up.
     expect(codecs).toContain('pcm_mulaw');
     expect(codecs).toContain('pcm_alaw');
+  });
+});
+
+describe('an outside parser', () => {
+  it('tshark\'s SIP and SDP dissectors find nothing malformed in callseal\'s answers to every vendor', async () => {
+    await capture.stop();
+    expect(capture.sent().filter((l) => l.startsWith('SIP/2.0 200 OK')).length).toBeGreaterThan(CASES.length);
+    expect(capture.findings()).toEqual([]);
   });
 });
