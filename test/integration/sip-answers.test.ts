@@ -207,6 +207,20 @@ describe('session timers (RFC 4028)', () => {
   });
 });
 
+describe('_info.txt', () => {
+  it('says why a stereo setting got one file per stream (layout-note) and who decided the caller', async () => {
+    const src = await connect('UDP');
+    const { response } = await src.invite([{ label: '1', payloadType: 8, codec: 'PCMA' }, { label: '2', payloadType: 9, codec: 'G722' }], rsMetadata(ALICE, BOB), ['Require: siprec']);
+    expect(response.status).toBe(200);
+    expect((await src.bye()).status).toBe(200);
+    const info = await finishedInfo(src.callId);
+    expect(info.get('channels')).toEqual(['separate']);
+    expect(info.get('layout-note')?.[0]).toMatch(/^no recordable codec is offered on every stream \(1: PCMA; 2: G722\)/);
+    expect(info.get('caller-by')).toEqual(['document order']);
+    expect(info.get('channels-by')).toEqual(['stream association']);
+  });
+});
+
 describe('BYE from callseal on its own', () => {
   it('sends the BYE of a TCP dialog over that TCP connection at shutdown', async () => {
     const src = await connect('TCP');
