@@ -23,6 +23,8 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 # verification kit is unpacked with unzip.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+# SIP answers are checked with an outside parser: tshark's SIP and SDP dissectors on a loopback capture.
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-deps: all present"
   exit 0

@@ -216,7 +216,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   }
   const siprec = new SiprecServer({
-    stack, media, store, log, sipAddress, sipPort: bound.udp,
+    stack, media, store, log, sipAddress, sipPort: bound.udp, sipTcpPort: bound.tcp, sipTlsPort: bound.tls,
+    minSessionExpiresSec: config.sip.minSessionExpiresSec,
     rtpHost: config.rtp.host, rtpAddress: advertisedAddress(config.rtp.host, config.rtp.advertisedAddress ?? config.sip.advertisedAddress),
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
     answerDelayMs: config.sip.answerDelayMs,

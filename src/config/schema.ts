@@ -71,10 +71,16 @@ export const configSchema = z.object({
     incompleteMessageTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     /** A connection without any traffic this long is closed; 0 keeps idle connections open. */
     connectionIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(3_600_000),
+    /**
+     * Smallest session interval accepted (RFC 4028 Min-SE); a smaller Session-Expires gets 422.
+     * RFC 4028 section 5 asks for at least 90 s; smaller values exist for tests.
+     */
+    minSessionExpiresSec: z.number().int().min(2).max(86_400).default(90),
   }).strict().default({
     host: '0.0.0.0', port: 5060, tcp: true, tls: { enabled: false, port: 5061, requireClientCert: true }, maxMessageBytes: 256 * 1024, answerDelayMs: 0,
     t1Ms: 500, maxNewSessionsPerSecondPerSource: 20, maxNewSessionBurstPerSource: 40, maxSessionsPerSource: 0, maxSessions: 10_000,
     maxTransactions: 20_000, maxTransactionsPerSource: 0, maxConnections: 1024, maxConnectionsPerSource: 64, incompleteMessageTimeoutMs: 10_000, connectionIdleTimeoutMs: 3_600_000,
+    minSessionExpiresSec: 90,
   }),
   rtp: z.object({
     host: z.string().min(1).default('0.0.0.0'),

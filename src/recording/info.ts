@@ -47,6 +47,12 @@ export interface RecordingFacts {
   readonly recorder: string;
   readonly instanceId: string;
   readonly timeZone: string | undefined;
+  /** Which source decided who called (`role element`, a vendor extension, `document order`). */
+  readonly callerBy?: string | undefined;
+  /** Which source tied streams to parties (`stream association`, `m-line order`). */
+  readonly channelsBy?: string | undefined;
+  /** Why the channel layout differs from the configured one (streams in different codecs). */
+  readonly layoutNote?: string | undefined;
   /** Storage targets (not written to the file). */
   readonly targetIds?: readonly string[];
 }
@@ -182,12 +188,18 @@ export function renderInfo(f: RecordingFacts, chain?: ChainLink): string {
     ['direction', f.direction],
     ['setting', f.setting],
     ['channels', f.channels],
+  ];
+  // Written only when known, so recordings finished from an older spool read as before.
+  if (f.callerBy !== undefined) rows.push(['caller-by', f.callerBy]);
+  if (f.channelsBy !== undefined) rows.push(['channels-by', f.channelsBy]);
+  if (f.layoutNote !== undefined) rows.push(['layout-note', f.layoutNote]);
+  rows.push(
     ['codec', f.codec],
     ['audio-files', f.audioFiles.join(' ')],
     ['metadata-files', f.metadataFiles.join(' ')],
     ['end-reason', f.endReason],
     ['interrupted', f.interrupted ? 'yes' : 'no'],
-  ];
+  );
   if (f.interrupted) rows.push(['last-packet', f.lastPacketAtMs !== undefined ? isoWithOffset(f.lastPacketAtMs, tz) : '']);
   f.participants.forEach((p, i) => {
     rows.push([`participant-${i + 1}`, fields([['number', p.number], ['name', p.name], ['aor', p.aor]])]);

@@ -43,6 +43,12 @@ export interface SpoolState {
   readonly direction: 'in' | 'out' | 'internal' | 'external' | 'unknown';
   readonly setting: string;
   readonly channels: 'stereo' | 'separate';
+  /** Which source decided who called, as the SIPREC layer resolved it (absent in older spools). */
+  readonly callerBy?: string | undefined;
+  /** Which source tied streams to parties (absent in older spools). */
+  readonly channelsBy?: string | undefined;
+  /** Why the channel layout changed (streams recorded in different codecs), if it did. */
+  readonly layoutNote?: string | undefined;
   /** Storage targets the sealed recording goes to (F1); none keeps it local (F2). */
   readonly targetIds?: readonly string[];
 }
@@ -193,6 +199,9 @@ export class RecordingStore {
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
       targetIds: state.targetIds ?? [],
+      callerBy: state.callerBy, channelsBy: state.channelsBy,
+      // The note explains why a stereo configuration got separate files; otherwise it says nothing.
+      layoutNote: state.channels === 'stereo' && channels === 'separate' ? state.layoutNote : undefined,
     };
     const finished: FinishedRecording = { facts, dir, relDir, files: [...audioFiles, ...metadataFiles], infoFile: `${base}_info.txt` };
     // The audio has left the spool: from here on, recovery seals from this file.

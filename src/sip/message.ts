@@ -12,6 +12,7 @@
  *   Status-Line     = SIP-Version SP Status-Code SP Reason-Phrase CRLF
  * ```
  */
+import { randomBytes } from 'node:crypto';
 import { ParseError, SipError } from '../common/errors.ts';
 
 /** The largest message callseal accepts; SIPREC INVITEs with metadata are a few kB. */
@@ -402,7 +403,7 @@ const WIRE_NAMES: Readonly<Record<string, string>> = {
   'record-route': 'Record-Route', route: 'Route', require: 'Require', supported: 'Supported',
   allow: 'Allow', accept: 'Accept', unsupported: 'Unsupported', server: 'Server', 'user-agent': 'User-Agent',
   'content-disposition': 'Content-Disposition', 'www-authenticate': 'WWW-Authenticate', 'retry-after': 'Retry-After',
-  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires',
+  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires', 'min-se': 'Min-SE',
 };
 
 function wireName(name: string): string {
@@ -425,8 +426,9 @@ export function serializeMessage(msg: SipMessage): Buffer {
 }
 
 /**
- * Builds a response to `req` (RFC 3261 section 8.2.6): Via, From, To, Call-ID and CSeq copied,
- * a To tag added when `toTag` is given and the request had none.
+ * Builds a response to `req` (RFC 3261 section 8.2.6): Via, From, To, Call-ID and CSeq copied.
+ * Every response but 100 carries a To tag (section 8.2.6.2): `toTag` when given (the dialog's
+ * tag), otherwise a fresh random one, unless the request's To already has a tag.
  */
 export function buildResponse(
   req: SipRequest,
@@ -439,12 +441,17 @@ export function buildResponse(
     if (h.name === 'via' || h.name === 'from' || h.name === 'call-id' || h.name === 'cseq') headers.push(h);
     else if (h.name === 'to') {
       const hasTag = /;\s*tag\s*=/i.test(h.value);
-      headers.push(options.toTag !== undefined && !hasTag && status > 100 ? { name: 'to', value: `${h.value};tag=${options.toTag}` } : h);
+      headers.push(!hasTag && status > 100 ? { name: 'to', value: `${h.value};tag=${options.toTag ?? responseTag()}` } : h);
     }
   }
   headers.push({ name: 'server', value: 'callseal' });
   headers.push(...(options.headers ?? []));
   return { kind: 'response', status, reason, version: 'SIP/2.0', headers, body: options.body ?? Buffer.alloc(0) };
+}
+
+/** A random To tag for a response that creates no dialog (RFC 3261 section 19.3: at least 32 random bits). */
+function responseTag(): string {
+  return randomBytes(6).toString('hex');
 }
 
 /** Makes a value printable for log and error messages (bounded, control characters escaped). */

@@ -231,6 +231,12 @@ export class SipStack {
   }
 
   #respond(tx: ServerTransaction, response: SipResponse): void {
+    if (tx.state === 'accepted' && response.status === tx.finalStatus && tx.lastResponse) {
+      // RFC 3261 section 13.3.1.4: the TU retransmits its 2xx until the ACK comes; the
+      // retransmission is the very response sent first (same To tag, same body).
+      this.#transport.send(tx.remote, tx.lastResponse);
+      return;
+    }
     if (tx.state === 'terminated' || tx.finalStatus >= 200) {
       this.#log.debug({ key: tx.key, status: response.status }, 'response after final response ignored');
       return;

@@ -11,16 +11,20 @@ import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, ParseError, SipError, errorMessage } from '../common/errors.ts';
 import {
   getHeader, getHeaders, parseContentType, parseMultipartBody, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
-  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipStack,
+  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipResponse, type SipStack,
 } from '../sip/index.ts';
 import type { LegChange, LegResult, MediaEngine } from '../media/index.ts';
 import type { FinishedRecording, PartyInfo, RecordingStore, SpoolState } from '../recording/index.ts';
 import { buildAnswer, codecLayoutNote, newLocalCrypto, parseOffer, type AnsweredStream, type OfferedStream } from './sdp.ts';
 import { judgeAccept } from './accept.ts';
+import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
 import { mergeMetadata, parseMetadata, resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
 
-/** Extensions callseal supports (RFC 3261 section 8.2.2.3). */
-const SUPPORTED = ['siprec', 'timer', 'replaces'];
+/**
+ * Extensions callseal implements (RFC 3261 section 8.2.2.3): SIPREC and RFC 4028 session timers
+ * (as UAS with the SRC refreshing, `session-timer.ts`). Nothing else is advertised.
+ */
+const SUPPORTED = ['siprec', 'timer'];
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 const ACCEPT = 'application/sdp, application/rs-metadata+xml, application/rs-metadata, multipart/mixed';
 /** A dialog whose streams are declined ends after this long without any SIP from the SRC. */
@@ -60,9 +64,14 @@ export interface SiprecServerOptions {
   readonly media: MediaEngine;
   readonly store: RecordingStore;
   readonly log: Logger;
-  /** Address and port for Contact headers. */
+  /** Address and UDP port for Contact headers. */
   readonly sipAddress: string;
   readonly sipPort: number;
+  /** TCP and TLS ports for Contact headers of dialogs over them (TCP defaults to `sipPort`). */
+  readonly sipTcpPort?: number | undefined;
+  readonly sipTlsPort?: number | undefined;
+  /** The smallest session interval accepted (RFC 4028 Min-SE); smaller requests get 422. Default 90 s. */
+  readonly minSessionExpiresSec?: number | undefined;
   /** Bind host and advertised address of RTP. */
   readonly rtpHost: string;
   readonly rtpAddress: string;
@@ -159,6 +168,10 @@ interface Session {
   setting: string;
   lastSipActivityMs: number;
   retransmitTimer: NodeJS.Timeout | undefined;
+  /** Ends the session when the SRC stops refreshing it (RFC 4028 section 10); unset without a session timer. */
+  sessionTimer: NodeJS.Timeout | undefined;
+  /** Why the streams are not in one file (recorded in different codecs), for `_info.txt`. */
+  layoutNote: string | undefined;
   /** Serializes re-INVITE/UPDATE handling and ending. */
   queue: Promise<void>;
 }
@@ -242,6 +255,15 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
       if (unsupported.length > 0) {
         req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported)) });
+        return;
+      }
+    }
+    if (msg.method === 'INVITE' || msg.method === 'UPDATE') {
+      // RFC 4028 section 9: an interval below callseal's minimum gets 422 with Min-SE, before any state.
+      const timer = judgeSessionTimer(msg, this.#minSeSec);
+      if (timer.kind === 'too-small') {
+        this.#log.info({ callId, requestedSec: timer.requestedSec, minSeSec: timer.minSeSec }, 'session interval too small; answered 422');
+        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec)) });
         return;
       }
     }
@@ -441,7 +463,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       metadataRaw: parts.metadata ? [parts.metadata] : [], recording: false, stopped: false,
       decision: { record: false, setting: '', reason: '' }, dtmf: new Map(),
       metadata, offer, answerVersion: 1, localCSeq: 1, state: 'starting', cancelled: false,
-      setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, queue: Promise.resolve(),
+      setting: '', lastSipActivityMs: startMs, retransmitTimer: undefined, sessionTimer: undefined, layoutNote, queue: Promise.resolve(),
     };
     session.decision = this.#decide(session, 'new-session');
     this.#sessions.set(callId, session);
@@ -459,7 +481,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const workerFailure = this.#startingFailures.get(session.id);
       if (workerFailure !== undefined) throw new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed before the answer: ${workerFailure}`);
       const answer = buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion);
-      const response = req.respond(200, 'OK', { toTag: session.localTag, headers: this.#answerHeaders(), body: answer });
+      const response = this.#answer(session, req, answer);
       session.state = 'answered';
       if (session.recording) {
         const parties = this.#parties(session);
@@ -642,13 +664,52 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     return ended;
   }
 
-  #answerHeaders(): SipHeader[] {
-    return [
-      { name: 'contact', value: `<sip:callseal@${hostForUri(this.#o.sipAddress)}:${this.#o.sipPort}>;+sip.srs` },
+  get #minSeSec(): number {
+    return this.#o.minSessionExpiresSec ?? RFC4028_MIN_SE_SEC;
+  }
+
+  /**
+   * The 2xx to an INVITE, re-INVITE or UPDATE of the dialog, with the SDP answer when there is one:
+   * Contact for the dialog's transport, Supported, Allow, and the session timer (RFC 4028 section 9),
+   * which is (re)armed from this answer on.
+   */
+  #answer(session: Session, req: ServerRequest, sdp: Buffer | undefined): SipResponse {
+    const timer = judgeSessionTimer(req.message, this.#minSeSec);
+    const headers: SipHeader[] = [
+      { name: 'contact', value: this.#contact(session.remote) },
       { name: 'supported', value: SUPPORTED.join(', ') },
       { name: 'allow', value: ALLOW },
-      { name: 'content-type', value: 'application/sdp' },
+      ...sessionTimerHeaders(timer),
+      ...(sdp ? [{ name: 'content-type', value: 'application/sdp' }] : []),
     ];
+    const response = req.respond(200, 'OK', { toTag: session.localTag, headers, ...(sdp ? { body: sdp } : {}) });
+    if (session.sessionTimer) clearTimeout(session.sessionTimer);
+    session.sessionTimer = undefined;
+    if (timer.kind === 'uac-refreshes') {
+      session.sessionTimer = setTimeout(() => { this.#sessionExpired(session, timer.intervalSec); }, sessionExpiryByeDelayMs(timer.intervalSec)).unref();
+    }
+    return response;
+  }
+
+  /** The SRC did not refresh the session in time (RFC 4028 section 10): BYE, and the recording is sealed. */
+  #sessionExpired(session: Session, intervalSec: number): void {
+    session.sessionTimer = undefined;
+    if (session.state === 'ending' || session.state === 'ended') return;
+    this.#log.warn({ callId: session.callId, recordingId: session.id, intervalSec }, 'session not refreshed by the SRC; ending the recording');
+    this.#end(session, 'session-timer-expired', true);
+  }
+
+  /**
+   * callseal's Contact for a dialog: the transport the SRC used, so its in-dialog requests (BYE)
+   * come the same way (RFC 3263; `sips:` over TLS, RFC 5630 section 3.1.3).
+   */
+  #contact(remote: Remote): string {
+    const host = hostForUri(this.#o.sipAddress);
+    switch (remote.transport) {
+      case 'TLS': return `<sips:callseal@${host}:${this.#o.sipTlsPort ?? this.#o.sipPort}>;+sip.srs`;
+      case 'TCP': return `<sip:callseal@${host}:${this.#o.sipTcpPort ?? this.#o.sipPort};transport=tcp>;+sip.srs`;
+      case 'UDP': return `<sip:callseal@${host}:${this.#o.sipPort}>;+sip.srs`;
+    }
   }
 
   /** Opens the leg of one offered stream (or answers it refused). */
@@ -737,6 +798,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   /** Closes legs and removes the spool of a session that never started recording. */
   async #discard(session: Session): Promise<void> {
     session.state = 'ended';
+    if (session.sessionTimer) clearTimeout(session.sessionTimer);
     await Promise.allSettled(session.legs.filter((l) => l.open).map((l) => this.#o.media.closeLeg(`${session.id}/${l.legId}`, Date.now())));
     for (const [base, n] of session.portBlocks) this.#o.media.ports.release(base, n);
     await rm(this.#o.store.spoolDir(session.id), { recursive: true, force: true });
@@ -789,7 +851,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         session.answerVersion++;
         this.#log.info({ callId: session.callId, recordingId: session.id, setting: session.setting, basePort: session.portBlocks[0]?.[0] }, 'recording started');
         this.safeEmit('started', this.#liveView(session));
-        req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion) });
+        this.#answer(session, req, buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion));
         return;
       }
     }
@@ -798,7 +860,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const streams = offer ?? session.offer;
       session.offer = streams;
       session.answerVersion++;
-      req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(streams.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined })), this.#o.rtpAddress, session.id, session.answerVersion) });
+      this.#answer(session, req, buildAnswer(streams.map((o) => ({ offer: o, localPort: 0, localCrypto: undefined })), this.#o.rtpAddress, session.id, session.answerVersion));
       return;
     }
     if (!offer) {
@@ -806,8 +868,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         // An offerless re-INVITE: offer the current streams again (RFC 3261 section 14.2).
         const again = session.offer.map((o) => this.#answerFor(session, o));
         session.answerVersion++;
-        req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(again, this.#o.rtpAddress, session.id, session.answerVersion) });
-      } else req.respond(200, 'OK');
+        this.#answer(session, req, buildAnswer(again, this.#o.rtpAddress, session.id, session.answerVersion));
+      } else this.#answer(session, req, undefined);
       await this.#saveState(session);
       return;
     }
@@ -861,7 +923,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     for (const leg of session.legs.filter((l) => l.open && !seen.has(l.label))) await this.#closeLeg(session, leg);
     session.offer = offer;
     session.answerVersion++;
-    req.respond(200, 'OK', { headers: this.#answerHeaders(), body: buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion) });
+    this.#answer(session, req, buildAnswer(answered, this.#o.rtpAddress, session.id, session.answerVersion));
     await this.#saveState(session);
   }
 
@@ -900,6 +962,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
       channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
       targetIds: session.decision.targetIds ?? [],
+      callerBy: p.source, channelsBy: p.labelSource, layoutNote: session.layoutNote,
     };
   }
 
@@ -916,6 +979,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     if (session.state === 'ending' || session.state === 'ended') return;
     const endMs = Date.now();
     if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
+    if (session.sessionTimer) clearTimeout(session.sessionTimer);
     session.state = 'ending';
     if (sendBye) this.#sendBye(session, reason, cause);
     this.#enqueue(session, async () => {
@@ -989,9 +1053,19 @@ class BadExtensionError extends SipError {
   }
 }
 
+/** 422 Session Interval Too Small, carrying callseal's Min-SE (RFC 4028 section 9). */
+class SessionIntervalError extends SipError {
+  readonly minSeSec: number;
+  constructor(requestedSec: number, minSeSec: number) {
+    super('CS_SIP_SESSION_INTERVAL', 422, 'Session Interval Too Small', `session interval ${requestedSec} s is below the minimum ${minSeSec} s`);
+    this.minSeSec = minSeSec;
+  }
+}
+
 function errorHeaders(err: SipError): SipHeader[] {
   const extra: SipHeader[] = [];
   if (err instanceof BadExtensionError) extra.push({ name: 'unsupported', value: err.unsupported.join(', ') });
+  if (err instanceof SessionIntervalError) extra.push({ name: 'min-se', value: String(err.minSeSec) });
   // RFC 3261 section 21.4.13: a 415 lists what is accepted.
   if (err.status === 415) extra.push({ name: 'accept', value: ACCEPT });
   return warning(err.message, extra);

@@ -64,7 +64,7 @@ export class RawSrc {
   readonly #retransmit = new Map<string, NodeJS.Timeout>();
   /** Requests callseal sent us (BYE on timeout or shutdown). */
   readonly requests: string[] = [];
-  /** The same requests, parsed (to read their headers, e.g. a BYE's Reason). */
+  /** The same requests, parsed (to read their headers, e.g. a BYE's Reason; they came over this SRC's own transport and connection). */
   readonly received: SipRequest[] = [];
 
   private constructor(transport: 'UDP' | 'TCP' | 'TLS', send: (d: Buffer) => void, close: () => void, localPort: number) {
@@ -144,11 +144,11 @@ export class RawSrc {
   }
 
   /** Sends a request in (or starting) the dialog and returns its CSeq. */
-  request(method: string, options: { body?: string; contentType?: string; headers?: string[]; cseq?: number; branch?: string } = {}): number {
+  request(method: string, options: { body?: string; contentType?: string; headers?: string[]; cseq?: number; branch?: string; uri?: string } = {}): number {
     const cseq = options.cseq ?? ++this.cseq;
     const proto = this.transport;
     const lines = [
-      `${method} sip:srs@127.0.0.1 SIP/2.0`,
+      `${method} ${options.uri ?? 'sip:srs@127.0.0.1'} SIP/2.0`,
       `Via: SIP/2.0/${proto} 127.0.0.1:${this.localPort};branch=${options.branch ?? `z9hG4bK${randomBytes(6).toString('hex')}`}`,
       `From: <sip:sbc@127.0.0.1>;tag=${this.fromTag}`,
       `To: <sip:srs@127.0.0.1>${this.toTag && method !== 'CANCEL' ? `;tag=${this.toTag}` : ''}`,
@@ -189,9 +189,9 @@ export class RawSrc {
     return { response, ports, answer };
   }
 
-  /** BYE; resolves with its final response. */
-  async bye(): Promise<SipResponse> {
-    const cseq = this.request('BYE');
+  /** BYE (to `uri`, the Request-URI, when given); resolves with its final response. */
+  async bye(uri?: string): Promise<SipResponse> {
+    const cseq = this.request('BYE', uri !== undefined ? { uri } : {});
     return this.waitFinal(cseq, 'BYE');
   }
 

@@ -11,10 +11,15 @@ import { startCallseal, ffprobe, run, type CallsealProcess } from '../helpers/ca
 import { ALICE, BOB, listFiles, rsMetadata, runSipp, siprecScenario } from '../helpers/sipp.ts';
 import { linearToAlaw, linearToUlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
+import { SipCapture } from '../helpers/tshark.ts';
 import { parseInfo } from '../../src/recording/index.ts';
 
 let cs: CallsealProcess | undefined;
+/** Loopback capture of callseal's SIP port, for tshark's verdict on what callseal sent. */
+let capture: SipCapture | undefined;
 afterEach(async () => {
+  await capture?.stop();
+  capture = undefined;
   await cs?.stop();
   cs = undefined;
 });
@@ -36,6 +41,7 @@ function soxStat(path: string, channel: 1 | 2): Record<string, number> {
 
 async function recordedCall(dir: string, codec: 'PCMA' | 'PCMU', channels: 'stereo' | 'separate'): Promise<{ files: string[]; root: string; sentMs: number }> {
   cs = await startCallseal({ config: { recording: { channels } } });
+  capture = await SipCapture.start(cs.sipPort);
   const encode = codec === 'PCMA' ? linearToAlaw : linearToUlaw;
   const pt = codec === 'PCMA' ? 8 : 0;
   const pcap = join(dir, 'two-tones.pcap');
@@ -78,6 +84,10 @@ describe('SIPREC call from sipp', () => {
     expect(one('channels')).toBe('stereo');
     expect(one('codec')).toBe('G.711 A-law (pcm_alaw)');
     expect(one('interrupted')).toBe('no');
+    // An outside parser reads every answer callseal sent to sipp without complaint.
+    await capture?.stop();
+    expect(capture?.sent()).toEqual(expect.arrayContaining(['SIP/2.0 100 Trying', 'SIP/2.0 200 OK']));
+    expect(capture?.findings()).toEqual([]);
     expect(one('end-reason')).toBe('bye');
     expect(one('setting')).toBe('Record all calls');
     expect(one('siprec-session-id')).toBe('c2Vzc2lvbjE=');

@@ -15,6 +15,7 @@ import { writeRtpPcap } from '../helpers/pcap.ts';
 import { RawSrc, RtpSender, randomCrypto } from '../helpers/src.ts';
 import { until } from '../helpers/api.ts';
 import { parseInfo } from '../../src/recording/index.ts';
+import { getHeader } from '../../src/sip/index.ts';
 
 let cs: CallsealProcess | undefined;
 const srcs: RawSrc[] = [];
@@ -192,6 +193,8 @@ describe('scripted SRC (what sipp cannot send)', () => {
     srcs.push(src);
     const { response, ports } = await src.invite([{ label: '1', payloadType: 8, codec: 'PCMA' }, { label: '2', payloadType: 8, codec: 'PCMA' }], rsMetadata(ALICE, BOB));
     expect(response.status).toBe(200);
+    // The dialog stays on TLS: the SRC's BYE goes to a sips: Contact on the TLS port (RFC 3263, RFC 5630).
+    expect(getHeader(response, 'contact')).toBe(`<sips:callseal@127.0.0.1:${tlsPort}>;+sip.srs`);
     const a = new RtpSender(ports[0] ?? 0, 8);
     const b = new RtpSender(ports[1] ?? 0, 8);
     await Promise.all([a.play(tone(440, 1, linearToAlaw)), b.play(tone(1000, 1, linearToAlaw))]);

@@ -13,13 +13,18 @@ import { STREAM_TONES_HZ, VendorReplay, type Step } from '../helpers/vendors.ts'
 import { RawSrc, RtpSender } from '../helpers/src.ts';
 import { ALICE, BOB, rsMetadata } from '../helpers/sipp.ts';
 import { linearToAlaw, linearToUlaw, tone } from '../helpers/g711.ts';
+import { SipCapture } from '../helpers/tshark.ts';
 import { parseInfo } from '../../src/recording/index.ts';
 
 let cs: CallsealProcess;
+/** Every answer callseal gives the vendors' messages, for tshark's verdict at the end. */
+let capture: SipCapture;
 beforeAll(async () => {
   cs = await startCallseal({ config: { recording: { channels: 'stereo' } } });
+  capture = await SipCapture.start(cs.sipPort);
 });
 afterAll(async () => {
+  await capture.stop();
   await cs.stop();
 });
 
@@ -225,6 +230,9 @@ describe('published SRC messages record correctly', () => {
 
     expect([one('caller-number'), one('callee-number'), one('direction')]).toEqual([c.caller, c.callee, c.direction]);
     expect(one('channels')).toBe(c.layout);
+    // The file says which source decided who called, as the log did.
+    expect(one('caller-by')).toBe(c.callerBy);
+    expect(one('channels-by')).toBe(started['channelsBy']);
     // Every metadata version is kept (initial INVITE, UPDATE, re-INVITEs with metadata).
     expect(one('metadata-files').split(' ').filter(Boolean)).toHaveLength(c.metadataVersions);
     const durationSec = Number(one('duration-ms')) / 1000;
@@ -278,5 +286,13 @@ describe('codec across re-INVITEs', () => {
     // The µ-law part merged into the stereo file, the A-law part in its own files: never mixed up.
     expect(codecs).toContain('pcm_mulaw');
     expect(codecs).toContain('pcm_alaw');
+  });
+});
+
+describe('an outside parser', () => {
+  it('tshark\'s SIP and SDP dissectors find nothing malformed in callseal\'s answers to every vendor', async () => {
+    await capture.stop();
+    expect(capture.sent().filter((l) => l.startsWith('SIP/2.0 200 OK')).length).toBeGreaterThan(CASES.length);
+    expect(capture.findings()).toEqual([]);
   });
 });
