@@ -14,6 +14,12 @@ describe('error catalogue', () => {
     for (const code of Object.keys(ERROR_CODES)) expect(doc).toContain(`\`${code}\``);
   });
 
+  it('documents no code that does not exist', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const documented = new Set([...doc.matchAll(/`(CS_[A-Z0-9_]+)`/g)].map((m) => m[1]));
+    expect([...documented].filter((c) => c === undefined || !(c in ERROR_CODES))).toEqual([]);
+  });
+
   it('keeps code, status and cause', () => {
     const cause = new Error('inner');
     const e = new SipError('CS_SIP_PARSE', 400, 'Bad Request', 'bad', { cause });
