@@ -40,6 +40,16 @@ function frame(srcPort: number, dstPort: number, payload: Buffer): Buffer {
   return Buffer.concat([eth, ip, udp, payload]);
 }
 
+/** The pcap record header of a `length`-byte frame captured at `tUs` microseconds. */
+function recordHeader(tUs: number, length: number): Buffer {
+  const rec = Buffer.alloc(16);
+  rec.writeUInt32LE(Math.floor(tUs / 1e6), 0);
+  rec.writeUInt32LE(tUs % 1e6, 4);
+  rec.writeUInt32LE(length, 8);
+  rec.writeUInt32LE(length, 12);
+  return rec;
+}
+
 /** Writes a pcap with the streams interleaved, 20 ms (160 bytes) per packet. */
 export function writeRtpPcap(path: string, streams: readonly PcapStream[], packetMs = 20): { packets: number; durationMs: number } {
   const global = Buffer.alloc(24);
@@ -59,12 +69,7 @@ export function writeRtpPcap(path: string, streams: readonly PcapStream[], packe
       if (chunk.length === 0) continue;
       const rtp = buildRtp({ payloadType: s.payloadType, sequenceNumber: (1000 + i) & 0xffff, timestamp: 16000 + i * bytesPerPacket, ssrc: s.ssrc, marker: i === 0, payload: chunk });
       const f = frame(s.dstPort + 1000, s.dstPort, rtp);
-      const rec = Buffer.alloc(16);
-      rec.writeUInt32LE(Math.floor(tUs / 1e6), 0);
-      rec.writeUInt32LE(tUs % 1e6, 4);
-      rec.writeUInt32LE(f.length, 8);
-      rec.writeUInt32LE(f.length, 12);
-      parts.push(rec, f);
+      parts.push(recordHeader(tUs, f.length), f);
       packets++;
     }
   }
@@ -114,12 +119,7 @@ export function writePacketPcap(path: string, streams: readonly PcapPacketStream
       if (!payload || s.drop?.has(i)) continue;
       const rtp = buildRtp({ payloadType: s.payloadType, sequenceNumber: (1000 + i) & 0xffff, timestamp: (16000 + i * s.ticksPerPacket) >>> 0, ssrc: s.ssrc, marker: i === 0, payload });
       const f = frame(s.dstPort + 1000, s.dstPort, rtp);
-      const rec = Buffer.alloc(16);
-      rec.writeUInt32LE(Math.floor(tUs / 1e6), 0);
-      rec.writeUInt32LE(tUs % 1e6, 4);
-      rec.writeUInt32LE(f.length, 8);
-      rec.writeUInt32LE(f.length, 12);
-      parts.push(rec, f);
+      parts.push(recordHeader(tUs, f.length), f);
       packets++;
     }
   }
