@@ -74,7 +74,8 @@ export async function siprecLoad(): Promise<Record<string, number>> {
   const httpPort = await freePort();
   const rtpMin = 20000;
   const rtpMax = rtpMin + 4 * calls + 400;
-  writeFileSync(join(home, 'config.json'), JSON.stringify({ sip: { host: '127.0.0.1' }, rtp: { host: '127.0.0.1' }, recording: { mediaTimeoutSec: 300 } }));
+  // One SBC opening `rate` sessions per second is the deployment measured: its admission allows it (issue 3's defaults are 20/s).
+  writeFileSync(join(home, 'config.json'), JSON.stringify({ sip: { host: '127.0.0.1', maxNewSessionsPerSecondPerSource: Math.max(20, rate * 2), maxNewSessionBurstPerSource: Math.max(40, rate * 2) }, rtp: { host: '127.0.0.1' }, recording: { mediaTimeoutSec: 300 } }));
   const cs = spawn(join(ROOT, 'bin/callseal'), ['start'], {
     env: { ...process.env, ...(process.env['BENCH_PROFILE'] ? { NODE_OPTIONS: '--cpu-prof --cpu-prof-dir=/tmp/prof' } : {}), CALLSEAL_HOME: home, CALLSEAL_CONFIG: join(home, 'config.json'), CALLSEAL_SIP_PORT: String(sipPort), CALLSEAL_HTTP_PORT: String(httpPort), CALLSEAL_RTP_PORTS: `${rtpMin}-${rtpMax}`, CALLSEAL_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
