@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   CS_PLAYBACK_CODEC: 'A recording cannot be played in the browser: only G.711, mono G.722, mono G.729 and Opus recordings are decoded; download the original.',
   CS_PLAYBACK_DECODER: 'A recording cannot be decoded for the browser: its codec needs ffmpeg, which is not installed or failed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
+  CS_SHUTDOWN_FAILED: 'One or more steps of shutdown, or of the clean-up after a failed start, failed: every other step still ran, and the error names each failed step.',
   CS_STORE_SCHEMA_NEWER: 'The database was migrated by a newer callseal than this one (its schema version is above the last migration known here); callseal refuses to start rather than use tables it does not know.',
   CS_STORE_CHAIN_HEAD_MOVED: 'A sealed recording was to be logged at a chain position the database head does not allow (the head moved: a second writer): the row is not inserted and the recording stays in the spool.',
   CS_RECORDING_IO: 'A recording file could not be written.',
