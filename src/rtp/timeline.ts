@@ -6,9 +6,26 @@
  *
  * Rules:
  * - Position of a packet = anchor position + (RTP timestamp - anchor timestamp). The anchor is set
- *   from the wall clock at the first packet, at every SSRC change, and whenever the timestamp
- *   position drifts from the wall clock by more than `maxDriftMs` (hold without timestamps, an SRC
- *   that restarts its clock). Re-anchoring never moves backwards over what is written.
+ *   from the wall clock at the first packet and at every SSRC change. Re-anchoring never moves
+ *   backwards over what is written.
+ * - Drift (timestamp position minus wall-clock position at processing) beyond `maxDriftMs`:
+ *   - ahead of the wall clock, or behind what is already written by more than the reorder window
+ *     (timestamps gone back): a restarted clock or a hostile sender; re-anchor to the wall clock at once.
+ *   - behind the wall clock, at or after what is written: the timeline has had nothing to write for
+ *     more than `maxDriftMs`, either because the SRC paused (hold without timestamp advance) or
+ *     because the worker was stalled and now reads the backlog from the socket buffer. Only the pace
+ *     that follows tells them apart, so packets are still placed by timestamp and the pace is
+ *     measured from the first packet that fell behind. A backlog arrives faster than real time and
+ *     the drift shrinks; after a pause packets come at real-time pace and the drift stays. The first
+ *     verdict comes after `PACE_SPAN_MS` of media (or of wall clock, if little media came), and the
+ *     packets from the one that fell behind wait in the reorder window for it. Real time (the wall
+ *     clock advanced by more than `CATCH_UP_WALL_SHARE` of the media): those packets move to the wall
+ *     clock, anchored at the arrival of the first of them, so the pause becomes silence. Catch-up:
+ *     they are written where their timestamps say, and the verdict is taken again on every packet,
+ *     from the same first packet, until the drift is back within `maxDriftMs` (the backlog is read)
+ *     or the pace shows real time (then the stream re-anchors at that packet). A catch-up misjudged
+ *     as real time would lose the rest of the backlog to the wall-clock bound; a pause misjudged as
+ *     catch-up only places some audio early until the next verdict, so the rule leans to catch-up.
  * - Packets wait in a small reorder window (`reorderMs`); a packet whose place was already
  *   written is late and counted, not written. Duplicates are counted and dropped.
  * - Gaps (loss, silence suppression, hold) become codec silence.
@@ -22,6 +39,9 @@
  *   reused, and at most `MAX_PENDING` packets wait in the reorder window.
  */
 import { seqDelta, tsDelta } from './packet.ts';
+import { emptyStats, type StreamStats } from './stats.ts';
+
+export { emptyStats, type StreamStats } from './stats.ts';
 
 /** One append to the leg's audio file. */
 export type TimelineWrite =
@@ -29,41 +49,6 @@ export type TimelineWrite =
   | { readonly kind: 'silence'; readonly count: number }
   /** Cut the file back to `length` bytes: audio that ran ahead past the end of the call. */
   | { readonly kind: 'truncate'; readonly length: number };
-
-/** Packet statistics of one stream (B9): the evidence of completeness. */
-export interface StreamStats {
-  /** Packets the sequence numbers say were sent (RFC 3550 appendix A.3), summed over SSRCs. */
-  expected: number;
-  received: number;
-  lost: number;
-  late: number;
-  duplicated: number;
-  malformed: number;
-  authFailures: number;
-  /** Packets of other payload types (telephone-event, comfort noise, unexpected codecs). */
-  otherPayload: number;
-  ssrcChanges: number;
-  reanchors: number;
-  /** Packets from a source address other than the negotiated one: counted, never written (invariant 4). */
-  foreignSource: number;
-  /** Packets whose payload is longer than the codec allows for one packet: counted, never written. */
-  oversized: number;
-  /** Audio bytes not written because they would have run past the wall clock. */
-  clippedBytes: number;
-  /** Bytes of silence inserted for gaps. */
-  silenceBytes: number;
-  audioBytes: number;
-  firstPacketAtMs: number | undefined;
-  lastPacketAtMs: number | undefined;
-}
-
-/** A new, zeroed statistics record. */
-export function emptyStats(): StreamStats {
-  return {
-    expected: 0, received: 0, lost: 0, late: 0, duplicated: 0, malformed: 0, authFailures: 0, otherPayload: 0,
-    ssrcChanges: 0, reanchors: 0, foreignSource: 0, oversized: 0, clippedBytes: 0, silenceBytes: 0, audioBytes: 0, firstPacketAtMs: undefined, lastPacketAtMs: undefined,
-  };
-}
 
 /** Options of {@link Timeline}. */
 export interface TimelineOptions {
@@ -85,7 +70,8 @@ export interface TimelineOptions {
 }
 
 interface Pending {
-  readonly pos: number;
+  /** Moves forward when a pause is found (see {@link Behind}). */
+  pos: number;
   readonly seq: number;
   readonly arrivalMs: number;
   readonly payload: Buffer;
@@ -101,6 +87,26 @@ interface SsrcState {
   extHighestSeq: number;
   received: number;
 }
+
+/** A stream whose timestamp position fell more than `maxDriftMs` behind the wall clock. */
+interface Behind {
+  /** Extended timestamp, position and arrival of the first packet that fell behind. */
+  readonly ts: number;
+  readonly pos: number;
+  readonly atMs: number;
+  /** Media seen since that packet, in ticks (highest timestamp minus `ts`). */
+  mediaTicks: number;
+  /** Until the first verdict, packets from `pos` on stay in the reorder window. */
+  holding: boolean;
+}
+
+/** Media (or wall clock) after which the pace of a stream behind the wall clock is first judged. */
+export const PACE_SPAN_MS = 200;
+/**
+ * A stream behind the wall clock is catching up while the wall clock advances by at most this share
+ * of its media (the media arrives at 1.11x real time or faster), and pausing otherwise.
+ */
+export const CATCH_UP_WALL_SHARE = 0.9;
 
 const SEEN_WINDOW = 1024;
 const SEEN_EMPTY = -2147483648;
@@ -121,10 +127,14 @@ export class Timeline {
   /** Extended sequence numbers seen recently, of the current SSRC only. */
   readonly #seen = new Int32Array(SEEN_WINDOW).fill(SEEN_EMPTY);
   readonly #maxPayloadBytes: number;
+  /** How far behind what is written a packet is late rather than a clock gone back: the reorder window. */
+  readonly #lateBytes: number;
+  #behind: Behind | undefined;
 
   constructor(options: TimelineOptions) {
     this.#opts = { reorderMs: 60, maxDriftMs: 1000, maxAheadMs: 200, maxPacketMs: 200, ...options };
     this.#maxPayloadBytes = Math.ceil((this.#opts.maxPacketMs * this.#opts.clockRateHz * this.#opts.bytesPerTick) / 1000);
+    this.#lateBytes = Math.ceil((this.#opts.reorderMs * this.#opts.clockRateHz * this.#opts.bytesPerTick) / 1000);
   }
 
   /** Per-SSRC records kept: one at most, however many SSRCs were seen (constant work per packet). */
@@ -156,6 +166,8 @@ export class Timeline {
     if (st?.ssrc !== packet.ssrc) {
       if (st) {
         stats.ssrcChanges++;
+        this.#judge(nowMs, true);
+        this.#behind = undefined;
         this.#retire(st);
         this.#release(Infinity, writes);
       }
@@ -182,13 +194,14 @@ export class Timeline {
     let pos = st.anchorPos + (st.extTs - st.anchorTs) * this.#opts.bytesPerTick;
     const wall = this.#wallPos(nowMs) * this.#opts.bytesPerTick;
     const drift = ((pos - wall) / this.#opts.bytesPerTick / this.#opts.clockRateHz) * 1000;
-    if (Math.abs(drift) > this.#opts.maxDriftMs) {
-      // Hold without timestamp advance, or a restarted clock: follow the wall clock again.
-      stats.reanchors++;
-      this.#release(Infinity, writes);
-      st.anchorTs = st.extTs;
-      st.anchorPos = Math.max(wall, this.#cursor);
-      pos = st.anchorPos;
+    if (drift > this.#opts.maxDriftMs || (drift < -this.#opts.maxDriftMs && pos < this.#cursor - this.#lateBytes)) {
+      // Timestamps ahead of the wall clock or gone back over the file: a restarted clock.
+      pos = this.#reanchor(st, wall, writes);
+    } else if (drift < -this.#opts.maxDriftMs) {
+      pos = this.#fellBehind(st, pos, wall, nowMs, writes);
+    } else {
+      // Within the drift again: a backlog has been read.
+      this.#behind = undefined;
     }
     if (packet.payload.length > this.#maxPayloadBytes) {
       // More audio than one packet can carry for this codec: not minutes of audio, a count.
@@ -199,6 +212,62 @@ export class Timeline {
     this.#insert({ pos, seq: extSeq, arrivalMs: nowMs, payload: packet.payload }, writes);
     this.#release(nowMs - this.#opts.reorderMs, writes);
     return writes;
+  }
+
+  /** Follows the wall clock again from this packet on; returns its position. */
+  #reanchor(st: SsrcState, wall: number, writes: TimelineWrite[]): number {
+    this.stats.reanchors++;
+    this.#behind = undefined;
+    this.#release(Infinity, writes);
+    st.anchorTs = st.extTs;
+    st.anchorPos = Math.max(wall, this.#cursor);
+    return st.anchorPos;
+  }
+
+  /** A packet more than `maxDriftMs` behind the wall clock and not behind the file: returns its position. */
+  #fellBehind(st: SsrcState, pos: number, wall: number, nowMs: number, writes: TimelineWrite[]): number {
+    const b = this.#behind;
+    if (!b) {
+      // Only a packet that extends the file starts a measurement; one whose place is written is late.
+      if (pos >= this.#cursor) this.#behind = { ts: st.extTs, pos, atMs: nowMs, mediaTicks: 0, holding: true };
+      return pos;
+    }
+    b.mediaTicks = Math.max(b.mediaTicks, st.extTs - b.ts);
+    if (b.holding) {
+      const shift = this.#judge(nowMs, false);
+      return pos >= b.pos ? pos + shift : pos;
+    }
+    // After a first verdict of catch-up, judged again on every packet from the same first packet.
+    return this.#realTime(b, nowMs) ? this.#reanchor(st, wall, writes) : pos;
+  }
+
+  /** True when the wall clock advanced by more than {@link CATCH_UP_WALL_SHARE} of the media since `b` fell behind. */
+  #realTime(b: Behind, nowMs: number): boolean {
+    return nowMs - b.atMs > (CATCH_UP_WALL_SHARE * b.mediaTicks * 1000) / this.#opts.clockRateHz;
+  }
+
+  /**
+   * The first verdict on a stream behind the wall clock, once there is enough media or wall clock
+   * to judge (or at once when `force`). Real time: the held packets move to the wall clock, anchored
+   * at the arrival of the first of them. Returns how far they moved (0 for catch-up or no verdict).
+   */
+  #judge(nowMs: number, force: boolean): number {
+    const b = this.#behind;
+    const st = this.#ssrc;
+    if (!b?.holding || !st) return 0;
+    const mediaMs = (b.mediaTicks * 1000) / this.#opts.clockRateHz;
+    if (!force && mediaMs < PACE_SPAN_MS && nowMs - b.atMs < PACE_SPAN_MS) return 0;
+    if (!this.#realTime(b, nowMs)) {
+      b.holding = false;
+      return 0;
+    }
+    this.#behind = undefined;
+    this.stats.reanchors++;
+    // Positive: the first held packet was more than maxDriftMs behind its arrival.
+    const shift = this.#wallPos(b.atMs) * this.#opts.bytesPerTick - b.pos;
+    for (const p of this.#pending) if (p.pos >= b.pos) p.pos += shift;
+    st.anchorPos += shift;
+    return shift;
   }
 
   #newSsrc(packet: { readonly ssrc: number; readonly sequenceNumber: number; readonly timestamp: number }, nowMs: number): SsrcState {
@@ -233,11 +302,15 @@ export class Timeline {
     list.splice(i, 0, p);
   }
 
-  /** Releases pending packets that arrived before `beforeMs` (and everything before them in order). */
+  /**
+   * Releases pending packets that arrived before `beforeMs` (and everything before them in order),
+   * except those waiting for the first verdict on a stream behind the wall clock.
+   */
   #release(beforeMs: number, writes: TimelineWrite[]): void {
     const list = this.#pending;
+    const heldFrom = this.#behind?.holding ? this.#behind.pos : Infinity;
     let lastIndex = -1;
-    for (let i = 0; i < list.length; i++) if ((list[i]?.arrivalMs ?? 0) <= beforeMs) lastIndex = i;
+    for (let i = 0; i < list.length && (list[i]?.pos ?? 0) < heldFrom; i++) if ((list[i]?.arrivalMs ?? 0) <= beforeMs) lastIndex = i;
     if (lastIndex < 0) return;
     for (const p of list.splice(0, lastIndex + 1)) this.#write(p, writes);
   }
@@ -276,6 +349,7 @@ export class Timeline {
   /** Releases packets that waited longer than the reorder window; call from a periodic timer. */
   drain(nowMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
+    this.#judge(nowMs, false);
     this.#release(nowMs - this.#opts.reorderMs, writes);
     return writes;
   }
@@ -286,6 +360,8 @@ export class Timeline {
    */
   finish(endMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
+    this.#judge(endMs, true);
+    this.#behind = undefined;
     this.#release(Infinity, writes);
     const end = this.#wallPos(endMs) * this.#opts.bytesPerTick;
     if (end < this.#cursor) {
