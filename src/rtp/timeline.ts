@@ -11,21 +11,25 @@
  * - Drift (timestamp position minus wall-clock position at processing) beyond `maxDriftMs`:
  *   - ahead of the wall clock, or behind what is already written by more than the reorder window
  *     (timestamps gone back): a restarted clock or a hostile sender; re-anchor to the wall clock at once.
- *   - behind the wall clock, at or after what is written: the timeline has had nothing to write for
- *     more than `maxDriftMs`, either because the SRC paused (hold without timestamp advance) or
- *     because the worker was stalled and now reads the backlog from the socket buffer. Only the pace
- *     that follows tells them apart, so packets are still placed by timestamp and the pace is
- *     measured from the first packet that fell behind. A backlog arrives faster than real time and
- *     the drift shrinks; after a pause packets come at real-time pace and the drift stays. The first
- *     verdict comes after `PACE_SPAN_MS` of media (or of wall clock, if little media came), and the
- *     packets from the one that fell behind wait in the reorder window for it. Real time (the wall
- *     clock advanced by more than `CATCH_UP_WALL_SHARE` of the media): those packets move to the wall
- *     clock, anchored at the arrival of the first of them, so the pause becomes silence. Catch-up:
- *     they are written where their timestamps say, and the verdict is taken again on every packet,
- *     from the same first packet, until the drift is back within `maxDriftMs` (the backlog is read)
- *     or the pace shows real time (then the stream re-anchors at that packet). A catch-up misjudged
- *     as real time would lose the rest of the backlog to the wall-clock bound; a pause misjudged as
- *     catch-up only places some audio early until the next verdict, so the rule leans to catch-up.
+ *   - behind the wall clock, at or after what is written: nothing was written for more than
+ *     `maxDriftMs`, because the SRC paused (hold without timestamp advance) or because the worker
+ *     was stalled and now reads the backlog from its socket buffer. Only what follows tells them
+ *     apart: a backlog arrives faster than real time and its lateness shrinks; after a pause packets
+ *     come at real-time pace and the lateness stays. So packets are still placed by timestamp
+ *     (which keeps them behind the clock), and from the first packet that fell behind the timeline
+ *     keeps the media seen and the least lateness seen (the packet processed closest to its time;
+ *     delays only ever add lateness, so the least is the truest). Catch-up: the least lateness has
+ *     shrunk by more than `CATCH_UP_SHARE` of the media; otherwise the pace is real time.
+ *     The first verdict comes after `PACE_SPAN_MS` of media; until then the packets from the one
+ *     that fell behind stay in the reorder window. Real time: they move forward by the least
+ *     lateness, so the pause becomes silence and none of them lies past its arrival. Catch-up: they
+ *     are written where their timestamps say, and the verdict is taken again on every packet until
+ *     the drift is back within `maxDriftMs` (the backlog is read) or the pace shows real time (the
+ *     stream re-anchors there, moved by the least lateness). No verdict comes from the clock alone
+ *     (after a stall the drain tick runs before the backlog is read): packets held for `maxDriftMs`
+ *     without enough media are written at their timestamps and judged on. A catch-up taken for real
+ *     time would lose the rest of its backlog to the wall-clock bound; a pause taken for catch-up
+ *     only places audio early until the next verdict, so the rule leans to catch-up.
  * - Packets wait in a small reorder window (`reorderMs`); a packet whose place was already
  *   written is late and counted, not written. Duplicates are counted and dropped.
  * - Gaps (loss, silence suppression, hold) become codec silence.
@@ -94,19 +98,23 @@ interface Behind {
   readonly ts: number;
   readonly pos: number;
   readonly atMs: number;
-  /** Media seen since that packet, in ticks (highest timestamp minus `ts`). */
+  /** How late that packet was: wall-clock position at processing minus timestamp position. */
+  readonly firstLate: number;
+  /** The least lateness seen since: the packet processed closest to its time. */
+  minLate: number;
+  /** Media seen since the first packet, in ticks (highest timestamp minus `ts`). */
   mediaTicks: number;
   /** Until the first verdict, packets from `pos` on stay in the reorder window. */
   holding: boolean;
 }
 
-/** Media (or wall clock) after which the pace of a stream behind the wall clock is first judged. */
+/** Media after which the pace of a stream behind the wall clock is first judged. */
 export const PACE_SPAN_MS = 200;
 /**
- * A stream behind the wall clock is catching up while the wall clock advances by at most this share
- * of its media (the media arrives at 1.11x real time or faster), and pausing otherwise.
+ * A stream behind the wall clock is catching up while its lateness has shrunk by more than this
+ * share of the media since it fell behind (the media arrives at 1.11x real time or faster).
  */
-export const CATCH_UP_WALL_SHARE = 0.9;
+export const CATCH_UP_SHARE = 0.1;
 
 const SEEN_WINDOW = 1024;
 const SEEN_EMPTY = -2147483648;
@@ -166,7 +174,7 @@ export class Timeline {
     if (st?.ssrc !== packet.ssrc) {
       if (st) {
         stats.ssrcChanges++;
-        this.#judge(nowMs, true);
+        this.#judge();
         this.#behind = undefined;
         this.#retire(st);
         this.#release(Infinity, writes);
@@ -214,13 +222,13 @@ export class Timeline {
     return writes;
   }
 
-  /** Follows the wall clock again from this packet on; returns its position. */
-  #reanchor(st: SsrcState, wall: number, writes: TimelineWrite[]): number {
+  /** Anchors the stream at `target` (or the end of the file) from this packet on; returns its position. */
+  #reanchor(st: SsrcState, target: number, writes: TimelineWrite[]): number {
     this.stats.reanchors++;
     this.#behind = undefined;
     this.#release(Infinity, writes);
     st.anchorTs = st.extTs;
-    st.anchorPos = Math.max(wall, this.#cursor);
+    st.anchorPos = Math.max(target, this.#cursor);
     return st.anchorPos;
   }
 
@@ -229,42 +237,42 @@ export class Timeline {
     const b = this.#behind;
     if (!b) {
       // Only a packet that extends the file starts a measurement; one whose place is written is late.
-      if (pos >= this.#cursor) this.#behind = { ts: st.extTs, pos, atMs: nowMs, mediaTicks: 0, holding: true };
+      if (pos >= this.#cursor) this.#behind = { ts: st.extTs, pos, atMs: nowMs, firstLate: wall - pos, minLate: wall - pos, mediaTicks: 0, holding: true };
       return pos;
     }
     b.mediaTicks = Math.max(b.mediaTicks, st.extTs - b.ts);
+    b.minLate = Math.min(b.minLate, wall - pos);
     if (b.holding) {
-      const shift = this.#judge(nowMs, false);
+      if (b.mediaTicks * 1000 < PACE_SPAN_MS * this.#opts.clockRateHz) return pos;
+      const shift = this.#judge();
       return pos >= b.pos ? pos + shift : pos;
     }
-    // After a first verdict of catch-up, judged again on every packet from the same first packet.
-    return this.#realTime(b, nowMs) ? this.#reanchor(st, wall, writes) : pos;
+    // After a first verdict of catch-up, judged again on every packet from the same first packet;
+    // real time re-anchors here, no later than the packet that came closest to its time allows.
+    return this.#realTime(b) ? this.#reanchor(st, pos + b.minLate, writes) : pos;
   }
 
-  /** True when the wall clock advanced by more than {@link CATCH_UP_WALL_SHARE} of the media since `b` fell behind. */
-  #realTime(b: Behind, nowMs: number): boolean {
-    return nowMs - b.atMs > (CATCH_UP_WALL_SHARE * b.mediaTicks * 1000) / this.#opts.clockRateHz;
+  /** True unless the lateness of `b` has shrunk by more than {@link CATCH_UP_SHARE} of its media. */
+  #realTime(b: Behind): boolean {
+    return b.firstLate - b.minLate <= CATCH_UP_SHARE * b.mediaTicks * this.#opts.bytesPerTick;
   }
 
   /**
-   * The first verdict on a stream behind the wall clock, once there is enough media or wall clock
-   * to judge (or at once when `force`). Real time: the held packets move to the wall clock, anchored
-   * at the arrival of the first of them. Returns how far they moved (0 for catch-up or no verdict).
+   * The first verdict on a stream behind the wall clock. Real time: the held packets move forward
+   * by the least lateness seen, so none lies past its arrival and the pause becomes silence.
+   * Returns how far they moved (0 for catch-up).
    */
-  #judge(nowMs: number, force: boolean): number {
+  #judge(): number {
     const b = this.#behind;
     const st = this.#ssrc;
     if (!b?.holding || !st) return 0;
-    const mediaMs = (b.mediaTicks * 1000) / this.#opts.clockRateHz;
-    if (!force && mediaMs < PACE_SPAN_MS && nowMs - b.atMs < PACE_SPAN_MS) return 0;
-    if (!this.#realTime(b, nowMs)) {
+    if (!this.#realTime(b)) {
       b.holding = false;
       return 0;
     }
     this.#behind = undefined;
     this.stats.reanchors++;
-    // Positive: the first held packet was more than maxDriftMs behind its arrival.
-    const shift = this.#wallPos(b.atMs) * this.#opts.bytesPerTick - b.pos;
+    const shift = b.minLate;
     for (const p of this.#pending) if (p.pos >= b.pos) p.pos += shift;
     st.anchorPos += shift;
     return shift;
@@ -349,7 +357,10 @@ export class Timeline {
   /** Releases packets that waited longer than the reorder window; call from a periodic timer. */
   drain(nowMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
-    this.#judge(nowMs, false);
+    const b = this.#behind;
+    // No verdict from the clock alone: after a stall this tick runs before the backlog is read.
+    // Packets held for a whole maxDriftMs without enough media are written where their timestamps say.
+    if (b?.holding && nowMs - b.atMs >= this.#opts.maxDriftMs) b.holding = false;
     this.#release(nowMs - this.#opts.reorderMs, writes);
     return writes;
   }
@@ -360,7 +371,7 @@ export class Timeline {
    */
   finish(endMs: number): TimelineWrite[] {
     const writes: TimelineWrite[] = [];
-    this.#judge(endMs, true);
+    this.#judge();
     this.#behind = undefined;
     this.#release(Infinity, writes);
     const end = this.#wallPos(endMs) * this.#opts.bytesPerTick;
