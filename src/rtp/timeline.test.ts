@@ -174,6 +174,17 @@ describe('Timeline under processing stalls and holds', () => {
     expect(misplaced).toEqual([]);
   });
 
+  it('anchors a stream whose first packets were read from a backlog on the packet read closest to its time', () => {
+    const t = newTimeline();
+    // The SRC starts at 500 ms; the worker is stalled until 1100 ms, then reads the 30 queued packets at once.
+    const atMs = Array.from({ length: 100 }, (_v, i) => Math.max(1100, 500 + 20 * i));
+    const out = feed(t, atMs, 2500, [500, 1100]);
+    expect(t.stats).toMatchObject({ received: 100, lost: 0, late: 0, clippedBytes: 0, reanchors: 0, audioBytes: 16_000, silenceBytes: 4000 });
+    // Packet 30, read at its time, shows where packet 0 belongs: 500 ms, not the 1100 ms it was read at.
+    expect(out.indexOf(0)).toBe(4000);
+    expect(out.length).toBe(20_000);
+  });
+
   it('inserts the 3 s of a real hold without timestamp advance, and audio after it follows the wall clock', () => {
     const t = newTimeline();
     // One second of audio, 3 s of hold, then the SRC resumes with the next timestamp, at real-time
@@ -204,6 +215,17 @@ describe('Timeline under processing stalls and holds', () => {
     expect(t.stats).toMatchObject({ reanchors: 1, late: 0, clippedBytes: 0, silenceBytes: 0, audioBytes: 250 * 160 });
     expect(out[24_000]).toBe(150);
     expect(out.length).toBe(40_000);
+  });
+
+  it('re-anchors a stream 500 ms ahead of the clock instead of clipping every packet', () => {
+    const t = newTimeline();
+    const out: number[] = [];
+    // One second on time, then the timestamps jump 500 ms ahead (between maxAheadMs and maxDriftMs).
+    for (let i = 0; i < 150; i++) render(t.push(pkt(i, 160 * i + (i >= 50 ? 4000 : 0)), START + 20 * i), out);
+    render(t.finish(START + 3000), out);
+    expect(t.stats).toMatchObject({ reanchors: 1, late: 0, clippedBytes: 0, silenceBytes: 0, audioBytes: 150 * 160 });
+    expect(out[8000]).toBe(50);
+    expect(out.length).toBe(24_000);
   });
 
   it.each([

@@ -6,30 +6,23 @@
  *
  * Rules:
  * - Position of a packet = anchor position + (RTP timestamp - anchor timestamp). The anchor is set
- *   from the wall clock at the first packet and at every SSRC change. Re-anchoring never moves
- *   backwards over what is written.
- * - Drift (timestamp position minus wall-clock position at processing) beyond `maxDriftMs`:
- *   - ahead of the wall clock, or behind what is already written by more than the reorder window
- *     (timestamps gone back): a restarted clock or a hostile sender; re-anchor to the wall clock at once.
- *   - behind the wall clock, at or after what is written: nothing was written for more than
- *     `maxDriftMs`, because the SRC paused (hold without timestamp advance) or because the worker
- *     was stalled and now reads the backlog from its socket buffer. Only what follows tells them
- *     apart: a backlog arrives faster than real time and its lateness shrinks; after a pause packets
- *     come at real-time pace and the lateness stays. So packets are still placed by timestamp
- *     (which keeps them behind the clock), and from the first packet that fell behind the timeline
- *     keeps the media seen and the least lateness seen (the packet processed closest to its time;
- *     delays only ever add lateness, so the least is the truest). Catch-up: the least lateness has
- *     shrunk by more than `CATCH_UP_SHARE` of the media; otherwise the pace is real time.
- *     The first verdict comes after `PACE_SPAN_MS` of media; until then the packets from the one
- *     that fell behind stay in the reorder window. Real time: they move forward by the least
- *     lateness, so the pause becomes silence and none of them lies past its arrival. Catch-up: they
- *     are written where their timestamps say, and the verdict is taken again on every packet until
- *     the drift is back within `maxDriftMs` (the backlog is read) or the pace shows real time (the
- *     stream re-anchors there, moved by the least lateness). No verdict comes from the clock alone
- *     (after a stall the drain tick runs before the backlog is read): packets held for `maxDriftMs`
- *     without enough media are written at their timestamps and judged on. A catch-up taken for real
- *     time would lose the rest of its backlog to the wall-clock bound; a pause taken for catch-up
- *     only places audio early until the next verdict, so the rule leans to catch-up.
+ *   from the wall clock at the first packet and at every SSRC change; until a packet of the SSRC is
+ *   written, one placed after its own arrival moves it earlier (the first was read from a backlog).
+ *   Re-anchoring never moves backwards over what is written.
+ * - Drift = timestamp position minus wall-clock position at processing. Re-anchor to the wall clock
+ *   at once when it exceeds `maxDriftMs` ahead, when a packet ahead would be clipped where the wall
+ *   clock or the end of the file leaves room (else a stream 200 ms to 1 s ahead loses every packet),
+ *   or when timestamps went back behind the file by more than the reorder window.
+ * - Behind by more than `maxDriftMs` but not behind the file: a pause (hold without timestamp
+ *   advance) or a worker stall whose backlog is now read. Packets stay placed by timestamp (behind
+ *   the clock, so safe); from the first packet behind, the media seen and the least lateness seen
+ *   (delays only add lateness) tell them apart: catch-up while the least lateness shrank by more
+ *   than `CATCH_UP_SHARE` of the media, real time otherwise. First verdict after `PACE_SPAN_MS` of
+ *   media, with the packets held until then; real time moves them forward by the least lateness
+ *   (the pause becomes silence). After catch-up, judged on every packet until the drift is within
+ *   `maxDriftMs` or real time re-anchors. No verdict from the clock alone (after a stall the drain
+ *   tick runs before the backlog is read). The rule leans to catch-up: taken for real time, a
+ *   backlog is lost to the wall-clock bound; a pause taken for catch-up only places audio early.
  * - Packets wait in a small reorder window (`reorderMs`); a packet whose place was already
  *   written is late and counted, not written. Duplicates are counted and dropped.
  * - Gaps (loss, silence suppression, hold) become codec silence.
@@ -37,8 +30,8 @@
  *   position of a packet's arrival plus `maxAheadMs`, whatever its SSRC, timestamp or size says,
  *   and `finish` cuts what ran ahead past the end. Audio beyond either bound is counted in
  *   `clippedBytes`, not kept; a payload longer than `maxPacketMs` of audio for the codec is
- *   counted as `oversized` and not written at all. So a sender that changes SSRC on every packet, jumps its timestamps or sends 65,000-byte payloads
- *   cannot make a file longer than its call.
+ *   counted as `oversized` and not written at all. So a sender that changes SSRC on every packet,
+ *   jumps its timestamps or sends 65,000-byte payloads cannot make a file longer than its call.
  * - Work per packet is constant: per-SSRC counts are kept as running sums, one sequence window is
  *   reused, and at most `MAX_PENDING` packets wait in the reorder window.
  */
@@ -90,15 +83,16 @@ interface SsrcState {
   baseSeq: number;
   extHighestSeq: number;
   received: number;
+  /** The file length when this SSRC began: while it is unchanged, nothing of the SSRC is written. */
+  readonly startCursor: number;
 }
 
 /** A stream whose timestamp position fell more than `maxDriftMs` behind the wall clock. */
 interface Behind {
-  /** Extended timestamp, position and arrival of the first packet that fell behind. */
+  /** Extended timestamp, position, arrival and lateness (wall-clock minus timestamp position) of the first packet behind. */
   readonly ts: number;
   readonly pos: number;
   readonly atMs: number;
-  /** How late that packet was: wall-clock position at processing minus timestamp position. */
   readonly firstLate: number;
   /** The least lateness seen since: the packet processed closest to its time. */
   minLate: number;
@@ -110,10 +104,7 @@ interface Behind {
 
 /** Media after which the pace of a stream behind the wall clock is first judged. */
 export const PACE_SPAN_MS = 200;
-/**
- * A stream behind the wall clock is catching up while its lateness has shrunk by more than this
- * share of the media since it fell behind (the media arrives at 1.11x real time or faster).
- */
+/** Catch-up: the least lateness shrank by more than this share of the media (1.11x real time). */
 export const CATCH_UP_SHARE = 0.1;
 
 const SEEN_WINDOW = 1024;
@@ -201,9 +192,13 @@ export class Timeline {
     st.lastTs = packet.timestamp;
     let pos = st.anchorPos + (st.extTs - st.anchorTs) * this.#opts.bytesPerTick;
     const wall = this.#wallPos(nowMs) * this.#opts.bytesPerTick;
+    if (pos > wall && this.#cursor === st.startCursor) pos -= this.#anchorEarlier(st, pos - wall);
     const drift = ((pos - wall) / this.#opts.bytesPerTick / this.#opts.clockRateHz) * 1000;
-    if (drift > this.#opts.maxDriftMs || (drift < -this.#opts.maxDriftMs && pos < this.#cursor - this.#lateBytes)) {
-      // Timestamps ahead of the wall clock or gone back over the file: a restarted clock.
+    const bytes = Math.min(packet.payload.length, this.#maxPayloadBytes);
+    const clipped = pos + bytes > this.#wallPos(nowMs + this.#opts.maxAheadMs) * this.#opts.bytesPerTick && Math.max(wall, this.#cursor) < pos;
+    if (drift > this.#opts.maxDriftMs || clipped || (drift < -this.#opts.maxDriftMs && pos < this.#cursor - this.#lateBytes)) {
+      // Timestamps ahead of the wall clock (or far enough to be clipped where there is room) or gone
+      // back over the file: a restarted clock.
       pos = this.#reanchor(st, wall, writes);
     } else if (drift < -this.#opts.maxDriftMs) {
       pos = this.#fellBehind(st, pos, wall, nowMs, writes);
@@ -220,6 +215,19 @@ export class Timeline {
     this.#insert({ pos, seq: extSeq, arrivalMs: nowMs, payload: packet.payload }, writes);
     this.#release(nowMs - this.#opts.reorderMs, writes);
     return writes;
+  }
+
+  /**
+   * A packet placed after its own arrival shows that the one that anchored the SSRC was delayed
+   * (read from a backlog as the stream began): while nothing of the SSRC is written, its packets
+   * move earlier by up to `by`, never over the file. Returns how far they moved.
+   */
+  #anchorEarlier(st: SsrcState, by: number): number {
+    const back = Math.min(by, (this.#pending[0]?.pos ?? st.anchorPos) - this.#cursor);
+    if (back <= 0) return 0;
+    for (const p of this.#pending) p.pos -= back;
+    st.anchorPos -= back;
+    return back;
   }
 
   /** Anchors the stream at `target` (or the end of the file) from this packet on; returns its position. */
@@ -283,7 +291,7 @@ export class Timeline {
     this.#seen.fill(SEEN_EMPTY);
     return {
       ssrc: packet.ssrc, anchorTs: packet.timestamp, anchorPos: pos, lastTs: packet.timestamp, extTs: packet.timestamp,
-      baseSeq: packet.sequenceNumber, extHighestSeq: packet.sequenceNumber, received: 0,
+      baseSeq: packet.sequenceNumber, extHighestSeq: packet.sequenceNumber, received: 0, startCursor: this.#cursor,
     };
   }
 
