@@ -67,7 +67,7 @@ export interface TimelineOptions {
 }
 
 interface Pending {
-  /** Moves forward when a pause is found (see {@link Behind}). */
+  /** Moves when the anchor is corrected: a pause found (see {@link Behind}), a delayed first packet. */
   pos: number;
   readonly seq: number;
   readonly arrivalMs: number;
