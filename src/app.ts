@@ -202,11 +202,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       ? { port: sipTls.port, certFile: sipTls.certFile, keyFile: sipTls.keyFile, clientCaFile: sipTls.clientCaFile, requireClientCert: sipTls.requireClientCert } : undefined,
   });
   const t1 = config.sip.t1Ms;
+  const sipAddress = advertisedAddress(config.sip.host, config.sip.advertisedAddress);
   const stack = new SipStack(transport, log, { t1, t2: Math.max(4000, t1), t4: 5000 }, {
-    allow, maxServerTransactions: config.sip.maxTransactions,
+    allow, maxServerTransactions: config.sip.maxTransactions, viaHost: sipAddress,
     ...(config.sip.maxTransactionsPerSource > 0 ? { maxServerTransactionsPerSource: config.sip.maxTransactionsPerSource } : {}),
   });
-  const sipAddress = advertisedAddress(config.sip.host, config.sip.advertisedAddress);
   let bound;
   try {
     bound = await transport.listen();
