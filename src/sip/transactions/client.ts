@@ -73,13 +73,15 @@ export class ClientTransaction implements TimerOwner {
     if (this.state !== 'trying' && this.state !== 'proceeding') return false;
     if (status < 200) {
       this.state = 'proceeding';
-    } else {
-      this.state = 'completed';
-      this.#ctx.disarm(this, 'E');
-      this.#ctx.disarm(this, 'F');
-      this.#after('K', this.#reliable ? 0 : this.#ctx.timers.t4, nowMs);
+      this.#ctx.emit({ kind: 'response', response, tx: this.id });
+      return false;
     }
+    this.state = 'completed';
+    this.#ctx.disarm(this, 'E');
+    this.#ctx.disarm(this, 'F');
+    // The response goes up before timer K can end the transaction (at once on reliable transports).
     this.#ctx.emit({ kind: 'response', response, tx: this.id });
+    this.#after('K', this.#reliable ? 0 : this.#ctx.timers.t4, nowMs);
     return false;
   }
 
