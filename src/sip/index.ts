@@ -12,3 +12,8 @@ export { TransactionCore, warningHeader, type TransactionCoreOptions, type Pendi
 export type { TransactionId, TxAction, TxOutput, TxStats } from './transactions/actions.ts';
 export { ackFor, cancelFor } from './transactions/client.ts';
 export { MAGIC_COOKIE, clientKey } from './transactions/keys.ts';
+export * from './dialog.ts';
+export * from './uas.ts';
+export * from './uac.ts';
+export * from './error-response.ts';
+export * from './uri.ts';

@@ -172,6 +172,11 @@ export class SipStack {
     return pending ? this.#serverRequest(pending.request, pending.remote, pending.tx) : undefined;
   }
 
+  /** Whether the INVITE transaction a CANCEL names exists, answered or not (RFC 3261 section 9.2: else 481). */
+  hasInviteFor(cancel: SipRequest): boolean {
+    return this.#core.hasInviteFor(cancel);
+  }
+
   /**
    * Sends a request as a client transaction (RFC 3261 section 17.1). Any Via of `request` is
    * replaced by callseal's own: a user agent's request carries exactly one.
@@ -213,11 +218,12 @@ export class SipStack {
   /**
    * Sends a request outside any transaction: the ACK for a 2xx (RFC 3261 section 13.2.2.4),
    * with callseal's Via and a fresh branch. Returns the request as sent; undefined when it
-   * cannot be serialized.
+   * cannot be serialized or the stack is closed.
    */
-  sendStateless(request: SipRequest, remote: Remote): SipRequest | undefined {
+  sendStateless(request: SipRequest, remote: Remote, options: { readonly again?: boolean } = {}): SipRequest | undefined {
     if (this.#closed) return undefined;
-    const sent = this.#withVia(request, remote.transport);
+    // `again` re-sends a request this method returned before, Via and all (an ACK for a retransmitted 2xx).
+    const sent = options.again === true ? request : this.#withVia(request, remote.transport);
     try {
       this.#wire.send(remote, serializeMessage(sent));
     } catch (err) {

@@ -161,6 +161,11 @@ export class TransactionCore {
     return { tx: t.id, request: t.request, remote: t.remote };
   }
 
+  /** Whether the INVITE server transaction a CANCEL names is still in the table (pending or answered). */
+  hasInviteFor(cancel: SipRequest): boolean {
+    return this.#server.has(inviteKeyOf(cancel));
+  }
+
   /** Fires every timer due at `nowMs`. */
   tick(nowMs: number): TxOutput {
     return this.#run(() => {
