@@ -83,7 +83,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   #remoteTarget: string;
   #state: 'confirmed' | 'terminated' = 'confirmed';
   /** callseal's 2xx to an INVITE waiting for its ACK. */
-  #ackWait: { readonly cseq: number; timer: TimerHandle; intervalMs: number; elapsedMs: number; readonly resend: () => void } | undefined;
+  #ackWait: { readonly cseq: number; timer: TimerHandle; intervalMs: number; readonly resend: () => void } | undefined;
   /** An INVITE transaction of this dialog without its final response, and who sent it. */
   #inviting: 'uac' | 'uas' | undefined;
   /** The last ACK callseal sent for a 2xx, re-sent when that 2xx comes again. */
@@ -312,11 +312,12 @@ export class Dialog extends TypedEmitter<DialogEvents> {
     const { t1, t2 } = this.#ctx.stack.timers;
     const reliable = this.#flow.transport !== 'UDP';
     const scheduler = this.#ctx.stack.scheduler;
-    const wait = { cseq, timer: { cancel: () => undefined } as TimerHandle, intervalMs: t1, elapsedMs: 0, resend };
+    const deadlineMs = scheduler.monoMs() + 64 * t1;
+    const wait = { cseq, timer: { cancel: () => undefined } as TimerHandle, intervalMs: t1, resend };
     const step = (): void => {
       if (this.#ackWait !== wait) return;
-      wait.elapsedMs += wait.intervalMs;
-      if (reliable || wait.elapsedMs >= 64 * t1) {
+      const nowMs = scheduler.monoMs();
+      if (nowMs >= deadlineMs) {
         this.#ackWait = undefined;
         this.#ctx.log.warn({ callId: this.callId, cseq }, 'no ACK for the 2xx; ending the dialog with BYE');
         this.request('BYE', { headers: [{ name: 'reason', value: 'SIP;cause=408;text="no ACK"' }] }).catch((err: unknown) => {
@@ -327,11 +328,10 @@ export class Dialog extends TypedEmitter<DialogEvents> {
       }
       wait.resend();
       wait.intervalMs = Math.min(wait.intervalMs * 2, t2);
-      wait.timer = scheduler.schedule(wait.intervalMs, step);
+      wait.timer = scheduler.schedule(Math.min(wait.intervalMs, deadlineMs - nowMs), step);
     };
     // On reliable transports nothing is retransmitted: one timer of 64*T1 waits for the ACK.
-    if (reliable) wait.intervalMs = 64 * t1;
-    wait.timer = scheduler.schedule(wait.intervalMs, step);
+    wait.timer = scheduler.schedule(reliable ? 64 * t1 : t1, step);
     this.#ackWait = wait;
   }
 
