@@ -35,7 +35,7 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
   }
 
   /** Number of listeners of `event`. */
-  listenerCount<K extends keyof E>(event: K): number {
+  listenerCount(event: keyof E): number {
     return this.#listeners.get(event)?.size ?? 0;
   }
 
