@@ -15,3 +15,5 @@ export * from './policy.ts';
 export * from './membership-log.ts';
 export * from './decisions.ts';
 export * from './key-rollovers.ts';
+export * from './outbox.ts';
+export * from './local-deleted.ts';

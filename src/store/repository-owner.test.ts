@@ -15,7 +15,6 @@ const ALLOWED = new Map([
   ['sqllog/sqllog.ts', 'the driver of an external SQLite recording log, not the embedded database'],
   ['sqllog/registry.ts', 'the sql_logs table (definitions of the external logs), not moved to store/ yet'],
   ['archive/registry.ts', 'the targets table (storage target settings), not moved to store/ yet'],
-  ['archive/outbox.ts', 'the outbox and local_deleted tables, moved to store/ next'],
 ]);
 
 function sourceFiles(dir: string): string[] {
