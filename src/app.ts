@@ -16,7 +16,7 @@ import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { advertisedAddress, type Config } from './config/index.ts';
 import { DEFAULT_ALLOW, SipStack, SipTransport, SourceAllowlist } from './sip/index.ts';
 import { MediaEngine } from './media/index.ts';
-import { RecordingStore, type FinishedRecording } from './recording/index.ts';
+import { Spool, type FinishedRecording } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
 import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
@@ -39,7 +39,7 @@ export interface App {
   readonly ports: { readonly sipUdp: number; readonly sipTcp: number | undefined; readonly sipTls: number | undefined; readonly http: number };
   readonly siprec: SiprecServer;
   readonly media: MediaEngine;
-  readonly store: RecordingStore;
+  readonly spool: Spool;
   readonly keys: KeyStore;
   readonly recovered: readonly SealedRecording[];
   close(): Promise<void>;
@@ -86,18 +86,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const id = await instanceId(config.home);
   const sealing = await openSealing(config, id, log);
   const { repo, keys } = sealing;
-  const store = new RecordingStore({
+  const spool = new Spool({
     home: config.home, directoryTemplate: config.recording.directoryTemplate, timeZone: config.recording.timeZone,
     instanceId: id, recorder: `callseal ${VERSION}`, log,
   });
   // The certificate and the stand-alone verifier travel with the recordings (E6).
-  await writeFile(join(store.recordingsRoot, 'callseal-cert.pem'), keys.certificatePem);
-  await writeFile(join(store.recordingsRoot, `callseal-cert-epoch${keys.epoch}.pem`), keys.certificatePem);
-  await copyFile(new URL('../tools/verify.sh', import.meta.url), join(store.recordingsRoot, 'verify.sh'));
+  await writeFile(join(spool.recordingsRoot, 'callseal-cert.pem'), keys.certificatePem);
+  await writeFile(join(spool.recordingsRoot, `callseal-cert-epoch${keys.epoch}.pem`), keys.certificatePem);
+  await copyFile(new URL('../tools/verify.sh', import.meta.url), join(spool.recordingsRoot, 'verify.sh'));
   // copyFile keeps the source's 0755 whatever the umask; the recordings tree is owner only.
-  await chmod(join(store.recordingsRoot, 'verify.sh'), 0o700);
+  await chmod(join(spool.recordingsRoot, 'verify.sh'), 0o700);
   // The rollover records travel with the recordings too (issue 6); the database holds the originals.
-  for (const r of new RolloverStore(sealing.db).list()) writeRollover(store.recordingsRoot, r);
+  for (const r of new RolloverStore(sealing.db).list()) writeRollover(spool.recordingsRoot, r);
   // This installation's keys, never certificates found in the tree (invariant 7).
   const epochKeys = [keys.publicKey, ...(await loadCertificates(installationCertificateFiles(config.home))).map((c) => c.key)];
   const sealer = new Sealer({ keys, repo, log });
@@ -129,7 +129,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     destination,
     recording: (recId) => {
       const r = repo.get(recId);
-      return r ? { id: recId, dir: join(store.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
+      return r ? { id: recId, dir: join(spool.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
     },
   });
   const alertSettings = new AlertSettings(sealing.db, box, config.alerts.smtp);
@@ -147,20 +147,20 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
   const sealAndComplete = async (finished: FinishedRecording): Promise<SealedRecording | undefined> => {
     if (repo.has(finished.facts.id)) {
-      await store.complete(finished.facts.id);
+      await spool.complete(finished.facts.id);
       return undefined;
     }
     const sealed = await sealer.seal(finished);
     // The copy jobs are durable before the spool goes: a crash here loses no archive job.
     outbox.enqueue(finished.facts.id, finished.facts.targetIds ?? []);
-    await store.complete(finished.facts.id);
+    await spool.complete(finished.facts.id);
     log.info({ recordingId: finished.facts.id, callId: finished.facts.callId, dir: finished.dir, base: finished.facts.baseName, chainSeq: sealed.chain.sequence, interrupted: finished.facts.interrupted, files: sealed.files }, 'recording finished');
     return sealed;
   };
 
   // Invariant 1: recordings left by a crash are finished and sealed before new calls are taken.
   const recovered: SealedRecording[] = [];
-  const left = (await store.recover()).sort((a, b) => a.facts.endMs - b.facts.endMs || a.facts.startMs - b.facts.startMs);
+  const left = (await spool.recover()).sort((a, b) => a.facts.endMs - b.facts.endMs || a.facts.startMs - b.facts.startMs);
   for (const f of left) {
     const s = await sealAndComplete(f);
     if (s) recovered.push(s);
@@ -170,8 +170,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   // password or an unreadable certificate stops start-up cleanly.
   const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
   // The audit head is anchored outside the database, in signed checkpoints (issue 7).
-  const audit = new AuditLog(sealing.db, { anchors: () => auditAnchors(store.recordingsRoot, epochKeys) });
-  const checkpoints = new Checkpointer({ recordingsRoot: store.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
+  const audit = new AuditLog(sealing.db, { anchors: () => auditAnchors(spool.recordingsRoot, epochKeys) });
+  const checkpoints = new Checkpointer({ recordingsRoot: spool.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   try {
     await firstAdmin(accounts, log);
@@ -216,7 +216,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     throw err;
   }
   const siprec = new SiprecServer({
-    stack, media, store, log, sipAddress, sipPort: bound.udp, sipTcpPort: bound.tcp, sipTlsPort: bound.tls,
+    stack, media, spool, log, sipAddress, sipPort: bound.udp, sipTcpPort: bound.tcp, sipTlsPort: bound.tls,
     minSessionExpiresSec: config.sip.minSessionExpiresSec,
     rtpHost: config.rtp.host, rtpAddress: advertisedAddress(config.rtp.host, config.rtp.advertisedAddress ?? config.sip.advertisedAddress),
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
@@ -225,14 +225,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       newSessionsPerSecondPerSource: config.sip.maxNewSessionsPerSecondPerSource, newSessionBurstPerSource: config.sip.maxNewSessionBurstPerSource,
       maxSessionsPerSource: config.sip.maxSessionsPerSource, maxSessions: config.sip.maxSessions,
     },
-    decide: (facts) => {
-      const d = policy.decide({
-        callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
-        diversions: facts.diversions, directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
-      }, facts.event);
-      const targetIds = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId)?.targetIds ?? [] : [];
-      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds };
-    },
+    decide: (facts, event) => policy.decide(facts, event),
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
   media.onLegFailed((legId, err) => { siprec.onLegFailed(legId, err); });
@@ -300,11 +293,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         return { ready: reasons.length === 0, reasons };
       },
       recordings: {
-        repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
-        certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
+        repo, recordingsRoot: spool.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
+        certificateFile: (epoch) => join(spool.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
       },
       ops: {
-        recordingsRoot: store.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
+        recordingsRoot: spool.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
         live: () => siprec.live(),
         onLiveChange: (listener) => {
           siprec.on('started', listener);
@@ -334,7 +327,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const checkDiskWarning = async (percent: number): Promise<void> => {
     if (percent < config.http.diskWarnPercent && !diskLow) {
       diskLow = true;
-      const text = `free disk space for recordings is ${percent.toFixed(1)} % (warning below ${config.http.diskWarnPercent} %): ${store.recordingsRoot}`;
+      const text = `free disk space for recordings is ${percent.toFixed(1)} % (warning below ${config.http.diskWarnPercent} %): ${spool.recordingsRoot}`;
       noteError(text);
       await alerts.send('disk space low', `${text}\n`);
     } else if (percent >= config.http.diskWarnPercent && diskLow) {
@@ -352,7 +345,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   let databaseBlock: string | undefined;
   let stoppedForDisk = false;
   const checkStorage = async (): Promise<void> => {
-    const fs = await statfs(store.recordingsRoot);
+    const fs = await statfs(spool.recordingsRoot);
     const freeMb = (fs.bavail * fs.bsize) / (1024 * 1024);
     storage.freeMb = Math.floor(freeMb);
     storage.checkedAtMs = Date.now();
@@ -377,7 +370,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     } else if (freeMb >= stopFreeMb) stoppedForDisk = false;
     if (problem !== undefined && storageBlock === undefined) {
       noteError(problem);
-      void alerts.send('new calls refused: storage', `${problem}\n\nNew recording sessions get 503 until this is resolved: ${store.recordingsRoot}\n`);
+      void alerts.send('new calls refused: storage', `${problem}\n\nNew recording sessions get 503 until this is resolved: ${spool.recordingsRoot}\n`);
     } else if (problem === undefined && storageBlock !== undefined) {
       void alerts.send('new calls taken again: storage', `storage is usable again (${freeMb.toFixed(0)} MiB free); new recording sessions are taken\n`);
     }
@@ -427,7 +420,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   log.info({
     instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
     sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
-    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
+    http: `http://${config.http.host}:${httpPort}`, recordings: spool.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
 
   const close = (): Promise<void> => {
@@ -435,7 +428,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log.info('shutting down: ending running recordings');
       clearInterval(diskTimer);
       // A recording waiting for disk space stays in the spool for the next start instead of blocking shutdown.
-      store.close();
+      spool.close();
       await siprec.close();
       await Promise.allSettled([...pending]);
       outbox.close();
@@ -455,7 +448,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   };
   return {
     config, instanceId: id, ports: { sipUdp: bound.udp, sipTcp: bound.tcp, sipTls: bound.tls, http: httpPort },
-    siprec, media, store, keys, recovered, close,
+    siprec, media, spool, keys, recovered, close,
   };
 }
 
