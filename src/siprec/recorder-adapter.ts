@@ -1,14 +1,28 @@
 /**
- * Between a SIPREC dialog and its Recorder: the parties and the policy's `CallFacts` from the
- * rs-metadata and the offer, the Recorder's `StreamSpec` from an offered stream, answered streams
- * from the Recorder's legs, and a re-INVITE plan carried out on the Recorder. No SIP messages.
+ * Between a SIPREC dialog and its Recorder, in the shape dialog events -> `CallFacts` ->
+ * `decide()` -> Recorder: the parties and the policy's facts from the rs-metadata and the offer,
+ * the Recorder's `StreamSpec` from an offered stream, the answered streams from the Recorder's
+ * legs, and what a re-INVITE or UPDATE does (metadata kept, the policy asked again, the recording
+ * started or stopped, the stream plan carried out). No SIP messages: the server answers.
  */
 import type { Logger } from '../common/log.ts';
-import type { CallFacts } from '../policy/index.ts';
+import type { CallFacts, Decision } from '../policy/index.ts';
 import type { CallParties, PartyInfo, Recorder, RecorderLeg, StreamSpec } from '../recording/index.ts';
-import { resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
+import { mergeMetadata, resolveParties, type Participant, type RecordingMetadata } from './metadata.ts';
 import { newLocalCrypto, type AnsweredStream, type OfferedStream } from './sdp.ts';
-import type { ReinvitePlan } from './reinvite-plan.ts';
+import { planReinvite, type ReinvitePlan } from './reinvite-plan.ts';
+import type { DialogUpdate } from './request.ts';
+
+/** The offer/answer state of a dialog that the recording depends on. */
+export interface DialogMedia {
+  /** The metadata as merged from every version so far. */
+  metadata: RecordingMetadata | undefined;
+  /** The latest offer. */
+  offer: OfferedStream[];
+}
+
+/** The policy as the server is given it. */
+export type DecideFn = (facts: CallFacts, event: 'new-session' | 'metadata-update') => Decision;
 
 /** Caller, callee and their stream labels from the metadata and the offer's audio labels. */
 export function partiesOf(metadata: RecordingMetadata | undefined, offer: readonly OfferedStream[]): CallParties {
@@ -53,6 +67,56 @@ export function answerOf(offer: OfferedStream, leg: RecorderLeg | undefined): An
 /** Each stream answered on the open leg of its label (an offerless re-INVITE offers them again). */
 export function answersFromLegs(offer: readonly OfferedStream[], legs: readonly RecorderLeg[]): AnsweredStream[] {
   return offer.map((o) => answerOf(o, legs.find((l) => l.label === o.label)));
+}
+
+/** Starts recording the streams of `offer`; returns them answered (refused ones with port 0). */
+export async function startRecording(recorder: Recorder, offer: readonly OfferedStream[], log: Logger): Promise<AnsweredStream[]> {
+  const specs = offer.map((o) => {
+    const spec = streamSpecOf(o);
+    if (!spec && o.port !== 0 && recorder.wants(o.label)) log.info({ callId: recorder.callId, label: o.label, reason: o.refused }, 'stream refused');
+    return spec;
+  });
+  const legs = await recorder.start(specs);
+  return offer.map((o, i) => answerOf(o, legs[i]));
+}
+
+/**
+ * Follows a re-INVITE or UPDATE: a metadata version is kept and the policy asked again (a transfer
+ * can bring a call into or out of scope), then the streams are planned against the open legs.
+ * Returns the streams to answer, or undefined for an answer without SDP.
+ */
+export async function followUpdate(recorder: Recorder, dialog: DialogMedia, update: DialogUpdate, decide: DecideFn, nowMs: number, log: Logger): Promise<AnsweredStream[] | undefined> {
+  const r = recorder;
+  const setOffer = (offer: OfferedStream[]): void => {
+    dialog.offer = offer;
+    r.setParties(partiesOf(dialog.metadata, offer));
+  };
+  if (update.metadata && update.metadataRaw) {
+    dialog.metadata = mergeMetadata(dialog.metadata, update.metadata);
+    r.setParties(partiesOf(dialog.metadata, dialog.offer));
+    await r.addMetadata(update.metadataRaw);
+    log.info({ callId: r.callId, version: r.metadataVersions, mode: update.metadata.dataMode }, 'recording metadata updated');
+    const before = r.decision;
+    r.setDecision(decide(callFactsOf(r.callId, dialog.metadata, r.parties, nowMs), 'metadata-update'));
+    if (before.record && !r.decision.record && r.recording) {
+      await r.stop(`no longer in scope after a metadata update: ${r.decision.reason}`);
+    } else if (!r.recording && r.decision.record && !r.stopped) {
+      setOffer(update.offer ?? dialog.offer);
+      return startRecording(r, dialog.offer, log);
+    }
+  }
+  if (!r.recording) {
+    // Not recording: every stream stays declined.
+    setOffer(update.offer ?? dialog.offer);
+    return dialog.offer.map(refusedAnswer);
+  }
+  let answered: AnsweredStream[] | undefined;
+  if (update.offer) {
+    answered = await applyPlan(r, planReinvite(r.legs(), update.offer, (label) => r.wants(label)), log);
+    setOffer(update.offer);
+  } else if (update.offerless) answered = answersFromLegs(dialog.offer, r.legs());
+  await r.saveState();
+  return answered;
 }
 
 /** Carries out a re-INVITE plan on the Recorder; returns the answered streams in the offer's order. */

@@ -8,22 +8,20 @@
  * decides from `CallFacts` (`recorder-adapter.ts`). Transactions live in `sip/`.
  */
 import type { Logger } from '../common/log.ts';
-import { systemClock, systemScheduler, type Clock, type Scheduler } from '../common/clock.ts';
+import { systemClock, systemScheduler, type Clock } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
   getHeader, getHeaders, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
-  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipResponse, type SipStack,
+  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipResponse,
 } from '../sip/index.ts';
-import type { MediaEngine } from '../media/index.ts';
-import type { CallFacts, Decision } from '../policy/index.ts';
-import { Recorder, type FinishedRecording, type LiveRecording, type Spool } from '../recording/index.ts';
-import { buildAnswer, codecLayoutNote, parseOffer, type OfferedStream } from './sdp.ts';
+import { Recorder, type LiveRecording } from '../recording/index.ts';
+import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
+import { IntakeGate, type IntakeBlock } from './intake.ts';
+import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { mergeMetadata, type RecordingMetadata } from './metadata.ts';
-import { ACCEPT, bodyParts, checkAccept, readMetadata, warning } from './request.ts';
-import { planReinvite } from './reinvite-plan.ts';
-import { answerOf, answersFromLegs, applyPlan, callFactsOf, partiesOf, refusedAnswer, streamSpecOf } from './recorder-adapter.ts';
+import { ACCEPT, BadExtensionError, errorHeaders, hostForUri, readBody, readInvite, readUpdate, SessionIntervalError, warning } from './request.ts';
+import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, type DialogMedia } from './recorder-adapter.ts';
 
 /**
  * Extensions callseal implements (RFC 3261 section 8.2.2.3): SIPREC and RFC 4028 session timers
@@ -32,61 +30,11 @@ import { answerOf, answersFromLegs, applyPlan, callFactsOf, partiesOf, refusedAn
 const SUPPORTED = ['siprec', 'timer'];
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 
-/** Options of {@link SiprecServer}. */
-export interface SiprecServerOptions {
-  readonly stack: SipStack;
-  readonly media: MediaEngine;
-  readonly spool: Spool;
-  readonly log: Logger;
-  /** Address and UDP port for Contact headers. */
-  readonly sipAddress: string;
-  readonly sipPort: number;
-  /** TCP and TLS ports for Contact headers of dialogs over them (TCP defaults to `sipPort`). */
-  readonly sipTcpPort?: number | undefined;
-  readonly sipTlsPort?: number | undefined;
-  /** The smallest session interval accepted (RFC 4028 Min-SE); smaller requests get 422. Default 90 s. */
-  readonly minSessionExpiresSec?: number | undefined;
-  /** Bind host and advertised address of RTP. */
-  readonly rtpHost: string;
-  readonly rtpAddress: string;
-  readonly channels: 'stereo' | 'separate';
-  readonly reorderMs: number;
-  readonly mediaTimeoutSec: number;
-  readonly answerDelayMs: number;
-  /** The policy (A1-A9): whether and how a call is recorded, asked at `new-session` and at each `metadata-update`. */
-  readonly decide: (facts: CallFacts, event: 'new-session' | 'metadata-update') => Decision;
-  /** Who may open how many sessions (issue 3); unlimited when omitted. */
-  readonly admission?: SessionAdmission | undefined;
-  /** Time and timers of the Recorders; the system's by default. */
-  readonly clock?: Clock | undefined;
-  readonly scheduler?: Scheduler | undefined;
-}
-
-/** Limits on opening recording sessions; refused INVITEs get 503 with Retry-After and leave nothing behind. */
-export interface SessionAdmission {
-  /** New sessions per second and source address (token bucket). */
-  readonly newSessionsPerSecondPerSource: number;
-  /** Bucket size: new sessions a source may open at once. */
-  readonly newSessionBurstPerSource: number;
-  /** Concurrent sessions per source address; 0 for no limit. */
-  readonly maxSessionsPerSource: number;
-  /** Concurrent sessions in total. */
-  readonly maxSessions: number;
-}
-
 /** Source addresses whose token buckets are kept; the least recently seen is forgotten first. */
 const MAX_RATE_SOURCES = 4096;
 
-/** Events of the server. */
-export interface SiprecServerEvents {
-  started: [LiveRecording];
-  recorded: [FinishedRecording];
-  failed: [{ readonly callId: string; readonly error: string }];
-  stoppedByDtmf: [{ readonly callId: string; readonly code: string; readonly role: string; readonly atMs: number }];
-}
-
-/** One dialog: SIP state and its Recorder. */
-interface Session {
+/** One dialog: SIP state (with the offer/answer state the recording depends on) and its Recorder. */
+interface Session extends DialogMedia {
   readonly callId: string;
   readonly remoteTag: string;
   readonly localTag: string;
@@ -98,8 +46,6 @@ interface Session {
   readonly recorder: Recorder;
   /** `o=` session id of every answer in the dialog (RFC 3264 section 8: it stays, the version grows). */
   readonly sdpSession: string;
-  metadata: RecordingMetadata | undefined;
-  offer: OfferedStream[];
   answerVersion: number;
   localCSeq: number;
   state: 'starting' | 'answered' | 'confirmed' | 'ending' | 'ended';
@@ -120,8 +66,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #rate: RateLimiter | undefined;
   readonly #refusals = new RefusalLog();
   #closed = false;
-  /** Why new sessions are refused (storage below its floor, database unwritable); undefined when they are taken. */
-  #intakeBlock: { readonly code: 'CS_STORAGE_LOW' | 'CS_DATABASE_UNWRITABLE'; readonly text: string } | undefined;
+  readonly #intake: IntakeGate;
   /**
    * Counters for health and tests: `rateLimited` INVITEs over a source's rate, `overCapacity`
    * INVITEs beyond `maxSessions` or `maxSessionsPerSource` (both answered 503), `quirks` SRC quirks accepted (docs/siprec.md).
@@ -133,6 +78,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.#o = options;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#intake = new IntakeGate(options.log);
     const a = options.admission;
     this.#rate = a ? new RateLimiter({ perSecond: a.newSessionsPerSecondPerSource, burst: a.newSessionBurstPerSource, maxKeys: MAX_RATE_SOURCES }) : undefined;
     this.onListenerError((err, event) => {
@@ -294,35 +240,23 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     if (this.#closed) throw new SipError('CS_STATE_CLOSED', 503, 'Service Unavailable', 'shutting down');
     const msg = req.message;
     const callId = getHeader(msg, 'call-id') ?? '';
-    const acceptQuirks = checkAccept(msg);
-    const parts = bodyParts(msg);
-    this.#noteQuirks(callId, [...acceptQuirks, ...parts.quirks]);
-    const contact = getHeader(msg, 'contact') ?? '';
-    const isSiprec = getHeaders(msg, 'require').some((r) => /^siprec$/i.test(r.trim())) || /[;\s]\+?sip\.src\b|;\s*src\b/i.test(contact) || parts.metadata !== undefined;
-    if (!isSiprec) throw new SipError('CS_SIPREC_NOT_SIPREC', 488, 'Not Acceptable Here', 'not a SIPREC recording session (no Require: siprec, +sip.src or metadata)');
-    if (!parts.sdp) throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', 'INVITE without an SDP offer is not supported');
-    const offer = parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo' });
-    const layoutNote = codecLayoutNote(offer);
+    const { parts, quirks } = readBody(msg);
+    this.#noteQuirks(callId, quirks);
+    const { offer, layoutNote, metadata } = readInvite(msg, parts, this.#o.channels === 'stereo');
     if (layoutNote) this.#log.warn({ callId, note: layoutNote }, 'streams recorded in different codecs');
-    if (offer.every((s) => s.refused !== undefined)) {
-      throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', `no recordable stream: ${offer.map((s) => s.refused).join('; ')}`);
-    }
-    const metadata = readMetadata(parts.metadata);
     // Invariant 3: a session that could not be kept (storage below its floor, database unwritable)
     // is refused visibly before any port or file exists, so the SRC can use another recorder.
-    const block = this.#intakeBlock;
-    if (block) {
+    if (this.#intake.refuse(req, callId, Date.now())) {
       this.stats.refused++;
       this.stats.refusedByStorage++;
-      if (this.#refusals.shouldLog(block.code, Date.now()) !== undefined) this.#log.warn({ callId, code: block.code, reason: block.text }, 'recording session refused: storage not usable');
-      req.respond(503, 'Service Unavailable', { headers: [{ name: 'retry-after', value: '30' }, ...warning(block.text)] });
-      this.safeEmit('failed', { callId, error: block.text });
+      this.safeEmit('failed', { callId, error: this.#intake.text ?? '' });
       return;
     }
     // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
     // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
     if (!this.#admit(req)) return;
     const from = parseNameAddr(getHeader(msg, 'from') ?? '');
+    const contact = getHeader(msg, 'contact') ?? '';
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
@@ -343,7 +277,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     try {
       // Not recorded: every stream is declined in the answer, so no audio ever reaches callseal;
       // the dialog stays, so a metadata update can still bring the call into scope.
-      const answered = recorder.decision.record ? await this.#startRecording(session, offer) : offer.map(refusedAnswer);
+      const answered = recorder.decision.record ? await startRecording(recorder, offer, this.#log) : offer.map(refusedAnswer);
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
       recorder.confirmAnswer();
@@ -381,28 +315,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
   }
 
-  /** Asks the policy again (a transfer can bring a call into or out of scope). */
-  #decide(session: Session): Decision {
-    const r = session.recorder;
-    return this.#o.decide(callFactsOf(session.callId, session.metadata, r.parties, this.#clock.nowMs()), 'metadata-update');
-  }
-
-  /** Starts a recording segment on the streams of `offer`; returns the answered streams. */
-  async #startRecording(session: Session, offer: readonly OfferedStream[]): Promise<ReturnType<typeof answerOf>[]> {
-    const specs = offer.map((o) => {
-      const spec = streamSpecOf(o);
-      if (!spec && o.port !== 0 && session.recorder.wants(o.label)) this.#log.info({ callId: session.callId, label: o.label, reason: o.refused }, 'stream refused');
-      return spec;
-    });
-    const legs = await session.recorder.start(specs);
-    return offer.map((o, i) => answerOf(o, legs[i]));
-  }
-
-  #setOffer(session: Session, offer: OfferedStream[]): void {
-    session.offer = offer;
-    session.recorder.setParties(partiesOf(session.metadata, offer));
-  }
-
   #enqueue(session: Session, task: () => Promise<void>): void {
     session.queue = session.queue.then(task).catch((err: unknown) => {
       this.#log.error({ callId: session.callId, err: errorMessage(err) }, 'session update failed');
@@ -418,60 +330,19 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
     const r = session.recorder;
     r.noteSipActivity();
-    let parts;
-    let update: RecordingMetadata | undefined;
-    let offer: OfferedStream[] | undefined;
+    let update;
     try {
-      const acceptQuirks = checkAccept(msg);
-      parts = bodyParts(msg);
-      this.#noteQuirks(session.callId, [...acceptQuirks, ...parts.quirks]);
-      update = readMetadata(parts.metadata);
-      // A stream keeps the codec its file is written in while the SRC still offers it.
-      const keep = new Map(r.legs().map((l) => [l.label, l.codec]));
-      offer = parts.sdp ? parseOffer(parts.sdp, { stereo: this.#o.channels === 'stereo', keep }) : undefined;
+      const { parts, quirks } = readBody(msg);
+      this.#noteQuirks(session.callId, quirks);
+      update = readUpdate(msg, parts, this.#o.channels === 'stereo', new Map(r.legs().map((l) => [l.label, l.codec])));
     } catch (err) {
       const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
       req.respond(e.status, e.reason, { headers: errorHeaders(e) });
       return;
     }
-    const answer = (streams: Parameters<typeof buildAnswer>[0]): void => {
-      session.answerVersion++;
-      this.#answer(session, req, buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion));
-    };
-    if (update && parts.metadata) {
-      session.metadata = mergeMetadata(session.metadata, update);
-      r.setParties(partiesOf(session.metadata, session.offer));
-      await r.addMetadata(parts.metadata);
-      this.#log.info({ callId: session.callId, version: r.metadataVersions, mode: update.dataMode }, 'recording metadata updated');
-      const before = r.decision;
-      r.setDecision(this.#decide(session));
-      if (before.record && !r.decision.record && r.recording) {
-        await r.stop(`no longer in scope after a metadata update: ${r.decision.reason}`);
-      } else if (!r.recording && r.decision.record && !r.stopped) {
-        const streams = offer ?? session.offer;
-        this.#setOffer(session, streams);
-        answer(await this.#startRecording(session, streams));
-        return;
-      }
-    }
-    if (!r.recording) {
-      // Not recording: every stream stays declined.
-      const streams = offer ?? session.offer;
-      this.#setOffer(session, streams);
-      answer(streams.map(refusedAnswer));
-      return;
-    }
-    if (!offer) {
-      // An offerless re-INVITE: offer the current streams again (RFC 3261 section 14.2).
-      if (msg.method === 'INVITE' && !parts.sdp) answer(answersFromLegs(session.offer, r.legs()));
-      else this.#answer(session, req, undefined);
-      await r.saveState();
-      return;
-    }
-    const answered = await applyPlan(r, planReinvite(r.legs(), offer, (label) => r.wants(label)), this.#log);
-    this.#setOffer(session, offer);
-    answer(answered);
-    await r.saveState();
+    const streams = await followUpdate(r, session, update, this.#o.decide, this.#clock.nowMs(), this.#log);
+    if (streams) session.answerVersion++;
+    this.#answer(session, req, streams ? buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion) : undefined);
   }
 
   /**
@@ -561,16 +432,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
    * Refuses new sessions (503 with Retry-After and Warning) while storage or the database cannot
    * take them; `undefined` takes them again. Running recordings are not touched.
    */
-  setIntake(block: { readonly code: 'CS_STORAGE_LOW' | 'CS_DATABASE_UNWRITABLE'; readonly text: string } | undefined): void {
-    if (block?.text === this.#intakeBlock?.text) return;
-    if (block) this.#log.error({ code: block.code, reason: block.text }, 'new recording sessions are refused');
-    else if (this.#intakeBlock) this.#log.info({ was: this.#intakeBlock.text }, 'new recording sessions are taken again');
-    this.#intakeBlock = block;
+  setIntake(block: IntakeBlock | undefined): void {
+    this.#intake.set(block);
   }
 
   /** Whether new sessions are refused, and why. */
   get intakeBlock(): string | undefined {
-    return this.#intakeBlock?.text;
+    return this.#intake.text;
   }
 
   /**
@@ -700,36 +568,4 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 /** Whether a session is ending or ended (read again after a call that may end it). */
 function isEnding(session: Session): boolean {
   return session.state === 'ending' || session.state === 'ended';
-}
-
-/** 420 Bad Extension, listing the extensions in Unsupported (RFC 3261 section 8.2.2.3). */
-class BadExtensionError extends SipError {
-  readonly unsupported: readonly string[];
-  constructor(unsupported: readonly string[]) {
-    super('CS_SIPREC_NOT_SIPREC', 420, 'Bad Extension', `unsupported extension ${unsupported.join(', ')}`);
-    this.unsupported = unsupported;
-  }
-}
-
-/** 422 Session Interval Too Small, carrying callseal's Min-SE (RFC 4028 section 9). */
-class SessionIntervalError extends SipError {
-  readonly minSeSec: number;
-  constructor(requestedSec: number, minSeSec: number) {
-    super('CS_SIP_SESSION_INTERVAL', 422, 'Session Interval Too Small', `session interval ${requestedSec} s is below the minimum ${minSeSec} s`);
-    this.minSeSec = minSeSec;
-  }
-}
-
-function errorHeaders(err: SipError): SipHeader[] {
-  const extra: SipHeader[] = [];
-  if (err instanceof BadExtensionError) extra.push({ name: 'unsupported', value: err.unsupported.join(', ') });
-  if (err instanceof SessionIntervalError) extra.push({ name: 'min-se', value: String(err.minSeSec) });
-  // RFC 3261 section 21.4.13: a 415 lists what is accepted.
-  if (err.status === 415) extra.push({ name: 'accept', value: ACCEPT });
-  return warning(err.message, extra);
-}
-
-
-function hostForUri(address: string): string {
-  return address.includes(':') ? `[${address}]` : address;
 }
