@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   CS_STORE_SCHEMA_NEWER: 'The database was migrated by a newer callseal than this one (its schema version is above the last migration known here); callseal refuses to start rather than use tables it does not know.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
+  CS_RECORDING_STATE: 'A recording of a call was asked to start while one is running, or after a participant stopped it by DTMF (B6: a stopped recording is not restarted in that call).',
   CS_MEDIA_WORKER_FAILED: 'A media worker failed or exited while running: its recordings were ended (BYE with Reason to the SRC), their files kept and sealed with the failure as end-reason, and a new worker started.',
   CS_STORAGE_LOW: 'Free space on the recordings\' file system is below `recording.minFreeMb`: new sessions get 503 with Warning; below `recording.stopFreeMb` running recordings are ended and sealed.',
   CS_DATABASE_UNWRITABLE: 'The database cannot be written (read-only, full or failing): new sessions get 503 with Warning and `/healthz` answers 503.',

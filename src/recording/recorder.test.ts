@@ -200,7 +200,7 @@ describe('DTMF stop (B6)', () => {
     expect(r.recording).toBe(false);
     expect(r.stopped).toBe(true);
     // A start queued behind the stop is refused, and finds a new segment waiting.
-    await expect(r.start([stream('1')])).rejects.toThrow(InvalidStateError);
+    await expect(r.start([stream('1')])).rejects.toMatchObject({ code: 'CS_RECORDING_STATE' });
     expect(r.id).not.toBe(firstId);
   });
 

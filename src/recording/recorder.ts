@@ -138,7 +138,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
    */
   start(streams: readonly (StreamSpec | undefined)[]): Promise<(RecorderLeg | undefined)[]> {
     return this.#run(async () => {
-      if (this.#recording || this.#stopped) throw new InvalidStateError('CS_STATE_CLOSED', `[callId:${this.callId}] ${this.#stopped ? 'stopped by DTMF' : 'a segment is already recording'}`);
+      if (this.#recording || this.#stopped) throw new InvalidStateError('CS_RECORDING_STATE', `[callId:${this.callId}] ${this.#stopped ? 'stopped by DTMF' : 'a segment is already recording'}`);
       // A call that enters the scope mid-call is recorded from now, not from its INVITE.
       if (this.#answered) this.#segment = new Segment(this.#o.clock.nowMs(), this.#segmentOptions);
       const seg = this.#segment;
