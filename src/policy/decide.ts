@@ -5,6 +5,7 @@
  * so a decision costs a few map lookups however large the directory is.
  */
 import { RE2JS } from 're2js';
+import { describeRetention } from '../common/retention.ts';
 import { DEFAULT_CONTEXT, isFeatureCode, normalizeNumber, normalizePrefix, type NumberContext } from './numbers.ts';
 import type { Group, Policy, Setting, User } from './model.ts';
 
@@ -286,5 +287,6 @@ export function explainSetting(s: Setting, policy: Policy): string {
   const channels = { caller: 'caller only', callee: 'callee only', stereo: 'both parties in one stereo file', separate: 'both parties in separate files' }[s.channels];
   let text = `${parts.join(', ')}; ${channels}`;
   if (s.stopCode !== '') text += `; ${s.stopCode} stops the recording`;
+  if (s.retention !== 'keep') text += `; kept ${describeRetention(s.retention)}, then deleted`;
   return `${text}.`;
 }

@@ -74,6 +74,16 @@ export const scopeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('patterns'), patterns: z.array(pattern).min(1).max(1000) }).strict(),
 ]);
 
+/**
+ * How long the setting's recordings are kept (F6): calendar years and/or days from the start of the
+ * call, or `keep` (callseal never deletes them). WpHG §83(8) asks for 5 years, 7 on request.
+ */
+export const retentionSchema = z.union([
+  z.literal('keep'),
+  z.object({ years: z.number().int().min(1).max(100).optional(), days: z.number().int().min(1).max(36_500).optional() }).strict()
+    .refine((r) => r.years !== undefined || r.days !== undefined, 'give years or days, or "keep"'),
+]);
+
 /** A recording setting (A1-A8, B1, B6). */
 export const settingSchema = z.object({
   id,
@@ -92,6 +102,8 @@ export const settingSchema = z.object({
   /** Slots filled by later features. */
   announcementIds: z.array(id).max(20).default([]),
   targetIds: z.array(id).max(50).default([]),
+  /** F6: deletion after this period on every copy callseal manages; `keep` (the default) never deletes. */
+  retention: retentionSchema.default('keep'),
 }).strict();
 
 /** Internal number patterns: prefixes or `re:` expressions of numbers that belong to the company. */
@@ -111,6 +123,7 @@ export type User = z.infer<typeof userSchema>;
 export type Group = z.infer<typeof groupSchema>;
 export type ExceptionList = z.infer<typeof exceptionListSchema>;
 export type Setting = z.infer<typeof settingSchema>;
+export type RetentionSetting = z.infer<typeof retentionSchema>;
 export type Scope = z.infer<typeof scopeSchema>;
 export type Policy = z.infer<typeof policySchema>;
 
@@ -119,6 +132,6 @@ export const DEFAULT_POLICY: Policy = {
   users: [], groups: [], internalPatterns: [], exceptionLists: [],
   settings: [{
     id: 'record-all', name: 'Record all calls', enabled: true, scope: { kind: 'all' }, direction: 'both',
-    directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '', announcementIds: [], targetIds: [],
+    directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '', announcementIds: [], targetIds: [], retention: 'keep',
   }],
 };

@@ -8,3 +8,5 @@ export * from './sealer.ts';
 export * from './verify.ts';
 export * from './rollover.ts';
 export * from './checkpoint.ts';
+export * from './installation.ts';
+export * from './finisher.ts';

@@ -17,7 +17,7 @@ import {
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
 import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
-import { IntakeGate, type IntakeBlock } from './intake.ts';
+import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
 import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
 import { ACCEPT, BadExtensionError, errorHeaders, hostForUri, readBody, readInvite, readUpdate, SessionIntervalError, warning } from './request.ts';

@@ -6,3 +6,4 @@
  */
 export * from './db.ts';
 export * from './recordings.ts';
+export * from './meta.ts';
