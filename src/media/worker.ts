@@ -300,7 +300,10 @@ port?.on('message', (cmd: WorkerCommand) => {
       update(cmd.legId, cmd.change);
       break;
     case 'close':
-      close(cmd.legId, cmd.endMs);
+      // Datagrams the SRC sent before the request that ends the leg may still wait in the socket
+      // when the command arrives in the same turn of the event loop: closing at once would drop
+      // them. The check phase runs after this turn's socket reads.
+      setImmediate(() => { close(cmd.legId, cmd.endMs); });
       break;
     case 'stop':
       for (const id of [...legs.keys()]) close(id, Date.now());

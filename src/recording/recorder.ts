@@ -302,7 +302,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       if (ended) throw new InvalidStateError('CS_STATE_CLOSED', `[callId:${this.callId}] the recorder is closed`);
       return task();
     });
-    this.#queue = next.catch(() => undefined);
+    // The caller gets the task's failure; the queue only waits for it to settle, so one failed
+    // operation does not refuse the ones after it.
+    this.#queue = next.then(() => undefined, () => undefined);
     return next;
   }
 

@@ -246,7 +246,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     if (layoutNote) this.#log.warn({ callId, note: layoutNote }, 'streams recorded in different codecs');
     // Invariant 3: a session that could not be kept (storage below its floor, database unwritable)
     // is refused visibly before any port or file exists, so the SRC can use another recorder.
-    if (this.#intake.refuse(req, callId, Date.now())) {
+    if (this.#intake.refuse(req, callId, this.#clock.nowMs())) {
       this.stats.refused++;
       this.stats.refusedByStorage++;
       this.safeEmit('failed', { callId, error: this.#intake.text ?? '' });
