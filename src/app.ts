@@ -20,8 +20,8 @@ import { Teardown } from './common/teardown.ts';
 import { advertisedAddress, instanceId, readConfiguredFile, type Config } from './config/index.ts';
 import { DEFAULT_ALLOW, SipStack, SipTransport, SourceAllowlist } from './sip/index.ts';
 import { MediaEngine } from './media/index.ts';
-import { RecordingStore } from './recording/index.ts';
-import { SiprecServer, type SessionDecision, type SessionFacts } from './siprec/index.ts';
+import { Spool } from './recording/index.ts';
+import { SiprecServer } from './siprec/index.ts';
 import { MetaRepository } from './store/index.ts';
 import { Checkpointer, Finisher, KeyStore, Sealer, auditAnchors, installationKeys, openSealing, publishVerificationKit, type SealedRecording } from './seal/index.ts';
 import { PolicyEngine, PolicyStore } from './policy/index.ts';
@@ -44,7 +44,7 @@ export interface App {
   readonly ports: { readonly sipUdp: number; readonly sipTcp: number | undefined; readonly sipTls: number | undefined; readonly http: number };
   readonly siprec: SiprecServer;
   readonly media: MediaEngine;
-  readonly store: RecordingStore;
+  readonly spool: Spool;
   readonly keys: KeyStore;
   readonly recovered: readonly SealedRecording[];
   /**
@@ -52,18 +52,6 @@ export interface App {
    * when one fails; then it rejects with a `TeardownError` listing each failed step.
    */
   close(): Promise<void>;
-}
-
-/** The policy's decision for a recording session, in the terms of the SIPREC server. */
-function sessionDecider(policy: PolicyEngine): (facts: SessionFacts) => SessionDecision {
-  return (facts) => {
-    const d = policy.decide({
-      callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
-      diversions: facts.diversions, directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
-    }, facts.event);
-    const targetIds = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId)?.targetIds ?? [] : [];
-    return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds };
-  };
 }
 
 /**
@@ -91,11 +79,11 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const sealing = await openSealing(config, id, log);
   teardown.add('database', () => { sealing.close(); });
   const { db, repo, keys } = sealing;
-  const store = new RecordingStore({
+  const spool = new Spool({
     home: config.home, directoryTemplate: config.recording.directoryTemplate, timeZone: config.recording.timeZone,
     instanceId: id, recorder: `callseal ${VERSION}`, log,
   });
-  await publishVerificationKit(store.recordingsRoot, keys, db);
+  await publishVerificationKit(spool.recordingsRoot, keys, db);
   const epochKeys = await installationKeys(config.home, keys);
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(db, config.recording.channels);
@@ -110,7 +98,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     destination: destinationResolver({ targets, sqlLogs, recording: (recId) => repo.row(recId) }),
     recording: (recId) => {
       const r = repo.get(recId);
-      return r ? { id: recId, dir: join(store.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
+      return r ? { id: recId, dir: join(spool.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
     },
   });
   const alertSettings = new AlertSettings(db, box, config.alerts.smtp);
@@ -122,10 +110,10 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
 
   const finisher = new Finisher({
     seal: (f) => sealer.seal(f), isSealed: (recId) => repo.has(recId), enqueue: (recId, ids) => { outbox.enqueue(recId, ids); },
-    complete: (recId) => store.complete(recId), onError: (message) => { lastErrors.note(message); }, log,
+    complete: (recId) => spool.complete(recId), onError: (message) => { lastErrors.note(message); }, log,
   });
   // Invariant 1: recordings left by a crash are finished and sealed before new calls are taken.
-  const recovered = await finisher.recover(await store.recover());
+  const recovered = await finisher.recover(await spool.recover());
 
   // Accounts and the TLS files are checked before anything listens: a bad first admin password or
   // an unreadable certificate stops start-up cleanly.
@@ -135,8 +123,8 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   if (config.sip.tls.enabled && config.sip.tls.clientCaFile !== undefined) readConfiguredFile('sip.tls.clientCaFile', config.sip.tls.clientCaFile);
   // The audit head is anchored outside the database, in signed checkpoints (issue 7); the last one
   // is signed after every call has been sealed.
-  const audit = new AuditLog(db, { anchors: () => auditAnchors(store.recordingsRoot, epochKeys) });
-  const checkpoints = new Checkpointer({ recordingsRoot: store.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
+  const audit = new AuditLog(db, { anchors: () => auditAnchors(spool.recordingsRoot, epochKeys) });
+  const checkpoints = new Checkpointer({ recordingsRoot: spool.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   teardown.add('checkpoints', () => { checkpoints.close(); });
   checkpoints.start();
 
@@ -175,7 +163,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   // The seals of calls ended at shutdown are awaited after the sessions close, before SIP and media go.
   teardown.add('seals of ended calls', () => finisher.drain());
   const siprec = new SiprecServer({
-    stack, media, store, log, sipAddress: advertisedAddress(config.sip.host, config.sip.advertisedAddress), sipPort: bound.udp, sipTcpPort: bound.tcp, sipTlsPort: bound.tls,
+    stack, media, spool, log, sipAddress: advertisedAddress(config.sip.host, config.sip.advertisedAddress), sipPort: bound.udp, sipTcpPort: bound.tcp, sipTlsPort: bound.tls,
     minSessionExpiresSec: config.sip.minSessionExpiresSec,
     rtpHost: config.rtp.host, rtpAddress: advertisedAddress(config.rtp.host, config.rtp.advertisedAddress ?? config.sip.advertisedAddress),
     channels: config.recording.channels, reorderMs: config.rtp.reorderMs, mediaTimeoutSec: config.recording.mediaTimeoutSec,
@@ -184,12 +172,12 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
       newSessionsPerSecondPerSource: config.sip.maxNewSessionsPerSecondPerSource, newSessionBurstPerSource: config.sip.maxNewSessionBurstPerSource,
       maxSessionsPerSource: config.sip.maxSessionsPerSource, maxSessions: config.sip.maxSessions,
     },
-    decide: sessionDecider(policy),
+    decide: (facts, event) => policy.decide(facts, event),
   });
   teardown.add('SIPREC sessions', () => siprec.close());
   // Runs before the sessions close: a recording waiting for disk space stays in the spool for the
   // next start instead of blocking shutdown.
-  teardown.add('spool', () => { store.close(); });
+  teardown.add('spool', () => { spool.close(); });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });
   media.onLegFailed((legId, err) => { siprec.onLegFailed(legId, err); });
   // Invariant 3: a media worker that dies ends its calls visibly (BYE with Reason) and is replaced.
@@ -204,7 +192,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   // Invariant 3: storage and database are checked every recording.storageCheckMs (`health/intake.ts`).
   const meta = new MetaRepository(db);
   const intake = new IntakeMonitor({
-    recordingsRoot: store.recordingsRoot, probeFile: join(config.home, '.storage-probe'),
+    recordingsRoot: spool.recordingsRoot, probeFile: join(config.home, '.storage-probe'),
     minFreeMb: config.recording.minFreeMb, stopFreeMb: config.recording.stopFreeMb, diskWarnPercent: config.http.diskWarnPercent, checkMs: config.recording.storageCheckMs,
     probeDatabase: () => { meta.probeWrite(); }, endRecordings: (reason) => siprec.endRecordings(reason), setIntake: (block) => { siprec.setIntake(block); },
     alert: (subject, text) => alerts.send(subject, text), noteError: (message) => { lastErrors.note(message); }, log,
@@ -232,11 +220,11 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     }),
     ready: () => readiness({ started, closing: closing !== undefined, intakeBlock: siprec.intakeBlock, mediaWorkersRunning: media.health.running }),
     recordings: {
-      repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
-      certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
+      repo, recordingsRoot: spool.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
+      certificateFile: (epoch) => join(spool.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
     },
     ops: {
-      recordingsRoot: store.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
+      recordingsRoot: spool.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
       live: () => siprec.live(),
       onLiveChange: (listener) => {
         siprec.on('started', listener);
@@ -263,7 +251,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   log.info({
     instanceId: id, home: config.home, sipUdp: `${config.sip.host}:${bound.udp}`, sipTcp: bound.tcp !== undefined ? `${config.sip.host}:${bound.tcp}` : 'off',
     sipTls: bound.tls !== undefined ? `${config.sip.host}:${bound.tls}` : 'off', rtp: `${config.rtp.host}:${config.rtp.portMin}-${config.rtp.portMax}`,
-    http: `http://${config.http.host}:${httpPort}`, recordings: store.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
+    http: `http://${config.http.host}:${httpPort}`, recordings: spool.recordingsRoot, recovered: recovered.length, sealed: repo.count(),
   }, 'callseal listening');
 
   const close = (): Promise<void> => {
@@ -281,6 +269,6 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   };
   return {
     config, instanceId: id, ports: { sipUdp: bound.udp, sipTcp: bound.tcp, sipTls: bound.tls, http: httpPort },
-    siprec, media, store, keys, recovered, close,
+    siprec, media, spool, keys, recovered, close,
   };
 }

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   CS_STORE_CHAIN_HEAD_MOVED: 'A sealed recording was to be logged at a chain position the database head does not allow (the head moved: a second writer): the row is not inserted and the recording stays in the spool.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
+  CS_RECORDING_STATE: 'A recording of a call was asked to start while one is running, or after a participant stopped it by DTMF (B6: a stopped recording is not restarted in that call).',
   CS_MEDIA_WORKER_FAILED: 'A media worker failed or exited while running: its recordings were ended (BYE with Reason to the SRC), their files kept and sealed with the failure as end-reason, and a new worker started.',
   CS_MEDIA_WORKER_START: 'A media worker exited or failed before it came online: callseal does not start (a worker that failed while running is `CS_MEDIA_WORKER_FAILED`).',
   CS_MEDIA_TEST_CRASH: 'A media worker crashed on purpose after `CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS` packets; only the tests of worker failure set it.',

@@ -3,4 +3,7 @@
  */
 export * from './naming.ts';
 export * from './info.ts';
-export * from './store.ts';
+export * from './spool.ts';
+export * from './recorder-model.ts';
+export * from './recorder.ts';
+export * from './dtmf-stop.ts';

@@ -4,3 +4,5 @@
 export * from './metadata.ts';
 export * from './sdp.ts';
 export * from './server.ts';
+export type * from './server-options.ts';
+export * from './reinvite-plan.ts';

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { statfs } from 'node:fs/promises';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import type { LiveRecording } from '../siprec/index.ts';
+import type { LiveRecording } from '../recording/index.ts';
 import type { PolicyStore } from '../policy/index.ts';
 import type { Outbox, TargetRegistry } from '../archive/index.ts';
 import type { SqlLogRegistry } from '../sqllog/index.ts';

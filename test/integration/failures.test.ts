@@ -12,7 +12,7 @@
  * The tmpfs tests need root (mount); they are skipped otherwise.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, mkdtempSync, openSync, writeSync, readFileSync, rmSync, statSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, writeSync, readFileSync, rmSync, statfsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -187,10 +187,12 @@ describe.skipIf(!canMount)('free space below the disk floor (24 MiB tmpfs)', () 
     const b = await call(c, 3);
     // Leave about 8 MiB: below the floor, above the stop threshold.
     const filler = join(home, 'filler.bin');
+    // The filler only grows: rewriting it would free its space for a moment, and a storage check
+    // in that moment would take new sessions again.
     const fill = (leaveMb: number): void => {
       const fs = statfsSync(home);
-      const current = existsSync(filler) ? statSync(filler).size : 0;
-      writeFileSync(filler, Buffer.alloc(Math.max(0, current + fs.bavail * fs.bsize - leaveMb * 1024 * 1024)));
+      const more = fs.bavail * fs.bsize - leaveMb * 1024 * 1024;
+      if (more > 0) appendFileSync(filler, Buffer.alloc(more));
     };
     fill(8);
     await c.waitForLog((l) => l['msg'] === 'new recording sessions are refused');

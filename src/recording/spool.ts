@@ -73,8 +73,8 @@ export interface FinishedRecording {
   readonly infoFile: string;
 }
 
-/** Options of {@link RecordingStore}. */
-export interface RecordingStoreOptions {
+/** Options of {@link Spool}. */
+export interface SpoolOptions {
   readonly home: string;
   readonly directoryTemplate: string;
   readonly timeZone: string | undefined;
@@ -91,15 +91,18 @@ function isDiskFull(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** Spool and recordings folders. */
-export class RecordingStore {
+/**
+ * The spool, where a running recording's files live until it is finished, and the recordings
+ * folder it is finished into.
+ */
+export class Spool {
   readonly spoolRoot: string;
   readonly recordingsRoot: string;
-  readonly #o: RecordingStoreOptions;
+  readonly #o: SpoolOptions;
   #closed = false;
   readonly #waits = new Set<() => void>();
 
-  constructor(options: RecordingStoreOptions) {
+  constructor(options: SpoolOptions) {
     this.#o = options;
     this.spoolRoot = join(options.home, 'spool');
     this.recordingsRoot = join(options.home, 'recordings');
@@ -112,6 +115,7 @@ export class RecordingStore {
     return dir;
   }
 
+  /** Spool folder of a recording. */
   spoolDir(id: string): string {
     return join(this.spoolRoot, id);
   }
@@ -245,6 +249,11 @@ export class RecordingStore {
 
   /** Removes the spool of a recording once it is sealed. */
   async complete(id: string): Promise<void> {
+    await rm(this.spoolDir(id), { recursive: true, force: true });
+  }
+
+  /** Removes the spool of a recording that never recorded anything worth keeping (a cancelled call). */
+  async discard(id: string): Promise<void> {
     await rm(this.spoolDir(id), { recursive: true, force: true });
   }
 
