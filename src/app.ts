@@ -3,7 +3,7 @@
  * start-up and shutdown, and holds no logic of its own: opening the database and key store and the
  * verification kit are in `seal/installation.ts`, sealing and crash recovery in `seal/finisher.ts`,
  * the storage and database checks and what `/healthz` and `/readyz` say in `health/`, the outbox's
- * destinations in `sqllog/destination.ts`, the first admin and the API token in `web/`.
+ * destinations in `archive/sqllog/destination.ts`, the first admin and the API token in `web/`.
  *
  * Every resource is registered with the teardown as it is opened, so a start that fails midway
  * closes exactly what it had opened, in reverse order, and `close()` runs the same steps (each one
@@ -29,8 +29,7 @@ import { buildApi } from './web/api.ts';
 import { AccountStore, ensureFirstAdmin } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
 import { apiToken } from './web/token.ts';
-import { AlertSettings, Alerts, Outbox, TargetRegistry } from './archive/index.ts';
-import { SqlLogRegistry, destinationResolver } from './sqllog/index.ts';
+import { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry, destinationResolver } from './archive/index.ts';
 import { IntakeMonitor, RecentErrors, healthParts, healthReport, readiness } from './health/index.ts';
 import { SecretBox } from './common/secretbox.ts';
 

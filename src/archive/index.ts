@@ -1,5 +1,7 @@
 /**
- * Archive: the outbox, storage targets (local, SFTP, SMB) and e-mail alerts.
+ * Archive: the outbox and its destinations — storage targets (local, SFTP, SMB), which take a
+ * recording's files, and external SQL recording logs (`sqllog/`), which take one row — and e-mail
+ * alerts.
  */
 export * from './target.ts';
 export * from './local.ts';
@@ -8,3 +10,4 @@ export * from './smb.ts';
 export * from './registry.ts';
 export * from './outbox.ts';
 export * from './alerts.ts';
+export * from './sqllog/index.ts';

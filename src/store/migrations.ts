@@ -150,7 +150,7 @@ CREATE TABLE IF NOT EXISTS local_deleted (recording_id TEXT PRIMARY KEY, at_ms I
       config_enc TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL);`,
   },
   {
-    // The definitions of external SQL recording logs (G2), used by sqllog/registry.ts. The external
+    // The definitions of external SQL recording logs (G2), used by archive/sqllog/registry.ts. The external
     // databases' own recording-log table is created there, on the admin's request: it is not ours.
     version: 9,
     name: 'SQL log definitions',

@@ -12,8 +12,8 @@ const PREPARE = /\.prepare\s*\(/;
  * repository in `store/` (one per table).
  */
 const ALLOWED = new Map([
-  ['sqllog/sqllog.ts', 'the driver of an external SQLite recording log, not the embedded database'],
-  ['sqllog/registry.ts', 'the sql_logs table (definitions of the external logs), not moved to store/ yet'],
+  ['archive/sqllog/sqllog.ts', 'the driver of an external SQLite recording log, not the embedded database'],
+  ['archive/sqllog/registry.ts', 'the sql_logs table (definitions of the external logs), not moved to store/ yet'],
   ['archive/registry.ts', 'the targets table (storage target settings), not moved to store/ yet'],
 ]);
 

@@ -14,8 +14,8 @@ const BUILDER = /\.schema\s*\.\s*(?:create|alter)[A-Z]/;
  * the admin's own databases, and their table is created there on the admin's request.
  */
 const EXTERNAL = new Map([
-  ['sqllog/sqllog.ts', 'creates the recording-log table in an external SQL database'],
-  ['sqllog/mssql.test.ts', 'checks the compiled T-SQL of that external table'],
+  ['archive/sqllog/sqllog.ts', 'creates the recording-log table in an external SQL database'],
+  ['archive/sqllog/mssql.test.ts', 'checks the compiled T-SQL of that external table'],
 ]);
 
 function sourceFiles(dir: string): string[] {

@@ -20,7 +20,7 @@ import {
   type NumberContext, type Policy, type PolicyStore,
 } from '../policy/index.ts';
 import type { AlertSettings, Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
-import type { SqlLogRegistry } from '../sqllog/index.ts';
+import type { SqlLogRegistry } from '../archive/index.ts';
 import { ADMIN_ONLY, PUBLIC, registerAuth, type LoginThrottleOptions } from './auth.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';

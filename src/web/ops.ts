@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { LiveRecording } from '../recording/index.ts';
 import type { PolicyStore } from '../policy/index.ts';
 import type { Outbox, TargetRegistry } from '../archive/index.ts';
-import type { SqlLogRegistry } from '../sqllog/index.ts';
+import type { SqlLogRegistry } from '../archive/index.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
 import { ADMIN_ONLY, principal, type LoginThrottle } from './auth.ts';

@@ -12,7 +12,7 @@ import { AuditLog } from '../../src/web/audit.ts';
 import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
 import { PolicyStore } from '../../src/policy/index.ts';
 import { AlertSettings, Alerts, Outbox, TargetRegistry } from '../../src/archive/index.ts';
-import { SqlLogRegistry } from '../../src/sqllog/index.ts';
+import { SqlLogRegistry } from '../../src/archive/index.ts';
 import { SecretBox } from '../../src/common/secretbox.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { parseConfig } from '../../src/config/index.ts';

@@ -3,9 +3,10 @@
  * one row made from the recording log (G2). Which one an id names is decided here, so the outbox
  * knows neither registry.
  */
-import { CallsealError } from '../common/errors.ts';
-import type { Destination, Target } from '../archive/index.ts';
-import type { RecordingRow } from '../store/index.ts';
+import { CallsealError } from '../../common/errors.ts';
+import type { Destination } from '../outbox.ts';
+import type { Target } from '../target.ts';
+import type { RecordingRow } from '../../store/index.ts';
 import type { LogRow, SqlLog } from './sqllog.ts';
 
 /** The row an SQL log gets for a sealed recording. */

@@ -12,7 +12,7 @@ import { createPool } from 'mysql2';
 import * as tedious from 'tedious';
 import * as tarn from 'tarn';
 import { z } from 'zod';
-import { runTargetTest, TargetError, type TargetStage, type TargetTestResult } from '../archive/index.ts';
+import { runTargetTest, TargetError, type TargetStage, type TargetTestResult } from '../target.ts';
 
 const ident = z.string().min(1).max(64).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'letters, digits and _ only');
 

@@ -2,10 +2,10 @@
  * Named SQL recording logs (G2), stored with their credentials sealed (F5); never returned by the API.
  */
 import type { DatabaseSync } from 'node:sqlite';
-import { ConfigError } from '../common/errors.ts';
-import type { SecretBox } from '../common/secretbox.ts';
-import type { TargetTestResult } from '../archive/index.ts';
-import type { Logger } from '../common/log.ts';
+import { ConfigError } from '../../common/errors.ts';
+import type { SecretBox } from '../../common/secretbox.ts';
+import type { TargetTestResult } from '../target.ts';
+import type { Logger } from '../../common/log.ts';
 import { SqlLog, sqlLogSchema, type SqlLogDefinition } from './sqllog.ts';
 
 /** The stored SQL logs. */
