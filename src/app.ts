@@ -151,8 +151,9 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   });
   teardown.add('SIP transport', () => transport.close());
   const t1 = config.sip.t1Ms;
+  const sipAddress = advertisedAddress(config.sip.host, config.sip.advertisedAddress);
   const stack = new SipStack(transport, log, { t1, t2: Math.max(4000, t1), t4: 5000 }, {
-    allow, maxServerTransactions: config.sip.maxTransactions,
+    allow, maxServerTransactions: config.sip.maxTransactions, viaHost: sipAddress,
     ...(config.sip.maxTransactionsPerSource > 0 ? { maxServerTransactionsPerSource: config.sip.maxTransactionsPerSource } : {}),
   });
   teardown.add('SIP transactions', () => { stack.close(); });

@@ -9,7 +9,7 @@ import { instanceId, loadConfig, type Config } from './config/index.ts';
 import { startApp, VERSION } from './app.ts';
 import { auditAnchors, openSealing, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
 import { AuditLog } from './web/audit.ts';
-import { openDatabase } from './store/index.ts';
+import { ChainEpochRepository, openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
 import { join } from 'node:path';
 
@@ -99,8 +99,7 @@ async function verifyCommand(args: readonly string[]): Promise<number> {
     // The installation's own chain heads: the tree must reach each of them.
     const db = openDatabase(join(config().home, 'callseal.db'));
     try {
-      const rows = db.prepare('SELECT epoch, head_seq, head_base FROM chain_epochs').all() as { epoch: number; head_seq: number; head_base: string | null }[];
-      for (const r of rows) if (r.head_seq > 0) heads.push({ epoch: r.epoch, sequence: r.head_seq, ...(r.head_base ? { base: r.head_base } : {}) });
+      for (const h of new ChainEpochRepository(db).all()) if (h.seq > 0) heads.push({ epoch: h.epoch, sequence: h.seq, ...(h.base ? { base: h.base } : {}) });
       // The audit trail against the signed checkpoints of the tree (issue 7), with this installation's keys.
       const keys = (await loadCertificates(installationCertificateFiles(config().home))).map((c) => c.key);
       audit = new AuditLog(db, { anchors: () => auditAnchors(root, keys) }).verify();

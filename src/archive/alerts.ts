@@ -9,6 +9,7 @@ import { errorMessage } from '../common/errors.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SecretBox } from '../common/secretbox.ts';
 import { smtpSchema } from '../config/schema.ts';
+import { MetaRepository } from '../store/index.ts';
 import type { z } from 'zod';
 
 /** SMTP settings (as validated by the configuration schema). */
@@ -72,20 +73,20 @@ const SMTP_KEY = 'alerts.smtp';
  * database, and used instead of the configuration file's `alerts.smtp` until removed.
  */
 export class AlertSettings {
-  readonly #db: DatabaseSync;
+  readonly #meta: MetaRepository;
   readonly #box: SecretBox;
   readonly #fromFile: SmtpConfig | undefined;
 
   constructor(db: DatabaseSync, box: SecretBox, fromFile: SmtpConfig | undefined) {
-    this.#db = db;
+    this.#meta = new MetaRepository(db);
     this.#box = box;
     this.#fromFile = fromFile;
   }
 
   /** The settings in force and where they come from. */
   current(): { smtp: SmtpConfig | undefined; source: 'ui' | 'file' | 'none' } {
-    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(SMTP_KEY) as { value: string } | undefined;
-    if (row) return { smtp: smtpSchema.parse(this.#box.open(row.value)), source: 'ui' };
+    const stored = this.#meta.get(SMTP_KEY);
+    if (stored !== undefined) return { smtp: smtpSchema.parse(this.#box.open(stored)), source: 'ui' };
     return { smtp: this.#fromFile, source: this.#fromFile ? 'file' : 'none' };
   }
 
@@ -94,13 +95,13 @@ export class AlertSettings {
     const given = smtpSchema.parse(raw);
     const old = this.current().smtp;
     const smtp = given.password === undefined && old?.password !== undefined && given.user !== undefined ? { ...given, password: old.password } : given;
-    this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(SMTP_KEY, this.#box.seal(smtp));
+    this.#meta.set(SMTP_KEY, this.#box.seal(smtp));
     return smtp;
   }
 
   /** Removes the stored settings: the configuration file's apply again. */
   reset(): SmtpConfig | undefined {
-    this.#db.prepare('DELETE FROM meta WHERE key = ?').run(SMTP_KEY);
+    this.#meta.delete(SMTP_KEY);
     return this.#fromFile;
   }
 }

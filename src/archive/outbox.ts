@@ -14,6 +14,7 @@ import { TypedEmitter } from '../common/events.ts';
 import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
 import { batch, TargetError, type Target } from './target.ts';
+import { LocalDeletedRepository, OutboxRepository, type OutboxBacklog, type OutboxRow } from '../store/index.ts';
 
 /** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
 const BATCH_RECORDINGS = 20;
@@ -66,10 +67,7 @@ export interface OutboxOptions {
   readonly tickMs?: number;
 }
 
-interface Row {
-  recording_id: string; target_id: string; state: string; attempts: number; next_ms: number;
-  failing_since_ms: number | null; last_error: string | null; done_ms: number | null;
-}
+type Row = OutboxRow;
 
 function toJob(r: Row): OutboxJob {
   return {
@@ -81,7 +79,8 @@ function toJob(r: Row): OutboxJob {
 /** The durable copy queue. */
 export class Outbox extends TypedEmitter<OutboxEvents> {
   readonly #o: OutboxOptions;
-  readonly #db: DatabaseSync;
+  readonly #jobs: OutboxRepository;
+  readonly #localDeleted: LocalDeletedRepository;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   /** Targets currently in a failure streak (one alert per streak). */
@@ -90,31 +89,26 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
   constructor(options: OutboxOptions) {
     super();
     this.#o = options;
-    this.#db = options.db;
+    this.#jobs = new OutboxRepository(options.db);
+    this.#localDeleted = new LocalDeletedRepository(options.db);
     this.onListenerError((err, event) => { options.log.error({ err: errorMessage(err), event }, 'outbox listener failed'); });
-    const streaks = this.#db.prepare("SELECT target_id, MIN(failing_since_ms) AS since FROM outbox WHERE state = 'failing' GROUP BY target_id").all() as { target_id: string; since: number }[];
-    for (const s of streaks) this.#failing.set(s.target_id, s.since);
+    for (const s of this.#jobs.failingSince()) this.#failing.set(s.targetId, s.sinceMs);
   }
 
   /** Queues a recording for its targets (no targets: it stays local, F2). */
   enqueue(recordingId: string, targetIds: readonly string[], nowMs = Date.now()): void {
-    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms) VALUES (?, ?, 'pending', ?, ?)");
-    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs);
+    this.#jobs.enqueue(recordingId, targetIds, nowMs);
   }
 
   /** Jobs of a recording, or all unfinished jobs. */
   jobs(recordingId?: string): OutboxJob[] {
-    const rows = recordingId !== undefined
-      ? this.#db.prepare('SELECT * FROM outbox WHERE recording_id = ? ORDER BY target_id').all(recordingId)
-      : this.#db.prepare("SELECT * FROM outbox WHERE state != 'done' ORDER BY next_ms LIMIT 1000").all();
-    return (rows as unknown as Row[]).map(toJob);
+    const rows = recordingId !== undefined ? this.#jobs.forRecording(recordingId) : this.#jobs.unfinished();
+    return rows.map(toJob);
   }
 
   /** Backlog per target: pending and failing jobs, failing since. */
-  backlog(): { targetId: string; pending: number; failing: number; failingSinceMs: number | null; lastError: string | null }[] {
-    return (this.#db.prepare(`SELECT target_id, SUM(state = 'pending') AS pending, SUM(state = 'failing') AS failing,
-      MIN(failing_since_ms) AS since, MAX(last_error) AS err FROM outbox WHERE state != 'done' GROUP BY target_id`).all() as { target_id: string; pending: number; failing: number; since: number | null; err: string | null }[])
-      .map((r) => ({ targetId: r.target_id, pending: r.pending, failing: r.failing, failingSinceMs: r.since, lastError: r.err }));
+  backlog(): OutboxBacklog[] {
+    return this.#jobs.backlog();
   }
 
   /** Storage targets that hold a verified copy of a recording. */
@@ -156,7 +150,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
 
   /** Whether the local copy of a recording was deleted after archiving. */
   localDeleted(recordingId: string): boolean {
-    return this.#db.prepare('SELECT 1 FROM local_deleted WHERE recording_id = ?').get(recordingId) !== undefined;
+    return this.#localDeleted.has(recordingId);
   }
 
   /** Starts the runner. */
@@ -170,7 +164,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     if (this.#running) return;
     this.#running = true;
     try {
-      const due = this.#db.prepare("SELECT * FROM outbox WHERE state != 'done' AND next_ms <= ? ORDER BY next_ms LIMIT 200").all(nowMs) as unknown as Row[];
+      const due = this.#jobs.due(nowMs);
       const byTarget = new Map<string, Row[]>();
       for (const r of due) byTarget.set(r.target_id, [...(byTarget.get(r.target_id) ?? []), r]);
       await Promise.all([...byTarget.values()].map(async (rows) => {
@@ -197,7 +191,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
 
   /** Marks a job done, tells listeners, and deletes the local copy when every destination has it. */
   async #done(r: Row, rec: ArchivedRecording): Promise<void> {
-    this.#db.prepare("UPDATE outbox SET state = 'done', done_ms = ?, last_error = NULL, failing_since_ms = NULL, attempts = attempts + 1 WHERE recording_id = ? AND target_id = ?").run(Date.now(), r.recording_id, r.target_id);
+    this.#jobs.markDone(r.recording_id, r.target_id, Date.now());
     this.#o.log.info({ recordingId: r.recording_id, target: r.target_id }, 'recording archived and verified');
     this.safeEmit('copied', { recordingId: r.recording_id, targetId: r.target_id });
     const since = this.#failing.get(r.target_id);
@@ -244,8 +238,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       const delay = Math.min(this.#o.retryMaxMs, this.#o.retryBaseMs * 2 ** Math.min(attempts - 1, 20));
       const now = Date.now();
       const message = errorMessage(err).slice(0, 500);
-      this.#db.prepare("UPDATE outbox SET state = 'failing', attempts = ?, next_ms = ?, last_error = ?, failing_since_ms = COALESCE(failing_since_ms, ?) WHERE recording_id = ? AND target_id = ?")
-        .run(attempts, now + delay, message, now, r.recording_id, r.target_id);
+      this.#jobs.markFailing(r.recording_id, r.target_id, attempts, now + delay, message, now);
       this.#o.log.warn({ recordingId: r.recording_id, target: r.target_id, attempts, retryInMs: delay, err: message }, 'archive copy failed; kept locally');
       if (!this.#failing.has(r.target_id)) {
         this.#failing.set(r.target_id, now);
@@ -280,11 +273,10 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
   }
 
   async #maybeDeleteLocal(recordingId: string, rec: ArchivedRecording): Promise<void> {
-    const open = this.#db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE recording_id = ? AND state != 'done'").get(recordingId) as { n: number };
-    if (open.n > 0) return;
+    if (this.#jobs.openCount(recordingId) > 0) return;
     // F1: every target has a verified copy; only now the local copy goes.
     for (const name of rec.files) await rm(join(rec.dir, name), { force: true });
-    this.#db.prepare('INSERT OR IGNORE INTO local_deleted (recording_id, at_ms) VALUES (?, ?)').run(recordingId, Date.now());
+    this.#localDeleted.add(recordingId, Date.now());
     this.#o.log.info({ recordingId }, 'local copy deleted: every target has a verified copy');
     this.safeEmit('localDeleted', { recordingId });
   }

@@ -1,6 +1,7 @@
 /**
- * Time source and timers, injected so protocol cores and timers can be tested without waiting.
- * `fake-clock.ts` holds the test double of both.
+ * Time source and timers, injected so protocol cores and their timers can be tested without
+ * waiting (`fake-clock.ts`). The real ones read the system clock and use unref'd `setTimeout`s, so
+ * a pending timer never keeps the process alive.
  */
 
 /** Wall-clock and monotonic time. */
@@ -11,29 +12,25 @@ export interface Clock {
   monoMs(): number;
 }
 
-/** A timer armed with a {@link Scheduler}. */
-export interface Timer {
-  /** Disarms the timer; cancelling a timer that fired or was cancelled does nothing. */
+/** A scheduled callback; `cancel()` is idempotent and harmless after the callback ran. */
+export interface TimerHandle {
   cancel(): void;
 }
 
-/** One-shot timers. */
+/** Timers on monotonic time. */
 export interface Scheduler {
-  /** Runs `fn` once after `delayMs` (0 or more); the timer never keeps the process alive. */
-  setTimer(delayMs: number, fn: () => void): Timer;
+  /** Monotonic milliseconds, the time base of every deadline. */
+  monoMs(): number;
+  /** Runs `callback` once, `delayMs` from now (0 or less: as soon as possible, never synchronously). */
+  schedule(delayMs: number, callback: () => void): TimerHandle;
 }
 
-/** The real clock. */
-export const systemClock: Clock = {
+/** The real clock and scheduler. */
+export const systemClock: Clock & Scheduler = {
   nowMs: () => Date.now(),
   monoMs: () => performance.now(),
-};
-
-/** Timers of the Node.js event loop, unref'd. */
-export const systemScheduler: Scheduler = {
-  setTimer(delayMs, fn) {
-    const t = setTimeout(fn, Math.max(0, delayMs));
-    t.unref();
-    return { cancel: () => { clearTimeout(t); } };
+  schedule: (delayMs, callback) => {
+    const timer = setTimeout(callback, Math.max(0, delayMs)).unref();
+    return { cancel: () => { clearTimeout(timer); } };
   },
 };

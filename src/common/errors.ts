@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   CS_SIP_FORBIDDEN: 'SIP from a source address outside `sip.allow`: requests get 403, connections are closed.',
   CS_SIP_RATE_LIMITED: 'A source opened new recording sessions faster than `sip.maxNewSessionsPerSecondPerSource`, or holds `sip.maxSessionsPerSource` or `sip.maxSessions` already: 503 with Retry-After.',
   CS_SIP_OVERLOADED: 'A bounded SIP table is full (transactions, connections): the request gets 503 or the connection is closed.',
+  CS_SIP_BAD_EXTENSION: 'A request requires (Require) an extension callseal does not implement: 420 Bad Extension listing it in Unsupported.',
   CS_SIP_SESSION_INTERVAL: 'A request asks for a session interval (RFC 4028 Session-Expires) below `sip.minSessionExpiresSec`: 422 with Min-SE.',
   CS_RTP_TRUNCATED: 'An RTP packet is shorter than its header says.',
   CS_RTP_VERSION: 'An RTP packet has a version other than 2.',

@@ -25,6 +25,12 @@ import { CallsealError } from '../common/errors.ts';
 const TICK_MS = 100;
 /** How often activity is reported to the SIP thread. */
 const ACTIVITY_MS = 1000;
+/**
+ * Event-loop turns a closing leg goes on reading the datagrams already queued in its socket (a
+ * worker that fell behind under load holds seconds of them): it closes after the first turn that
+ * reads none, after this many at most. What they carry is still bounded by the call's end.
+ */
+const CLOSE_DRAIN_MAX_TURNS = 64;
 
 interface Leg {
   readonly spec: LegSpec;
@@ -44,6 +50,8 @@ interface Leg {
   savedPacketAtMs: number | undefined;
   /** Set when a write failed: the leg records nothing more and waits for its close. */
   failed: string | undefined;
+  /** Datagrams read from the socket, so a closing leg can tell whether its queue is empty. */
+  datagrams: number;
 }
 
 const legs = new Map<string, Leg>();
@@ -209,9 +217,10 @@ function open(spec: LegSpec): void {
     dtmf: [],
     lastDtmfTs: undefined,
     source: new SourceFilter(spec.sourceCheck ?? 'sdp', spec.remoteAddress, spec.remotePort),
-    statsFd, savedPacketAtMs: undefined, failed: undefined,
+    statsFd, savedPacketAtMs: undefined, failed: undefined, datagrams: 0,
   };
   socket.on('message', (data, rinfo) => {
+    leg.datagrams++;
     onPacket(leg, data, rinfo);
   });
   socket.once('error', (err) => {
@@ -227,13 +236,39 @@ function open(spec: LegSpec): void {
   });
 }
 
-function close(legId: string, endMs: number): void {
+/**
+ * Closes a leg: with `drain`, only once the datagrams already queued for it are read (a few turns
+ * of the event loop, {@link CLOSE_DRAIN_MAX_TURNS} at most), so a worker that fell behind loses none
+ * of the call's audio; at exit at once.
+ */
+function close(legId: string, endMs: number, drain: boolean): void {
   const leg = legs.get(legId);
   if (!leg) {
     post({ op: 'closed', legId, error: 'unknown leg' });
     return;
   }
   legs.delete(legId);
+  if (!drain || leg.failed !== undefined) {
+    finishLeg(leg, endMs);
+    return;
+  }
+  let turns = 0;
+  let read = leg.datagrams;
+  const next = (): void => {
+    turns++;
+    // The first turn may run before this turn's poll phase has read the socket: always take two.
+    if (turns < 2 || (leg.datagrams !== read && turns < CLOSE_DRAIN_MAX_TURNS)) {
+      read = leg.datagrams;
+      setImmediate(next);
+      return;
+    }
+    finishLeg(leg, endMs);
+  };
+  setImmediate(next);
+}
+
+function finishLeg(leg: Leg, endMs: number): void {
+  const legId = leg.spec.legId;
   if (leg.failed === undefined) leg.socket.close();
   let error = leg.failed;
   // A failed leg is not padded: its file ends where the disk stopped it.
@@ -300,13 +335,10 @@ port?.on('message', (cmd: WorkerCommand) => {
       update(cmd.legId, cmd.change);
       break;
     case 'close':
-      // Datagrams the SRC sent before the request that ends the leg may still wait in the socket
-      // when the command arrives in the same turn of the event loop: closing at once would drop
-      // them. The check phase runs after this turn's socket reads.
-      setImmediate(() => { close(cmd.legId, cmd.endMs); });
+      close(cmd.legId, cmd.endMs, true);
       break;
     case 'stop':
-      for (const id of [...legs.keys()]) close(id, Date.now());
+      for (const id of [...legs.keys()]) close(id, Date.now(), false);
       process.exit(0);
   }
 });

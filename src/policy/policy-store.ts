@@ -6,27 +6,12 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../common/errors.ts';
-import { transaction } from '../store/index.ts';
+import { DecisionRepository, MembershipLogRepository, PolicyRepository, transaction, type DecisionRecord } from '../store/index.ts';
 import { DEFAULT_POLICY, policySchema, type Policy } from './model.ts';
 import type { CallFacts, Decision } from './decide.ts';
 
 /** A logged decision. */
-export interface DecisionRecord {
-  readonly seq: number;
-  readonly atMs: number;
-  readonly callId: string;
-  /** What asked: `new-session`, `metadata-update`, `dtmf-stop`. */
-  readonly event: string;
-  readonly caller: string;
-  readonly callee: string;
-  readonly direction: string;
-  readonly record: boolean;
-  readonly code: string;
-  readonly settingId: string | null;
-  readonly settingName: string | null;
-  readonly reason: string;
-  readonly policyVersion: number;
-}
+export type { DecisionRecord } from '../store/index.ts';
 
 /** Checks references between the parts of a policy; returns problems naming the field. */
 export function policyProblems(p: Policy): { path: string; message: string }[] {
@@ -66,24 +51,30 @@ export function parsePolicy(raw: unknown): Policy {
 /** The policy tables. */
 export class PolicyStore {
   readonly #db: DatabaseSync;
+  readonly #policy: PolicyRepository;
+  readonly #memberships: MembershipLogRepository;
+  readonly #decisions: DecisionRepository;
 
   /** `defaultChannels` shapes the "Record all calls" setting of a fresh installation (config `recording.channels`). */
   constructor(db: DatabaseSync, defaultChannels: 'stereo' | 'separate' = 'stereo') {
     this.#db = db;
-    if (!db.prepare('SELECT 1 FROM policy WHERE id = 1').get()) {
+    this.#policy = new PolicyRepository(db);
+    this.#memberships = new MembershipLogRepository(db);
+    this.#decisions = new DecisionRepository(db);
+    if (!this.#policy.exists()) {
       const initial: Policy = { ...DEFAULT_POLICY, settings: DEFAULT_POLICY.settings.map((st) => ({ ...st, channels: defaultChannels })) };
-      db.prepare('INSERT INTO policy (id, version, json, updated_ms, updated_by) VALUES (1, 1, ?, ?, ?)').run(JSON.stringify(initial), Date.now(), 'defaults');
+      this.#policy.create(JSON.stringify(initial), Date.now(), 'defaults');
     }
   }
 
   /** Current version (bumped on every change). */
   version(): number {
-    return (this.#db.prepare('SELECT version FROM policy WHERE id = 1').get() as { version: number }).version;
+    return this.#policy.version();
   }
 
   /** The stored policy. */
   load(): { policy: Policy; version: number } {
-    const row = this.#db.prepare('SELECT version, json FROM policy WHERE id = 1').get() as { version: number; json: string };
+    const row = this.#policy.load();
     return { policy: policySchema.parse(JSON.parse(row.json)), version: row.version };
   }
 
@@ -92,7 +83,7 @@ export class PolicyStore {
     const valid = parsePolicy(policy);
     return transaction(this.#db, () => {
       const v = this.version() + 1;
-      this.#db.prepare('UPDATE policy SET version = ?, json = ?, updated_ms = ?, updated_by = ? WHERE id = 1').run(v, JSON.stringify(valid), Date.now(), actor);
+      this.#policy.store(v, JSON.stringify(valid), Date.now(), actor);
       return v;
     });
   }
@@ -102,7 +93,7 @@ export class PolicyStore {
     return transaction(this.#db, () => {
       const next = parsePolicy(change(structuredClone(this.load().policy)));
       const v = this.version() + 1;
-      this.#db.prepare('UPDATE policy SET version = ?, json = ?, updated_ms = ?, updated_by = ? WHERE id = 1').run(v, JSON.stringify(next), Date.now(), actor);
+      this.#policy.store(v, JSON.stringify(next), Date.now(), actor);
       return { policy: next, version: v };
     });
   }
@@ -117,35 +108,24 @@ export class PolicyStore {
       m.active = active;
       return p;
     });
-    this.#db.prepare('INSERT INTO membership_log (at_ms, group_id, user_id, active, actor) VALUES (?, ?, ?, ?, ?)').run(Date.now(), groupId, userId, active ? 1 : 0, actor);
+    this.#memberships.append({ atMs: Date.now(), groupId, userId, active, actor });
   }
 
   /** The membership log, newest first. */
   membershipLog(limit = 100): { atMs: number; groupId: string; userId: string; active: boolean; actor: string }[] {
-    return (this.#db.prepare('SELECT at_ms, group_id, user_id, active, actor FROM membership_log ORDER BY seq DESC LIMIT ?').all(limit) as { at_ms: number; group_id: string; user_id: string; active: number; actor: string }[])
-      .map((r) => ({ atMs: r.at_ms, groupId: r.group_id, userId: r.user_id, active: r.active === 1, actor: r.actor }));
+    return this.#memberships.list(limit);
   }
 
   /** Stores one decision (A9). */
   logDecision(facts: CallFacts, d: Decision, event: string, policyVersion: number): void {
-    this.#db.prepare(`INSERT INTO decisions (at_ms, call_id, event, caller, callee, direction, record, code, setting_id, setting_name, reason, policy_version)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(facts.atMs, facts.callId, event, d.caller, d.callee, d.direction, d.record ? 1 : 0, d.code, d.settingId ?? null, d.settingName ?? null, d.reason, policyVersion);
+    this.#decisions.append({
+      atMs: facts.atMs, callId: facts.callId, event, caller: d.caller, callee: d.callee, direction: d.direction, record: d.record, code: d.code,
+      settingId: d.settingId ?? null, settingName: d.settingName ?? null, reason: d.reason, policyVersion,
+    });
   }
 
   /** Queries the decision log, newest first. */
   decisions(q: { callId?: string; record?: boolean; sinceMs?: number; limit?: number } = {}): DecisionRecord[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.callId !== undefined) { where.push('call_id = ?'); args.push(q.callId); }
-    if (q.record !== undefined) { where.push('record = ?'); args.push(q.record ? 1 : 0); }
-    if (q.sinceMs !== undefined) { where.push('at_ms >= ?'); args.push(q.sinceMs); }
-    const sql = `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...args, Math.min(q.limit ?? 100, 1000)) as Record<string, string | number | null>[];
-    return rows.map((r) => ({
-      seq: Number(r['seq']), atMs: Number(r['at_ms']), callId: String(r['call_id']), event: String(r['event']), caller: String(r['caller']),
-      callee: String(r['callee']), direction: String(r['direction']), record: r['record'] === 1, code: String(r['code']),
-      settingId: r['setting_id'] === null ? null : String(r['setting_id']), settingName: r['setting_name'] === null ? null : String(r['setting_name']),
-      reason: String(r['reason']), policyVersion: Number(r['policy_version']),
-    }));
+    return this.#decisions.query({ ...q, limit: Math.min(q.limit ?? 100, 1000) });
   }
 }

@@ -3,7 +3,7 @@
  * `lastActivityMs` reports it, on the wall clock) is `limitMs` old, and re-arms itself at each new
  * deadline when activity came meanwhile. One timer at a time, from the injected `Scheduler`.
  */
-import type { Clock, Scheduler, Timer } from '../common/clock.ts';
+import type { Clock, Scheduler, TimerHandle } from '../common/clock.ts';
 
 /** Options of {@link IdleWatch}. */
 export interface IdleWatchOptions {
@@ -18,7 +18,7 @@ export interface IdleWatchOptions {
 /** Fires when nothing happened for a while. */
 export class IdleWatch {
   readonly #o: IdleWatchOptions;
-  #timer: Timer | undefined;
+  #timer: TimerHandle | undefined;
 
   constructor(options: IdleWatchOptions) {
     this.#o = options;
@@ -32,7 +32,7 @@ export class IdleWatch {
       this.#o.onIdle(idleMs);
       return;
     }
-    this.#timer = this.#o.scheduler.setTimer(limitMs - idleMs, () => {
+    this.#timer = this.#o.scheduler.schedule(limitMs - idleMs, () => {
       this.#timer = undefined;
       this.arm(limitMs);
     });

@@ -12,9 +12,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import { CallsealError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Config } from '../config/index.ts';
-import { openDatabase, RecordingRepository } from '../store/index.ts';
+import { KeyRolloverRepository, openDatabase, RecordingRepository } from '../store/index.ts';
 import { KeyStore } from './keystore.ts';
-import { installationCertificateFiles, RolloverStore, writeRollover } from './rollover.ts';
+import { installationCertificateFiles, writeRollover } from './rollover.ts';
 import { loadCertificates } from './verify-trust.ts';
 
 /** The database and key store of an installation, opened together. */
@@ -66,7 +66,7 @@ export async function publishVerificationKit(recordingsRoot: string, keys: KeySt
   // copyFile keeps the source's 0755 whatever the umask; the recordings tree is owner only.
   await chmod(join(recordingsRoot, 'verify.sh'), 0o700);
   // The database holds the originals of the rollover records.
-  for (const r of new RolloverStore(db).list()) writeRollover(recordingsRoot, r);
+  for (const r of new KeyRolloverRepository(db).list()) writeRollover(recordingsRoot, r);
 }
 
 /** This installation's keys of every epoch: the current one and those `keys reset` kept. */

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { errorMessage } from '../common/errors.ts';
-import { RecordingRepository } from '../store/index.ts';
+import { KeyRolloverRepository, RecordingRepository, type KeyRolloverRow } from '../store/index.ts';
 import { KeyStore, type KeyStoreOptions } from './keystore.ts';
 
 /** Folder of the rollover records (and checkpoints), relative to the recordings root. */
@@ -30,43 +30,8 @@ export function rolloverFile(epoch: number): string {
   return `rollover-epoch${epoch}.txt`;
 }
 
-/** One stored rollover record. */
-export interface RolloverRecord {
-  readonly epoch: number;
-  /** The record's text, exactly as signed. */
-  readonly text: string;
-  /** Base64 signature by the old key; undefined when the old key could not sign. */
-  readonly oldKeySignature: string | undefined;
-  /** Base64 signature by the new key. */
-  readonly newKeySignature: string;
-  /** PEM certificates of the old (if known) and the new key. */
-  readonly oldCertificatePem: string | undefined;
-  readonly newCertificatePem: string;
-}
-
-/** The rollover records in the database (the tree's copy is rewritten from here at start). */
-export class RolloverStore {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
-  /** Stores a record. */
-  add(r: RolloverRecord, nowMs = Date.now()): void {
-    this.#db.prepare('INSERT INTO key_rollovers (epoch, record, old_key_signature, new_key_signature, old_certificate, new_certificate, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(r.epoch, r.text, r.oldKeySignature ?? null, r.newKeySignature, r.oldCertificatePem ?? null, r.newCertificatePem, nowMs);
-  }
-
-  /** Every record, oldest first. */
-  list(): RolloverRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM key_rollovers ORDER BY epoch').all() as { epoch: number; record: string; old_key_signature: string | null; new_key_signature: string; old_certificate: string | null; new_certificate: string }[];
-    return rows.map((r) => ({
-      epoch: r.epoch, text: r.record, oldKeySignature: r.old_key_signature ?? undefined, newKeySignature: r.new_key_signature,
-      oldCertificatePem: r.old_certificate ?? undefined, newCertificatePem: r.new_certificate,
-    }));
-  }
-}
+/** One rollover record as stored (`key_rollovers`, `store/key-rollovers.ts`) and written into the tree. */
+export type RolloverRecord = KeyRolloverRow;
 
 /**
  * This installation's own certificates, outside the recordings tree: the current key store and the
@@ -110,7 +75,7 @@ export interface ResetKeysOptions extends KeyStoreOptions {
  */
 export async function resetKeys(o: ResetKeysOptions, nowMs = Date.now()): Promise<{ keys: KeyStore; record: RolloverRecord; oldKeyProblem: string | undefined }> {
   const repo = new RecordingRepository(o.db);
-  const rollovers = new RolloverStore(o.db);
+  const rollovers = new KeyRolloverRepository(o.db);
   const head = repo.currentHead();
   let old: KeyStore | undefined;
   let oldKeyProblem: string | undefined;
@@ -147,7 +112,7 @@ export async function resetKeys(o: ResetKeysOptions, nowMs = Date.now()): Promis
     newKeySignature: keys.sign(data).toString('base64'),
     oldCertificatePem: old?.certificatePem, newCertificatePem: keys.certificatePem,
   };
-  rollovers.add(record, nowMs);
+  rollovers.insert(record, nowMs);
   writeRollover(o.recordingsRoot, record);
   return { keys, record, oldKeyProblem };
 }

@@ -1,10 +1,11 @@
 /**
- * Repository of sealed recordings and of the hash chain (invariant 2): a recording row and the new
- * chain head are written in one transaction.
+ * The `recordings` table, the recording log (G3): one row per sealed recording. Inserting a row
+ * moves its epoch's chain head (`chain-epochs.ts`) in the same transaction (invariant 2).
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { transaction } from './db.ts';
 import { InvalidStateError } from '../common/errors.ts';
+import { ChainEpochRepository, type ChainHead } from './chain-epochs.ts';
 
 /** A sealed recording as the log stores it. */
 export interface RecordingRow {
@@ -33,40 +34,24 @@ export interface RecordingRow {
   readonly sealedAtMs: number;
 }
 
-/** The head of one chain epoch. */
-export interface ChainHead {
-  readonly epoch: number;
-  readonly spkiSha256: string;
-  readonly seq: number;
-  readonly base: string | undefined;
-  readonly signature: string | undefined;
-}
-
-interface HeadRow {
-  epoch: number;
-  spki_sha256: string;
-  head_seq: number;
-  head_base: string | null;
-  head_signature: string | null;
-}
-
-/** Recordings and chain heads. */
+/** Sealed recordings, and the chain heads they move. */
 export class RecordingRepository {
   readonly #db: DatabaseSync;
+  readonly #chain: ChainEpochRepository;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
+    this.#chain = new ChainEpochRepository(db);
   }
 
-  /** The newest epoch's head, or undefined before the first key exists. */
+  /** The newest epoch's head, or undefined before the first key exists (`ChainEpochRepository.current`). */
   currentHead(): ChainHead | undefined {
-    const row = this.#db.prepare('SELECT epoch, spki_sha256, head_seq, head_base, head_signature FROM chain_epochs ORDER BY epoch DESC LIMIT 1').get() as HeadRow | undefined;
-    return row ? toHead(row) : undefined;
+    return this.#chain.current();
   }
 
-  /** Starts a chain epoch for a key (first start, or an explicit key reset). */
+  /** Starts a chain epoch for a key (first start, or an explicit key reset; `ChainEpochRepository.start`). */
   startEpoch(epoch: number, spkiSha256: string, nowMs: number): void {
-    this.#db.prepare('INSERT INTO chain_epochs (epoch, spki_sha256, started_ms) VALUES (?, ?, ?)').run(epoch, spkiSha256, nowMs);
+    this.#chain.start(epoch, spkiSha256, nowMs);
   }
 
   /** Number of sealed recordings in all epochs. */
@@ -83,8 +68,8 @@ export class RecordingRepository {
   /** Inserts a sealed recording and moves the chain head, atomically; fails if the head moved. */
   insertSealed(row: RecordingRow): void {
     transaction(this.#db, () => {
-      const head = this.#db.prepare('SELECT head_seq FROM chain_epochs WHERE epoch = ?').get(row.chainEpoch) as { head_seq: number } | undefined;
-      if (head?.head_seq !== row.chainSeq - 1) throw new InvalidStateError('CS_STORE_CHAIN_HEAD_MOVED', `chain head moved: expected ${row.chainSeq - 1}, found ${String(head?.head_seq)} [epoch:${row.chainEpoch}, recordingId:${row.id}]`);
+      const headSeq = this.#chain.headSequence(row.chainEpoch);
+      if (headSeq !== row.chainSeq - 1) throw new InvalidStateError('CS_STORE_CHAIN_HEAD_MOVED', `chain head moved: expected ${row.chainSeq - 1}, found ${String(headSeq)} [epoch:${row.chainEpoch}, recordingId:${row.id}]`);
       this.#db.prepare(`INSERT INTO recordings (id, base_name, dir, call_id, start_ms, end_ms, caller_number, caller_name, callee_number, callee_name,
         direction, setting, channels, codec, interrupted, files, hash_file_sha256, signature, chain_epoch, chain_seq, previous, sealed_at_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
@@ -92,7 +77,7 @@ export class RecordingRepository {
         row.direction, row.setting, row.channels, row.codec, row.interrupted ? 1 : 0, JSON.stringify(row.files), row.hashFileSha256, row.signature,
         row.chainEpoch, row.chainSeq, row.previous, row.sealedAtMs,
       );
-      this.#db.prepare('UPDATE chain_epochs SET head_seq = ?, head_base = ?, head_signature = ? WHERE epoch = ?').run(row.chainSeq, row.baseName, row.signature, row.chainEpoch);
+      this.#chain.moveHead(row.chainEpoch, row.chainSeq, row.baseName, row.signature);
     });
   }
 
@@ -181,8 +166,4 @@ function toRow(r: Record<string, string | number>): RecordingRow {
     hashFileSha256: String(r['hash_file_sha256']), signature: String(r['signature']), chainEpoch: Number(r['chain_epoch']),
     chainSeq: Number(r['chain_seq']), previous: String(r['previous']), sealedAtMs: Number(r['sealed_at_ms']),
   };
-}
-
-function toHead(row: HeadRow): ChainHead {
-  return { epoch: row.epoch, spkiSha256: row.spki_sha256, seq: row.head_seq, base: row.head_base ?? undefined, signature: row.head_signature ?? undefined };
 }

@@ -9,6 +9,7 @@ import { hash, verify } from '@node-rs/argon2';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
+import { AccountRepository, SessionRepository, type AccountRow } from '../store/index.ts';
 
 /** The three roles of H1. */
 export const ROLES = ['admin', 'auditor', 'member'] as const;
@@ -43,11 +44,6 @@ export const accountInputSchema = z.object({
   disabled: z.boolean().default(false),
 }).strict();
 
-interface AccountRow {
-  username: string; display_name: string; roles: string; directory_user_id: string | null; password_hash: string;
-  disabled: number; created_ms: number; last_login_ms: number | null;
-}
-
 function toAccount(r: AccountRow): Account {
   return {
     username: r.username, displayName: r.display_name, roles: JSON.parse(r.roles) as Role[], directoryUserId: r.directory_user_id,
@@ -62,26 +58,28 @@ let dummyHash: Promise<string> | undefined;
 
 /** Accounts and sessions in the embedded database. */
 export class AccountStore {
-  readonly #db: DatabaseSync;
+  readonly #accounts: AccountRepository;
+  readonly #sessions: SessionRepository;
   readonly #idleMs: number;
   readonly #maxMs: number;
 
   constructor(db: DatabaseSync, o: { idleMinutes: number; maxHours: number }) {
-    this.#db = db;
+    this.#accounts = new AccountRepository(db);
+    this.#sessions = new SessionRepository(db);
     this.#idleMs = o.idleMinutes * 60_000;
     this.#maxMs = o.maxHours * 3_600_000;
   }
 
   count(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM accounts').get() as { n: number }).n;
+    return this.#accounts.count();
   }
 
   list(): Account[] {
-    return (this.#db.prepare('SELECT * FROM accounts ORDER BY username').all() as unknown as AccountRow[]).map(toAccount);
+    return this.#accounts.list().map(toAccount);
   }
 
   get(username: string): Account | undefined {
-    const r = this.#db.prepare('SELECT * FROM accounts WHERE username = ?').get(username) as AccountRow | undefined;
+    const r = this.#accounts.get(username);
     return r ? toAccount(r) : undefined;
   }
 
@@ -91,8 +89,7 @@ export class AccountStore {
     if (a.password === undefined) throw new z.ZodError([{ code: 'custom', path: ['password'], message: 'required for a new account', input: undefined }]);
     if (this.get(a.username)) throw new z.ZodError([{ code: 'custom', path: ['username'], message: `"${a.username}" exists`, input: a.username }]);
     const h = await hash(a.password);
-    this.#db.prepare('INSERT INTO accounts (username, display_name, roles, directory_user_id, password_hash, disabled, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(a.username, a.displayName, JSON.stringify([...new Set(a.roles)]), a.directoryUserId, h, a.disabled ? 1 : 0, nowMs);
+    this.#accounts.insert(a.username, { displayName: a.displayName, roles: [...new Set(a.roles)], directoryUserId: a.directoryUserId, disabled: a.disabled }, h, nowMs);
     return this.get(a.username) as Account;
   }
 
@@ -100,8 +97,7 @@ export class AccountStore {
   async update(username: string, input: unknown): Promise<Account | undefined> {
     if (!this.get(username)) return undefined;
     const a = accountInputSchema.parse({ ...(typeof input === 'object' ? input : {}), username });
-    this.#db.prepare('UPDATE accounts SET display_name = ?, roles = ?, directory_user_id = ?, disabled = ? WHERE username = ?')
-      .run(a.displayName, JSON.stringify([...new Set(a.roles)]), a.directoryUserId, a.disabled ? 1 : 0, username);
+    this.#accounts.update(username, { displayName: a.displayName, roles: [...new Set(a.roles)], directoryUserId: a.directoryUserId, disabled: a.disabled });
     if (a.password !== undefined) await this.setPassword(username, a.password);
     if (a.disabled) this.endSessions(username);
     return this.get(username);
@@ -109,17 +105,17 @@ export class AccountStore {
 
   async setPassword(username: string, password: string): Promise<void> {
     const p = z.string().min(12, 'at least 12 characters').max(1024).parse(password);
-    this.#db.prepare('UPDATE accounts SET password_hash = ? WHERE username = ?').run(await hash(p), username);
+    this.#accounts.setPasswordHash(username, await hash(p));
     this.endSessions(username);
   }
 
   delete(username: string): boolean {
-    return Number(this.#db.prepare('DELETE FROM accounts WHERE username = ?').run(username).changes) > 0;
+    return this.#accounts.delete(username);
   }
 
   /** Checks a password; unknown users cost the same time as known ones. */
   async authenticate(username: string, password: string, nowMs = Date.now()): Promise<Account | undefined> {
-    const r = this.#db.prepare('SELECT * FROM accounts WHERE username = ?').get(username) as AccountRow | undefined;
+    const r = this.#accounts.get(username);
     if (!r) {
       dummyHash ??= hash(randomBytes(16).toString('hex'));
       await verify(await dummyHash, password);
@@ -127,7 +123,7 @@ export class AccountStore {
     }
     const ok = await verify(r.password_hash, password).catch(() => false);
     if (!ok || r.disabled === 1) return undefined;
-    this.#db.prepare('UPDATE accounts SET last_login_ms = ? WHERE username = ?').run(nowMs, username);
+    this.#accounts.touchLogin(username, nowMs);
     return toAccount({ ...r, last_login_ms: nowMs });
   }
 
@@ -135,31 +131,31 @@ export class AccountStore {
   openSession(username: string, address: string, nowMs = Date.now()): { id: string; csrf: string } {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
-    this.#db.prepare('DELETE FROM sessions WHERE seen_ms < ? OR created_ms < ?').run(nowMs - this.#idleMs, nowMs - this.#maxMs);
-    this.#db.prepare('INSERT INTO sessions (id_sha256, username, csrf, created_ms, seen_ms, address) VALUES (?, ?, ?, ?, ?, ?)').run(sha256(id), username, csrf, nowMs, nowMs, address);
+    this.#sessions.deleteExpired(nowMs - this.#idleMs, nowMs - this.#maxMs);
+    this.#sessions.insert(sha256(id), username, csrf, nowMs, address);
     return { id, csrf };
   }
 
   /** The session of a cookie value, if valid; touching it extends the idle time. */
   session(id: string, nowMs = Date.now()): Session | undefined {
     const key = sha256(id);
-    const s = this.#db.prepare('SELECT username, csrf, created_ms, seen_ms FROM sessions WHERE id_sha256 = ?').get(key) as { username: string; csrf: string; created_ms: number; seen_ms: number } | undefined;
+    const s = this.#sessions.get(key);
     if (!s) return undefined;
     const account = this.get(s.username);
     if (!account || account.disabled || nowMs - s.seen_ms > this.#idleMs || nowMs - s.created_ms > this.#maxMs) {
-      this.#db.prepare('DELETE FROM sessions WHERE id_sha256 = ?').run(key);
+      this.#sessions.delete(key);
       return undefined;
     }
-    if (nowMs - s.seen_ms > 10_000) this.#db.prepare('UPDATE sessions SET seen_ms = ? WHERE id_sha256 = ?').run(nowMs, key);
+    if (nowMs - s.seen_ms > 10_000) this.#sessions.touch(key, nowMs);
     return { account, csrf: s.csrf, idSha256: key };
   }
 
   endSession(idSha256: string): void {
-    this.#db.prepare('DELETE FROM sessions WHERE id_sha256 = ?').run(idSha256);
+    this.#sessions.delete(idSha256);
   }
 
   endSessions(username: string): void {
-    this.#db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
+    this.#sessions.deleteFor(username);
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
-import { transaction } from '../store/index.ts';
+import { AuditRepository } from '../store/index.ts';
 
 /** One audit entry. */
 export interface AuditEntry {
@@ -29,10 +29,6 @@ export interface AuditEntry {
 
 /** What the caller gives for a new entry. */
 export type AuditInput = Pick<AuditEntry, 'actor' | 'address' | 'action' | 'object'> & { details?: Record<string, unknown>; outcome?: AuditEntry['outcome'] };
-
-interface Row {
-  seq: number; at_ms: number; actor: string; address: string; action: string; object: string; details: string; outcome: string; prev_sha256: string; sha256: string;
-}
 
 function entryHash(prev: string, e: { atMs: number; actor: string; address: string; action: string; object: string; details: string; outcome: string }): string {
   return createHash('sha256').update(JSON.stringify([prev, e.atMs, e.actor, e.address, e.action, e.object, e.details, e.outcome])).digest('hex');
@@ -67,45 +63,30 @@ export interface AuditVerification {
 
 /** The audit trail in the embedded database. */
 export class AuditLog {
-  readonly #db: DatabaseSync;
+  readonly #rows: AuditRepository;
   readonly #anchors: (() => readonly AuditAnchor[]) | undefined;
 
   constructor(db: DatabaseSync, options: AuditLogOptions = {}) {
-    this.#db = db;
+    this.#rows = new AuditRepository(db);
     this.#anchors = options.anchors;
   }
 
   /** The newest entry's sequence number and hash (what a checkpoint anchors). */
   head(): { seq: number; sha256: string } | undefined {
-    const row = this.#db.prepare('SELECT seq, sha256 FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; sha256: string } | undefined;
-    return row ? { seq: row.seq, sha256: row.sha256 } : undefined;
+    return this.#rows.head();
   }
 
   /** Appends one entry (its hash links it to the previous one). */
   append(e: AuditInput, nowMs = Date.now()): void {
     const details = JSON.stringify(e.details ?? {});
     const outcome = e.outcome ?? 'ok';
-    transaction(this.#db, () => {
-      const last = this.#db.prepare('SELECT sha256 FROM audit ORDER BY seq DESC LIMIT 1').get() as { sha256: string } | undefined;
-      const prev = last?.sha256 ?? GENESIS;
-      const h = entryHash(prev, { atMs: nowMs, actor: e.actor, address: e.address, action: e.action, object: e.object, details, outcome });
-      this.#db.prepare('INSERT INTO audit (at_ms, actor, address, action, object, details, outcome, prev_sha256, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(nowMs, e.actor, e.address, e.action, e.object, details, outcome, prev, h);
-    });
+    this.#rows.append({ at_ms: nowMs, actor: e.actor, address: e.address, action: e.action, object: e.object, details, outcome }, GENESIS,
+      (prev) => entryHash(prev, { atMs: nowMs, actor: e.actor, address: e.address, action: e.action, object: e.object, details, outcome }));
   }
 
   /** Entries, newest first, filtered by actor, action, object or time. */
   query(q: { actor?: string; action?: string; object?: string; sinceMs?: number; untilMs?: number; limit?: number; beforeSeq?: number } = {}): AuditEntry[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.actor) { where.push('actor = ?'); args.push(q.actor); }
-    if (q.action) { where.push('action = ?'); args.push(q.action); }
-    if (q.object) { where.push('object = ?'); args.push(q.object); }
-    if (q.sinceMs !== undefined) { where.push('at_ms >= ?'); args.push(q.sinceMs); }
-    if (q.untilMs !== undefined) { where.push('at_ms < ?'); args.push(q.untilMs); }
-    if (q.beforeSeq !== undefined) { where.push('seq < ?'); args.push(q.beforeSeq); }
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...args, Math.min(q.limit ?? 200, 5000)) as unknown as Row[];
+    const rows = this.#rows.query({ ...q, limit: Math.min(q.limit ?? 200, 5000) });
     return rows.map((r) => ({
       seq: r.seq, atMs: r.at_ms, actor: r.actor, address: r.address, action: r.action, object: r.object,
       details: JSON.parse(r.details) as Record<string, unknown>, outcome: r.outcome as AuditEntry['outcome'], sha256: r.sha256,
@@ -122,7 +103,7 @@ export class AuditLog {
     let n = 0;
     let brokenAt: number | undefined;
     const hashes = new Map<number, string>();
-    for (const r of this.#db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<Row>) {
+    for (const r of this.#rows.iterate()) {
       n++;
       hashes.set(r.seq, r.sha256);
       const h = entryHash(prev, { atMs: r.at_ms, actor: r.actor, address: r.address, action: r.action, object: r.object, details: r.details, outcome: r.outcome });
