@@ -23,7 +23,7 @@ describe('FakeClock', () => {
   });
 
   it('a cancelled timer never runs', () => {
-    const clock = new FakeClock(0, 0);
+    const clock = new FakeClock();
     let ran = false;
     const t = clock.schedule(10, () => { ran = true; });
     t.cancel();

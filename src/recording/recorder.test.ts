@@ -60,7 +60,8 @@ afterAll(async () => {
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'callseal-recorder-'));
   spool = new Spool({ home, directoryTemplate: '$Y/$M/$D', timeZone: 'UTC', instanceId: 'recorder-test', recorder: 'callseal test', log });
-  clock = new FakeClock(1000, Date.now());
+  // The media worker stamps packets with the real clock: the fake one starts at the real time.
+  clock = new FakeClock(0, Date.now());
 });
 
 afterEach(async () => {

@@ -8,7 +8,7 @@
  * decides from `CallFacts` (`recorder-adapter.ts`). Transactions live in `sip/`.
  */
 import type { Logger } from '../common/log.ts';
-import { systemClock, type Clock } from '../common/clock.ts';
+import { systemClock, type Clock, type Scheduler } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
@@ -62,6 +62,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #o: SiprecServerOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #scheduler: Scheduler;
   readonly #sessions = new Map<string, Session>();
   readonly #rate: RateLimiter | undefined;
   readonly #refusals = new RefusalLog();
@@ -78,6 +79,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.#o = options;
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
+    this.#scheduler = options.scheduler ?? systemClock;
     this.#intake = new IntakeGate(options.log);
     const a = options.admission;
     this.#rate = a ? new RateLimiter({ perSecond: a.newSessionsPerSecondPerSource, burst: a.newSessionBurstPerSource, maxKeys: MAX_RATE_SOURCES }) : undefined;
@@ -260,7 +262,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
-      callId, media: o.media, spool: o.spool, clock: this.#clock, scheduler: o.scheduler ?? systemClock, log: this.#log,
+      callId, media: o.media, spool: o.spool, clock: this.#clock, scheduler: this.#scheduler, log: this.#log,
       rtpHost: o.rtpHost, reorderMs: o.reorderMs, channels: o.channels, mediaTimeoutSec: o.mediaTimeoutSec,
       parties, decision: o.decide(callFactsOf(callId, metadata, parties, this.#clock.nowMs()), 'new-session'),
       metadata: parts.metadata ? [parts.metadata] : [], layoutNote,
