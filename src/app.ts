@@ -230,8 +230,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
         diversions: facts.diversions, directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
       }, facts.event);
-      const targetIds = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId)?.targetIds ?? [] : [];
-      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds };
+      const setting = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId) : undefined;
+      return {
+        record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction,
+        targetIds: setting?.targetIds ?? [], retention: setting?.retention ?? 'keep',
+      };
     },
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });

@@ -8,3 +8,5 @@ export * from './smb.ts';
 export * from './registry.ts';
 export * from './outbox.ts';
 export * from './alerts.ts';
+export * from './holds.ts';
+export * from './retention.ts';

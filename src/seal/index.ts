@@ -8,3 +8,4 @@ export * from './sealer.ts';
 export * from './verify.ts';
 export * from './rollover.ts';
 export * from './checkpoint.ts';
+export * from './deletion.ts';

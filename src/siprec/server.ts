@@ -7,6 +7,7 @@
  */
 import { rm } from 'node:fs/promises';
 import type { Logger } from '../common/log.ts';
+import type { Retention } from '../common/retention.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, ParseError, SipError, errorMessage } from '../common/errors.ts';
 import {
@@ -44,6 +45,8 @@ export interface SessionDecision {
   readonly direction?: 'in' | 'out' | 'internal' | 'external' | undefined;
   /** Storage targets of the setting (F1). */
   readonly targetIds?: readonly string[] | undefined;
+  /** How long the setting keeps its recordings (F6). */
+  readonly retention?: Retention | undefined;
 }
 
 /** Facts the decision is made from. */
@@ -961,7 +964,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       metadataFiles: session.metadataFiles, caller: p.caller, callee: p.callee, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
       participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
       channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
-      targetIds: session.decision.targetIds ?? [],
+      targetIds: session.decision.targetIds ?? [], retention: session.decision.retention,
       callerBy: p.source, channelsBy: p.labelSource, layoutNote: session.layoutNote,
     };
   }

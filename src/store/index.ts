@@ -6,3 +6,5 @@
  */
 export * from './db.ts';
 export * from './recordings.ts';
+export * from './holds.ts';
+export * from './removals.ts';
