@@ -25,7 +25,8 @@ import { buildApi } from './web/api.ts';
 import { AccountStore } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
 import { Checkpointer, RolloverStore, auditAnchors, installationCertificateFiles, loadCertificates, writeRollover } from './seal/index.ts';
-import { AlertSettings, Alerts, Outbox, TargetRegistry, type Destination } from './archive/index.ts';
+import { AlertSettings, Alerts, Outbox, TargetRegistry, createRetention, type Destination } from './archive/index.ts';
+import { systemClock } from './common/clock.ts';
 import { SqlLogRegistry } from './sqllog/index.ts';
 import { SecretBox } from './common/secretbox.ts';
 
@@ -171,6 +172,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const accounts = new AccountStore(sealing.db, { idleMinutes: config.http.sessionIdleMinutes, maxHours: config.http.sessionMaxHours });
   // The audit head is anchored outside the database, in signed checkpoints (issue 7).
   const audit = new AuditLog(sealing.db, { anchors: () => auditAnchors(store.recordingsRoot, epochKeys) });
+  // F6, H7: legal holds, the retention job and exports; the job's steps are in the audit trail.
+  const retention = createRetention({
+    db: sealing.db, repo, outbox, keys, verifyKeys: () => epochKeys, recordingsRoot: store.recordingsRoot, workRoot: join(config.home, 'cache'), destination,
+    timeZone: config.recording.timeZone, numbers: config.numbers, archive: config.archive, log, clock: systemClock,
+    audit: (e) => { audit.append({ actor: 'retention', address: '-', ...e }); },
+  });
   const checkpoints = new Checkpointer({ recordingsRoot: store.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   let tls: { cert: Buffer; key: Buffer } | undefined;
   try {
@@ -302,6 +309,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         if (media.health.running === 0) reasons.push('no media worker running');
         return { ready: reasons.length === 0, reasons };
       },
+      retention: { holds: retention.holds, exporter: retention.exporter, removals: retention.removals },
       recordings: {
         repo, recordingsRoot: store.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
         certificateFile: (epoch) => join(store.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
@@ -330,6 +338,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   }
 
   outbox.start();
+  retention.job.start();
   checkpoints.start();
   // Warn before the disk runs out: one mail (and dashboard entry) when free space falls below
   // http.diskWarnPercent, one when it is back.
@@ -442,6 +451,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await siprec.close();
       await Promise.allSettled([...pending]);
       outbox.close();
+      await retention.job.close();
       await targets.close();
       await sqlLogs.close();
       stack.close();

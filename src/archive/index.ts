@@ -10,3 +10,5 @@ export * from './outbox.ts';
 export * from './alerts.ts';
 export * from './holds.ts';
 export * from './retention.ts';
+export * from './export.ts';
+export * from './retention-setup.ts';

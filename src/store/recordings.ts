@@ -203,11 +203,15 @@ export class RecordingRepository {
 
   /**
    * Recordings of a time range (start) whose caller or callee number contains `digits` (a prefilter:
-   * the caller compares normalised numbers), in chain order. Bounded by `limit`.
+   * the caller compares normalised numbers), in chain order, after the chain position `after`
+   * (keyset paging). Bounded by `limit`.
    */
-  candidates(q: { readonly digits?: string | undefined; readonly fromMs?: number | undefined; readonly toMs?: number | undefined; readonly limit: number }): RecordingRow[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
+  candidates(q: {
+    readonly digits?: string | undefined; readonly fromMs?: number | undefined; readonly toMs?: number | undefined; readonly limit: number;
+    readonly after?: { readonly epoch: number; readonly seq: number } | undefined;
+  }): RecordingRow[] {
+    const where: string[] = ['(chain_epoch > ? OR (chain_epoch = ? AND chain_seq > ?))'];
+    const args: (string | number)[] = [q.after?.epoch ?? 0, q.after?.epoch ?? 0, q.after?.seq ?? 0];
     const digits = q.digits ?? '';
     if (digits.length >= 3) {
       where.push('rowid IN (SELECT rowid FROM recordings_search WHERE recordings_search MATCH ?)');
@@ -219,7 +223,7 @@ export class RecordingRepository {
     }
     if (q.fromMs !== undefined) { where.push('start_ms >= ?'); args.push(q.fromMs); }
     if (q.toMs !== undefined) { where.push('start_ms < ?'); args.push(q.toMs); }
-    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const w = `WHERE ${where.join(' AND ')}`;
     return (this.#db.prepare(`SELECT * FROM recordings ${w} ORDER BY chain_epoch, chain_seq LIMIT ?`).all(...args, q.limit) as Record<string, string | number | null>[]).map(toRow);
   }
 

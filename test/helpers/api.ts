@@ -9,9 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiOptions } from '../../src/web/api.ts';
 import { AccountStore } from '../../src/web/accounts.ts';
 import { AuditLog } from '../../src/web/audit.ts';
-import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
+import { HoldRepository, openDatabase, RecordingRepository, RemovalRepository } from '../../src/store/index.ts';
 import { PolicyStore } from '../../src/policy/index.ts';
-import { AlertSettings, Alerts, Outbox, TargetRegistry } from '../../src/archive/index.ts';
+import { AlertSettings, Alerts, Exporter, LegalHolds, Outbox, TargetRegistry } from '../../src/archive/index.ts';
 import { SqlLogRegistry } from '../../src/sqllog/index.ts';
 import { SecretBox } from '../../src/common/secretbox.ts';
 import { silentLogger } from '../../src/common/log.ts';
@@ -65,6 +65,9 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
   const accounts = new AccountStore(db, { idleMinutes: 30, maxHours: 12 });
   const audit = new AuditLog(db);
   const token = 'in-process-test-token';
+  // No key store here (it takes seconds to make): exports are tested against a real one elsewhere.
+  const noKey = (): never => { throw new Error('the in-process test API has no signing key'); };
+  const signer = { get certificatePem(): string { return noKey(); }, certificateFingerprint: '00', spkiSha256: '00', sign: noKey };
   const config = parseConfig({});
   const app = await buildApi({
     policy, numbers: config.numbers, token, log, health: () => ({ status: 'ok' }), ready: () => ({ ready: true, reasons: [] }), targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
@@ -76,6 +79,11 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
     recordings: {
       repo, recordingsRoot: join(home, 'recordings'), keys: () => [], cacheRoot: join(home, 'cache'),
       certificateFile: (epoch) => join(home, 'recordings', `callseal-cert-epoch${epoch}.pem`),
+    },
+    retention: {
+      holds: new LegalHolds({ repo: new HoldRepository(db), numbers: config.numbers, twoPersonRelease: false, recordingExists: (id) => repo.has(id) }),
+      removals: new RemovalRepository(db),
+      exporter: new Exporter({ repo, outbox, keys: signer, verifyKeys: () => [], recordingsRoot: join(home, 'recordings'), workRoot: join(home, 'cache'), numbers: config.numbers, log }),
     },
     ops: {
       recordingsRoot: home, diskWarnPercent: 10, live: () => [], onLiveChange: () => () => undefined,
