@@ -23,7 +23,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
 import { CallsealError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { normalizeNumber, type NumberContext } from '../policy/index.ts';
+import { normalizeNumber, userPart, type NumberContext } from '../policy/index.ts';
 import { CHAIN_DIR, DELETION_SIG, HASH_SUFFIX, SIG_SUFFIX, parseHashFile, sha256File, verifyRecording, type KeyStore } from '../seal/index.ts';
 import type { RecordingRepository, RecordingRow } from '../store/index.ts';
 import { exportReadme } from './export-readme.ts';
@@ -85,7 +85,8 @@ export class Exporter {
   /** The recordings of a request, in chain order; throws `CS_EXPORT_INVALID` for an empty or too large request. */
   select(q: ExportQuery): RecordingRow[] {
     const max = this.#o.maxRecordings ?? EXPORT_MAX_RECORDINGS;
-    const wanted = q.number !== undefined && q.number !== '' ? normalizeNumber(q.number, this.#o.numbers) : undefined;
+    // Typed by people: spaces, dashes and brackets are separators (`030 123-456`).
+    const wanted = q.number !== undefined && q.number !== '' ? normalizeNumber(userPart(q.number), this.#o.numbers) : undefined;
     if (wanted === '') throw new CallsealError('CS_EXPORT_INVALID', `"${q.number ?? ''}" is not a number`);
     if (wanted === undefined && q.fromMs === undefined && q.toMs === undefined) throw new CallsealError('CS_EXPORT_INVALID', 'an export names a number or a period (from, to)');
     // The stored numbers are as the SRC sent them (030..., +4930..., 0049...): they share their last digits.
@@ -196,7 +197,7 @@ export class Exporter {
     const header = [
       '# callseal export manifest (format callseal-export 1)',
       `# created ${new Date(meta.nowMs).toISOString()} by ${oneLine(meta.actor)}`,
-      `# request: number ${q.number !== undefined && q.number !== '' ? `${oneLine(q.number)} (normalised ${normalizeNumber(q.number, this.#o.numbers)})` : '-'}, from ${q.fromMs !== undefined ? new Date(q.fromMs).toISOString() : '-'}, to ${q.toMs !== undefined ? new Date(q.toMs).toISOString() : '-'}`,
+      `# request: number ${q.number !== undefined && q.number !== '' ? `${oneLine(q.number)} (normalised ${normalizeNumber(userPart(q.number), this.#o.numbers)})` : '-'}, from ${q.fromMs !== undefined ? new Date(q.fromMs).toISOString() : '-'}, to ${q.toMs !== undefined ? new Date(q.toMs).toISOString() : '-'}`,
       `# recordings: ${count} (${fromArchive} fetched from a storage target), deleted by retention: ${deleted}, without a good copy: ${problems.length}`,
       `# signed by the key of callseal-cert.pem (certificate SHA-256 ${keys.certificateFingerprint}, public key sha256 ${keys.spkiSha256}): manifest.sig, binary RSA PKCS#1 v1.5 SHA-256`,
       '# check: sha256sum -c manifest.txt',

@@ -7,7 +7,7 @@
  * decides matching and the release rule; the audit trail is written by its callers.
  */
 import { CallsealError } from '../common/errors.ts';
-import { normalizeNumber, type NumberContext } from '../policy/index.ts';
+import { normalizeNumber, userPart, type NumberContext } from '../policy/index.ts';
 import type { HoldRepository, LegalHoldRow, RecordingRow } from '../store/index.ts';
 
 /** What an admin gives for a new hold. */
@@ -47,7 +47,8 @@ export class LegalHolds {
 
   /** Adds a hold set by `actor`. */
   add(input: LegalHoldInput, actor: string, nowMs: number): LegalHoldRow {
-    const number = input.number !== undefined && input.number !== '' ? normalizeNumber(input.number, this.#o.numbers) : undefined;
+    // Typed by people: spaces, dashes and brackets are separators (`030 123-456`).
+    const number = input.number !== undefined && input.number !== '' ? normalizeNumber(userPart(input.number), this.#o.numbers) : undefined;
     if (number === '') throw new CallsealError('CS_HOLD_INVALID', `the number "${input.number ?? ''}" is not a number`);
     if (input.recordingId !== undefined && !this.#o.recordingExists(input.recordingId)) throw new CallsealError('CS_HOLD_INVALID', `no recording "${input.recordingId}"`);
     if (input.recordingId === undefined && number === undefined && input.fromMs === undefined && input.toMs === undefined) {

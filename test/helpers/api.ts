@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { DatabaseSync } from 'node:sqlite';
 import { buildApi, type ApiOptions } from '../../src/web/api.ts';
 import { AccountStore } from '../../src/web/accounts.ts';
 import { AuditLog } from '../../src/web/audit.ts';
@@ -48,11 +49,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** Builds the real API (`buildApi`) on real stores in a temporary home; `overrides` change options. */
-export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise<TestApi> {
+/**
+ * Builds the real API (`buildApi`) on real stores in a temporary home; `overrides` change options.
+ * With `base`, on that home and database instead (the caller removes them).
+ */
+export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: { readonly home: string; readonly db: DatabaseSync }): Promise<TestApi> {
   // A tmpfs home where there is one: the audit trail syncs every entry, and sweeps send thousands.
-  const home = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'callseal-api-'));
-  const db = openDatabase(join(home, 'callseal.db'));
+  const home = base?.home ?? mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'callseal-api-'));
+  const db = base?.db ?? openDatabase(join(home, 'callseal.db'));
   const log = silentLogger();
   const box = new SecretBox(home);
   const repo = new RecordingRepository(db);
@@ -99,6 +103,7 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
     app, accounts, audit, repo, policy, home, token,
     close: async () => {
       await app.close();
+      if (base) return;
       db.close();
       rmSync(home, { recursive: true, force: true });
     },
