@@ -73,7 +73,7 @@ export async function openSealing(config: Config, id: string, log: Logger): Prom
   if (!head || head.epoch < keys.epoch) repo.startEpoch(keys.epoch, keys.spkiSha256, Date.now());
   else if (head.epoch > keys.epoch || head.spkiSha256 !== keys.spkiSha256) {
     db.close();
-    throw new CallsealError('CS_KEYSTORE_DAMAGED', `the key store (epoch ${keys.epoch}) is not the key of the chain (epoch ${head.epoch}); restore the key store or run "callseal keys reset"`);
+    throw new CallsealError('CS_KEYSTORE_WRONG_CHAIN', `the key store (epoch ${keys.epoch}) is not the key of the chain (epoch ${head.epoch}); restore the key store or run "callseal keys reset"`);
   }
   const d = keys.describe();
   log.info({ created, subject: d.subject, fingerprintSha256: d.fingerprint, publicKeySha256: d.spkiSha256, epoch: d.epoch, modulusBits: d.modulusBits, notAfter: d.notAfter }, created ? 'signing key and certificate created' : 'signing certificate');
@@ -116,7 +116,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       kind: 'row',
       insert: async (recId: string) => {
         const r = repo.row(recId);
-        if (!r) throw new Error(`recording ${recId} is unknown`);
+        if (!r) throw new CallsealError('CS_ARCHIVE_RECORDING_UNKNOWN', `recording ${recId} is unknown`);
         await log.insert({
           basefilename: r.baseName, direction: r.direction, time: r.startMs, callid: r.callId,
           callername: r.callerName, caller: r.callerNumber, callee: r.calleeNumber, setting: r.setting, signature: r.signature, recording_id: r.id,

@@ -9,11 +9,11 @@ import type { DatabaseSync } from 'node:sqlite';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
-import { errorMessage } from '../common/errors.ts';
+import { CallsealError, errorMessage } from '../common/errors.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
-import { batch, type Target } from './target.ts';
+import { batch, TargetError, type Target } from './target.ts';
 
 /** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
 const BATCH_RECORDINGS = 20;
@@ -129,7 +129,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
    */
   async fetch(recordingId: string, dir: string, check: () => Promise<string | undefined>, onProblem: (targetId: string, problem: string) => void): Promise<string> {
     const rec = this.#o.recording(recordingId);
-    if (!rec) throw new Error(`recording ${recordingId} is unknown`);
+    if (!rec) throw new CallsealError('CS_ARCHIVE_RECORDING_UNKNOWN', `recording ${recordingId} is unknown`);
     const problems: string[] = [];
     for (const targetId of this.fileCopies(recordingId)) {
       const dest = this.#o.destination(targetId);
@@ -147,7 +147,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       onProblem(targetId, problem);
       for (const name of rec.files) await rm(join(dir, name), { force: true });
     }
-    throw new Error(problems.length > 0 ? `no good archive copy (${problems.join('; ')})` : 'no storage target holds a copy');
+    throw new CallsealError('CS_ARCHIVE_NO_GOOD_COPY', problems.length > 0 ? `no good archive copy (${problems.join('; ')})` : 'no storage target holds a copy');
   }
 
   #remoteFolder(rec: ArchivedRecording, pathTemplate: string): string {
@@ -244,8 +244,8 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     const rec = this.#o.recording(r.recording_id);
     const dest = this.#o.destination(r.target_id);
     try {
-      if (!rec) throw new Error(`recording ${r.recording_id} is unknown`);
-      if (!dest) throw new Error(`destination ${r.target_id} is not configured`);
+      if (!rec) throw new CallsealError('CS_ARCHIVE_RECORDING_UNKNOWN', `recording ${r.recording_id} is unknown`);
+      if (!dest) throw new CallsealError('CS_ARCHIVE_DESTINATION_UNKNOWN', `destination ${r.target_id} is not configured`);
       if (dest.kind === 'row') await dest.insert(r.recording_id);
       else await this.#copyFiles([rec], dest);
       await this.#done(r, rec);
@@ -285,8 +285,8 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     const after = await batch.stat(t.target, need.map((e) => e.remote));
     const afterHashes = await batch.sha256(t.target, need.map((e) => e.remote));
     for (const e of need) {
-      if (after.get(e.remote) !== e.size) throw new Error(`${e.remote}: size ${String(after.get(e.remote))} on the target, ${e.size} here`);
-      if (afterHashes.get(e.remote) !== e.hash) throw new Error(`${e.remote}: SHA-256 read back differs from the sealed file`);
+      if (after.get(e.remote) !== e.size) throw new TargetError('verify', `${e.remote}: size ${String(after.get(e.remote))} on the target, ${e.size} here`);
+      if (afterHashes.get(e.remote) !== e.hash) throw new TargetError('verify', `${e.remote}: SHA-256 read back differs from the sealed file`);
     }
   }
 

@@ -63,7 +63,7 @@ export class TargetRegistry {
   /** Stores a target (replacing one with the same id); its status goes back to untested. */
   save(raw: unknown): TargetDefinition {
     const r = targetSchema.safeParse(raw);
-    if (!r.success) throw new ConfigError('CS_POLICY_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+    if (!r.success) throw new ConfigError('CS_ARCHIVE_TARGET_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
     const t = r.data;
     this.#db.prepare(`INSERT INTO targets (id, name, kind, path_template, config_enc, status, updated_ms) VALUES (?, ?, ?, ?, ?, 'untested', ?)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, path_template = excluded.path_template, config_enc = excluded.config_enc, status = 'untested', last_test = NULL, updated_ms = excluded.updated_ms`)

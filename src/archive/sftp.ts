@@ -95,7 +95,7 @@ export class SftpTarget implements Target {
       const sock = net.connect({ host: this.#c.host, port: this.#c.port });
       sock.setNoDelay(true);
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { sock.destroy(); reject(new Error(`ETIMEDOUT connecting to ${this.#c.host}:${this.#c.port}`)); }, 10_000);
+        const timer = setTimeout(() => { sock.destroy(); reject(new TargetError('connect', `${this.#c.host}:${this.#c.port}: ETIMEDOUT, no connection within 10 s`)); }, 10_000);
         sock.once('connect', () => { clearTimeout(timer); resolve(); });
         sock.once('error', (err) => { clearTimeout(timer); reject(err); });
       });
@@ -113,6 +113,7 @@ export class SftpTarget implements Target {
         },
       });
     } catch (err) {
+      if (err instanceof TargetError) throw err;
       throw new TargetError(stageOf(err), `${this.#c.host}:${this.#c.port}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     // A broken connection is reopened on the next operation.

@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { ERROR_CODES, CallsealError, SipError, ConfigError } from './errors.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES, CallsealError, SipError, ConfigError, HttpError } from './errors.ts';
+
+const SRC = fileURLToPath(new URL('..', import.meta.url));
+
+/** Every TypeScript source file under src/ that is not a test. */
+function sourceFiles(dir = SRC): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
 
 describe('error catalogue', () => {
   it('has unique codes of the form CS_<AREA>_<WHAT>', () => {
@@ -18,6 +31,29 @@ describe('error catalogue', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     const documented = new Set([...doc.matchAll(/`(CS_[A-Z0-9_]+)`/g)].map((m) => m[1]));
     expect([...documented].filter((c) => c === undefined || !(c in ERROR_CODES))).toEqual([]);
+  });
+
+  it('is the only way src/ raises errors: no plain Error outside tests', () => {
+    // `new Error(` and `Error(` alike; `CallsealError(`, `errorMessage(` and `ParseError(` do not match.
+    const plain = /(?<![\w$.])(?:new\s+)?Error\s*\(/;
+    const offenders = sourceFiles().flatMap((file) => readFileSync(file, 'utf8').split('\n')
+      .flatMap((line, i) => (plain.test(line) ? [`${relative(SRC, file)}:${i + 1}: ${line.trim()}`] : [])));
+    expect(offenders).toEqual([]);
+  });
+
+  it('finds a plain Error where there is one', () => {
+    const plain = /(?<![\w$.])(?:new\s+)?Error\s*\(/;
+    expect(plain.test("throw new Error('x')")).toBe(true);
+    expect(plain.test("reject(Error('x'))")).toBe(true);
+    expect(plain.test("throw new CallsealError('CS_SIP_PARSE', 'x')")).toBe(false);
+    expect(plain.test('log(errorMessage(err))')).toBe(false);
+  });
+
+  it('keeps the HTTP status of a web error', () => {
+    const e = new HttpError('CS_WEB_NOT_LOGGED_IN', 401, 'not logged in');
+    expect(e).toBeInstanceOf(CallsealError);
+    expect(e.statusCode).toBe(401);
+    expect(e.code).toBe('CS_WEB_NOT_LOGGED_IN');
   });
 
   it('keeps code, status and cause', () => {

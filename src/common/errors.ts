@@ -8,7 +8,7 @@
 /** Every error code with a one-line meaning. */
 export const ERROR_CODES = {
   CS_CONFIG_INVALID: 'The configuration file or an environment variable has an invalid value.',
-  CS_CONFIG_UNREADABLE: 'The configuration file cannot be read or is not valid JSON.',
+  CS_CONFIG_UNREADABLE: 'The configuration file cannot be read, is not valid JSON, or its top level is not a JSON object.',
   CS_SIP_PARSE: 'A SIP message is malformed.',
   CS_SIP_TOO_LARGE: 'A SIP message is larger than the configured limit.',
   CS_SIP_VERSION: 'A SIP message carries an unsupported protocol version.',
@@ -28,25 +28,39 @@ export const ERROR_CODES = {
   CS_PORTS_EXHAUSTED: 'No RTP ports are left in the configured range.',
   CS_WAV_INVALID: 'A WAV file is malformed.',
   CS_OGG_INVALID: 'An Ogg file is malformed (capture pattern, truncated page or segment table).',
+  CS_PLAYBACK_CODEC: 'A recording cannot be played in the browser: only G.711, mono G.722, mono G.729 and Opus recordings are decoded; download the original.',
   CS_PLAYBACK_DECODER: 'A recording cannot be decoded for the browser: its codec needs ffmpeg, which is not installed or failed.',
   CS_STATE_CLOSED: 'An object was used after it was closed.',
   CS_STORE_SCHEMA_NEWER: 'The database was migrated by a newer callseal than this one (its schema version is above the last migration known here); callseal refuses to start rather than use tables it does not know.',
+  CS_STORE_CHAIN_HEAD_MOVED: 'A sealed recording was to be logged at a chain position the database head does not allow (the head moved: a second writer): the row is not inserted and the recording stays in the spool.',
   CS_RECORDING_IO: 'A recording file could not be written.',
   CS_RECORDING_DISK_FULL: 'A recording file could not be written because its file system is full (ENOSPC, EDQUOT): that leg ended, what was written is kept and sealed when space allows.',
   CS_MEDIA_WORKER_FAILED: 'A media worker failed or exited while running: its recordings were ended (BYE with Reason to the SRC), their files kept and sealed with the failure as end-reason, and a new worker started.',
+  CS_MEDIA_WORKER_START: 'A media worker exited or failed before it came online: callseal does not start (a worker that failed while running is `CS_MEDIA_WORKER_FAILED`).',
+  CS_MEDIA_TEST_CRASH: 'A media worker crashed on purpose after `CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS` packets; only the tests of worker failure set it.',
   CS_STORAGE_LOW: 'Free space on the recordings\' file system is below `recording.minFreeMb`: new sessions get 503 with Warning; below `recording.stopFreeMb` running recordings are ended and sealed.',
   CS_DATABASE_UNWRITABLE: 'The database cannot be written (read-only, full or failing): new sessions get 503 with Warning and `/healthz` answers 503.',
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',
   CS_KEYSTORE_CERT: 'An imported certificate is unreadable or does not match the installation key.',
+  CS_KEYSTORE_WRONG_CHAIN: 'The key store is readable but is not the key of the chain in the database (another epoch or another key): callseal refuses to start; restore the key store or run `callseal keys reset`.',
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',
+  CS_SEAL_HASHFILE_INVALID: 'A hash file has a line that is not `<64 hex digits>  <file name>`: the verifier reports that recording as unreadable.',
   CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
-  CS_ARCHIVE_TARGET: 'A storage target operation failed (the message names the stage: dns, connect, auth, hostkey, permission, path, write, verify).',
+  CS_ARCHIVE_TARGET: 'A storage target or SQL log operation failed (the message names the stage: config, dns, connect, auth, hostkey, permission, path, write, verify).',
+  CS_ARCHIVE_TARGET_INVALID: 'The settings of a storage target are invalid; every problem names its field.',
+  CS_ARCHIVE_RECORDING_UNKNOWN: 'An outbox job or an archive fetch names a recording that the recording log does not hold.',
+  CS_ARCHIVE_DESTINATION_UNKNOWN: 'An outbox job names a storage target or SQL log that is not configured (any more): the job stays failing and is retried.',
+  CS_ARCHIVE_NO_GOOD_COPY: 'No storage target holds a copy of a recording that reads back and passes verification (the message lists each target\'s problem).',
+  CS_SQLLOG_INVALID: 'The settings of an external SQL recording log are invalid; every problem names its field.',
   CS_VERIFY_USAGE: 'The verify command was called with a missing folder or certificate.',
   CS_RETENTION_REMOVE: 'Retention could not remove a storage target\'s copy of an expired recording (target unreachable, refusing, or the object still under WORM retention or legal hold): the removal is retried later and the recording stays marked as being deleted.',
   CS_HOLD_INVALID: 'A legal hold names nothing that can match (no recording, no number that normalises, no period) or an unknown recording.',
   CS_HOLD_RELEASE: 'A legal hold cannot be released: it is released already or unknown, or the two-person rule (`archive.legalHoldTwoPersonRelease`) needs a second admin to confirm the release.',
   CS_RECORDING_DELETED: 'The recording was deleted by retention: only its log entry and its signed deletion record remain (HTTP 410).',
   CS_EXPORT_INVALID: 'An export names neither a number nor a period, or matches more recordings than one export holds.',
+  CS_WEB_NOT_LOGGED_IN: 'A web request that needs a logged-in principal (session or API token) has none: 401.',
+  CS_WEB_RECORDING_GONE: 'A recording\'s local copy is gone and no storage target holds a verified copy of it: 404.',
+  CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 
@@ -100,6 +114,18 @@ export class ConfigError extends CallsealError {
 
 /** An object was used in a state that does not allow it (for example after `close()`). */
 export class InvalidStateError extends CallsealError {}
+
+/**
+ * An error with an HTTP status, thrown by `web/` routes only (the one place that maps errors to
+ * HTTP statuses); fastify's error handler answers with `statusCode`.
+ */
+export class HttpError extends CallsealError {
+  readonly statusCode: number;
+  constructor(code: ErrorCode, statusCode: number, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.statusCode = statusCode;
+  }
+}
 
 /** Returns the message of any thrown value, for logs. */
 export function errorMessage(err: unknown): string {

@@ -102,13 +102,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   let raw: Json = {};
   const file = env['CALLSEAL_CONFIG'];
   if (file !== undefined && file !== '') {
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(readFileSync(resolve(cwd, file), 'utf8'));
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
-      raw = parsed as Json;
+      parsed = JSON.parse(readFileSync(resolve(cwd, file), 'utf8'));
     } catch (err) {
       throw new ConfigError('CS_CONFIG_UNREADABLE', [{ path: 'CALLSEAL_CONFIG', message: `${file}: ${errorMessage(err)}` }], { cause: err });
     }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError('CS_CONFIG_UNREADABLE', [{ path: 'CALLSEAL_CONFIG', message: `${file}: the top level must be an object` }]);
+    }
+    raw = parsed as Json;
   }
   const issues: ConfigIssue[] = [];
   applyEnv(raw, env, issues);

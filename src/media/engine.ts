@@ -139,7 +139,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
         resolve(slot);
       });
       worker.once('error', reject);
-      worker.once('exit', (code) => { if (!slot.alive) reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker ${index} exited with code ${code} before it started`)); });
+      worker.once('exit', (code) => { if (!slot.alive) reject(new CallsealError('CS_MEDIA_WORKER_START', `media worker ${index} exited with code ${code} before it started`)); });
     });
   }
 

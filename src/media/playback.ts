@@ -11,7 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { readWavInfo } from './wav.ts';
-import { CallsealError, ParseError } from '../common/errors.ts';
+import { CallsealError } from '../common/errors.ts';
 import { G722Decoder } from './g722.ts';
 import { G729 } from './codecs.ts';
 
@@ -121,7 +121,7 @@ export function playback(path: string, range?: { start: number; end?: number }):
   const tag = info.format.formatTag;
   if (tag === G729.formatTag && info.format.channels === 1) return g729Playback(path, Math.max(0, Math.min(info.declaredDataBytes, info.fileBytes - info.dataOffset)), range);
   if (!PLAYABLE.has(tag) || (tag === 0x028f && info.format.channels !== 1)) {
-    throw new ParseError('CS_WAV_INVALID', `${path}: only G.711, mono G.722, mono G.729 and Opus recordings can be played in the browser; download the original`);
+    throw new CallsealError('CS_PLAYBACK_CODEC', `${path}: only G.711, mono G.722, mono G.729 and Opus recordings can be played in the browser; download the original`);
   }
   const g722 = tag === 0x028f;
   // Bytes of PCM per input byte: G.711 one 16-bit sample, G.722 two (16 kHz).

@@ -19,6 +19,7 @@ import { openLegWriter, type LegWriter } from './writers.ts';
 import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec, LegChange } from './protocol.ts';
 import { LEG_STATS_BYTES, legStatsPath, renderLegStats } from './legstats.ts';
+import { CallsealError } from '../common/errors.ts';
 
 /** How often buffered packets are released and file buffers flushed. */
 const TICK_MS = 100;
@@ -120,7 +121,7 @@ function closeStats(leg: Leg): void {
 
 function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
   if (crashAfterPackets !== undefined && ++packetsSeen > crashAfterPackets) {
-    throw new Error(`test-only crash after ${crashAfterPackets} packets (CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS)`);
+    throw new CallsealError('CS_MEDIA_TEST_CRASH', `test-only crash after ${crashAfterPackets} packets (CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS)`);
   }
   const stats = leg.timeline.stats;
   if (leg.failed !== undefined) return;

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { ParseError } from '../common/errors.ts';
+import { CallsealError, ParseError } from '../common/errors.ts';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 let shared: Buffer | undefined;
@@ -35,7 +35,7 @@ export async function sha256File(path: string): Promise<string> {
 export function renderHashFile(entries: readonly (readonly [name: string, sha256: string])[]): string {
   for (const [name] of entries) {
     // File names come from the allowlist in recording/naming.ts; this guards the format itself.
-    if (/[\r\n\\]/.test(name) || name.includes('/')) throw new ParseError('CS_SEAL_FAILED', `file name not allowed in a hash file: ${name}`);
+    if (/[\r\n\\]/.test(name) || name.includes('/')) throw new CallsealError('CS_SEAL_FAILED', `file name not allowed in a hash file: ${name}`);
   }
   return entries.map(([name, hex]) => `${hex}  ${name}\n`).join('');
 }
@@ -46,7 +46,7 @@ export function parseHashFile(text: string): [name: string, sha256: string][] {
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
-    if (!m?.[1] || !m[2]) throw new ParseError('CS_SEAL_FAILED', `malformed hash file line "${line.slice(0, 100)}"`);
+    if (!m?.[1] || !m[2]) throw new ParseError('CS_SEAL_HASHFILE_INVALID', `malformed hash file line "${line.slice(0, 100)}"`);
     out.push([m[2], m[1].toLowerCase()]);
   }
   return out;

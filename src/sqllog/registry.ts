@@ -23,7 +23,7 @@ export class SqlLogRegistry {
 
   save(raw: unknown): SqlLogDefinition {
     const r = sqlLogSchema.safeParse(raw);
-    if (!r.success) throw new ConfigError('CS_POLICY_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+    if (!r.success) throw new ConfigError('CS_SQLLOG_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
     const d = r.data;
     this.#db.prepare(`INSERT INTO sql_logs (id, name, dialect, def_enc, status, updated_ms) VALUES (?, ?, ?, ?, 'untested', ?)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, dialect = excluded.dialect, def_enc = excluded.def_enc, status = 'untested', last_test = NULL, updated_ms = excluded.updated_ms`)

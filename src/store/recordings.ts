@@ -5,6 +5,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { Retention } from '../common/retention.ts';
 import { transaction } from './db.ts';
+import { InvalidStateError } from '../common/errors.ts';
 
 /** A sealed recording as the log stores it. */
 export interface RecordingRow {
@@ -98,7 +99,7 @@ export class RecordingRepository {
   insertSealed(row: RecordingRow): void {
     transaction(this.#db, () => {
       const head = this.#db.prepare('SELECT head_seq FROM chain_epochs WHERE epoch = ?').get(row.chainEpoch) as { head_seq: number } | undefined;
-      if (head?.head_seq !== row.chainSeq - 1) throw new Error(`chain head moved: expected ${row.chainSeq - 1}, found ${String(head?.head_seq)}`);
+      if (head?.head_seq !== row.chainSeq - 1) throw new InvalidStateError('CS_STORE_CHAIN_HEAD_MOVED', `chain head moved: expected ${row.chainSeq - 1}, found ${String(head?.head_seq)} [epoch:${row.chainEpoch}, recordingId:${row.id}]`);
       this.#db.prepare(`INSERT INTO recordings (id, base_name, dir, call_id, start_ms, end_ms, caller_number, caller_name, callee_number, callee_name,
         direction, setting, channels, codec, interrupted, files, hash_file_sha256, signature, chain_epoch, chain_seq, previous, sealed_at_ms, retention, retain_until_ms)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(

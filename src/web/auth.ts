@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { CallsealError } from '../common/errors.ts';
+import { CallsealError, HttpError } from '../common/errors.ts';
 import { ROLES, type AccountStore, type Role } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
 
@@ -63,7 +63,7 @@ function sameSecret(given: string, expected: string): boolean {
 
 /** The principal of a request; throws 401 if there is none. */
 export function principal(req: FastifyRequest): Principal {
-  if (!req.principal) throw Object.assign(new Error('not logged in'), { statusCode: 401 });
+  if (!req.principal) throw new HttpError('CS_WEB_NOT_LOGGED_IN', 401, 'not logged in');
   return req.principal;
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { ZipFile } from 'yazl';
 import { z } from 'zod';
-import { CallsealError, errorMessage } from '../common/errors.ts';
+import { HttpError, errorMessage } from '../common/errors.ts';
 import type { LegalHoldRow, RecordingRepository, RecordingRow } from '../store/index.ts';
 import type { Outbox } from '../archive/index.ts';
 import { verifyRecording } from '../seal/index.ts';
@@ -94,8 +94,8 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     if (local(r)) return folder(r);
     const cached = join(o.cacheRoot, r.id);
     if (existsSync(join(cached, `${r.baseName}_hash.txt`))) return cached;
-    if (r.deletionStartedMs !== undefined) throw Object.assign(new CallsealError('CS_RECORDING_DELETED', `deleted by retention on ${new Date(r.deletionStartedMs).toISOString()}`), { statusCode: 410 });
-    if (o.outbox.fileCopies(r.id).length === 0) throw Object.assign(new Error('the local copy is gone and no storage target holds a copy'), { statusCode: 404 });
+    if (r.deletionStartedMs !== undefined) throw new HttpError('CS_RECORDING_DELETED', 410, `deleted by retention on ${new Date(r.deletionStartedMs).toISOString()}`);
+    if (o.outbox.fileCopies(r.id).length === 0) throw new HttpError('CS_WEB_RECORDING_GONE', 404, 'the local copy is gone and no storage target holds a copy');
     let p = fetching.get(r.id);
     if (!p) {
       p = (async () => {
@@ -116,7 +116,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
           return cached;
         } catch (err) {
           await rm(tmp, { recursive: true, force: true });
-          throw Object.assign(new Error(errorMessage(err)), { statusCode: 502 });
+          throw new HttpError('CS_WEB_ARCHIVE_FETCH', 502, errorMessage(err), { cause: err });
         }
       })().finally(() => fetching.delete(r.id));
       fetching.set(r.id, p);
