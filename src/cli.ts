@@ -5,10 +5,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLogger, silentLogger } from './common/log.ts';
 import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
-import { loadConfig, type Config } from './config/index.ts';
-import { instanceId, openSealing, startApp, VERSION } from './app.ts';
+import { instanceId, loadConfig, type Config } from './config/index.ts';
+import { startApp, VERSION } from './app.ts';
+import { auditAnchors, openSealing, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
 import { exportCommand } from './export-command.ts';
-import { auditAnchors, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
 import { AuditLog } from './web/audit.ts';
 import { openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
@@ -217,15 +217,15 @@ async function start(): Promise<number> {
     // A configuration problem found while starting (first admin password, TLS files) exits like a bad config file.
     return err instanceof ConfigError ? 78 : 1;
   }
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'signal received');
-      void app.close().then(resolve);
+      // A failed shutdown step was logged by close(), which still ran every other step.
+      app.close().then(() => { resolve(0); }, () => { resolve(1); });
     };
     process.once('SIGTERM', () => { stop('SIGTERM'); });
     process.once('SIGINT', () => { stop('SIGINT'); });
   });
-  return 0;
 }
 
 /** Commands on the policy tables of CALLSEAL_HOME (they take effect for calls that start afterwards). */

@@ -10,11 +10,10 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CallsealError, errorMessage } from './common/errors.ts';
 import { silentLogger } from './common/log.ts';
-import type { Config } from './config/index.ts';
-import { instanceId, openSealing } from './app.ts';
+import { instanceId, type Config } from './config/index.ts';
 import { Exporter, Outbox, TargetRegistry } from './archive/index.ts';
 import { SecretBox } from './common/secretbox.ts';
-import { installationCertificateFiles, loadCertificates } from './seal/index.ts';
+import { installationKeys, openSealing } from './seal/index.ts';
 import { AuditLog } from './web/audit.ts';
 
 const USAGE = 'usage: callseal export [--number NUMBER] [--from TIME] [--to TIME] -o FILE.zip   (TIME: ISO 8601 or epoch ms; a number, a period or both)\n';
@@ -57,7 +56,7 @@ export async function exportCommand(config: Config, args: readonly string[]): Pr
       destination: (id) => { const t = targets.get(id); return t ? { kind: 'files', ...t } : undefined; },
       recording: (id) => { const r = sealing.repo.get(id); return r ? { id, dir: join(recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined; },
     });
-    const epochKeys = [sealing.keys.publicKey, ...(await loadCertificates(installationCertificateFiles(config.home))).map((c) => c.key)];
+    const epochKeys = await installationKeys(config.home, sealing.keys);
     const exporter = new Exporter({ repo: sealing.repo, outbox, keys: sealing.keys, verifyKeys: () => epochKeys, recordingsRoot, workRoot: join(config.home, 'cache'), numbers: config.numbers, log });
     const rows = exporter.select(query);
     const actor = `cli:${process.env['USER'] ?? 'unknown'}`;

@@ -34,6 +34,11 @@ export class TypedEmitter<E extends { [K in keyof E]: unknown[] }> {
     return this;
   }
 
+  /** Number of listeners of `event`. */
+  listenerCount(event: keyof E): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
   /** Calls every listener of `event`; a throwing listener does not stop the others. */
   safeEmit<K extends keyof E>(event: K, ...args: E[K]): void {
     const set = this.#listeners.get(event);

@@ -9,3 +9,5 @@ export * from './verify.ts';
 export * from './rollover.ts';
 export * from './checkpoint.ts';
 export * from './deletion.ts';
+export * from './installation.ts';
+export * from './finisher.ts';

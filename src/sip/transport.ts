@@ -79,13 +79,25 @@ export interface TransportStats {
   idleTimeouts: number;
 }
 
+/**
+ * What the SIP stack needs from a transport: sending, one inbound handler, and the address and
+ * port a request sent over each transport names as its sent-by (RFC 3261 section 18.2.1).
+ * {@link SipTransport} is the real one; tests may pass their own.
+ */
+export interface SipWire {
+  send(remote: Remote, data: Buffer): void;
+  onInbound(handler: (inbound: Inbound) => void): void;
+  /** Host and listening port for a Via over `transport`; undefined before `listen` or when that transport is off. */
+  sentBy(transport: TransportName): { readonly host: string; readonly port: number } | undefined;
+}
+
 /** Remote key used to find a stream connection. */
 function remoteKey(r: Remote): string {
   return `${r.transport}|${r.address}|${r.port}`;
 }
 
 /** UDP, TCP and TLS listeners with one inbound handler. */
-export class SipTransport {
+export class SipTransport implements SipWire {
   readonly #options: SipTransportOptions;
   readonly #log: Logger;
   #udp: dgram.Socket | undefined;
@@ -100,6 +112,7 @@ export class SipTransport {
   readonly stats: TransportStats = { connections: 0, refusedNotAllowed: 0, refusedPerSource: 0, refusedTotal: 0, incompleteTimeouts: 0, idleTimeouts: 0 };
   #handler: (inbound: Inbound) => void = () => undefined;
   #closed = false;
+  #ports: { udp: number; tcp: number | undefined; tls: number | undefined } | undefined;
 
   constructor(options: SipTransportOptions) {
     this.#options = options;
@@ -160,7 +173,14 @@ export class SipTransport {
       });
       tlsPort = await listenServer(this.#tls, o.tls.port, o.host);
     }
-    return { udp: udpPort, tcp: tcpPort, tls: tlsPort };
+    this.#ports = { udp: udpPort, tcp: tcpPort, tls: tlsPort };
+    return this.#ports;
+  }
+
+  /** The bind host and the listening port of `transport` (stream connections callseal opens name the listener, not their own port). */
+  sentBy(transport: TransportName): { readonly host: string; readonly port: number } | undefined {
+    const port = transport === 'UDP' ? this.#ports?.udp : transport === 'TCP' ? this.#ports?.tcp : this.#ports?.tls;
+    return port === undefined ? undefined : { host: this.#options.host, port };
   }
 
   /**

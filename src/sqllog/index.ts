@@ -6,3 +6,4 @@
  */
 export * from './sqllog.ts';
 export * from './registry.ts';
+export * from './destination.ts';

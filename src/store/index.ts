@@ -8,3 +8,4 @@ export * from './db.ts';
 export * from './recordings.ts';
 export * from './holds.ts';
 export * from './removals.ts';
+export * from './meta.ts';

@@ -7,6 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import { hash, verify } from '@node-rs/argon2';
 import { z } from 'zod';
+import { ConfigError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
 
 /** The three roles of H1. */
 export const ROLES = ['admin', 'auditor', 'member'] as const;
@@ -159,4 +161,20 @@ export class AccountStore {
   endSessions(username: string): void {
     this.#db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
   }
+}
+
+/**
+ * The first admin account, created on the first start: password from CALLSEAL_ADMIN_PASSWORD, or
+ * generated and printed once in the log (it is stored only as an argon2id hash).
+ */
+export async function ensureFirstAdmin(accounts: AccountStore, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (accounts.count() > 0) return;
+  const given = env['CALLSEAL_ADMIN_PASSWORD'];
+  if (given !== undefined && given !== '' && given.length < 12) {
+    throw new ConfigError('CS_CONFIG_INVALID', [{ path: 'CALLSEAL_ADMIN_PASSWORD', message: 'at least 12 characters' }]);
+  }
+  const password = given !== undefined && given !== '' ? given : randomBytes(15).toString('base64url');
+  await accounts.create({ username: 'admin', displayName: 'Administrator', roles: ['admin'], password });
+  if (given !== undefined && given !== '') log.warn({ username: 'admin' }, 'first admin account created with the password from CALLSEAL_ADMIN_PASSWORD');
+  else log.warn({ username: 'admin', initialPassword: password }, 'first admin account created; this password is shown only once: log in and change it');
 }

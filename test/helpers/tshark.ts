@@ -63,11 +63,11 @@ export class SipCapture {
     await this.#exited;
   }
 
-  #read(filter: string, fields: readonly string[]): string[][] {
+  #read(filter: string, fields: readonly string[], aggregator = ';'): string[][] {
     const p = String(this.port);
     const out = execFileSync('tshark', [
       '-r', this.file, '-d', `udp.port==${p},sip`, '-d', `tcp.port==${p},sip`, '-Y', filter, '-T', 'fields',
-      '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=;', ...fields.flatMap((f) => ['-e', f]),
+      '-E', 'separator=/t', '-E', 'occurrence=a', '-E', `aggregator=${aggregator}`, ...fields.flatMap((f) => ['-e', f]),
     ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
   }
@@ -75,6 +75,19 @@ export class SipCapture {
   /** Start lines of the SIP messages callseal sent (responses and requests), in capture order. */
   sent(): string[] {
     return this.#read(`(udp.srcport == ${this.port} || tcp.srcport == ${this.port}) && sip`, ['sip.Status-Line', 'sip.Request-Line']).map((r) => r.filter(Boolean).join(' '));
+  }
+
+  /**
+   * Every request callseal sent with the Via header fields tshark read in it, each with its
+   * transport, sent-by, branch and whether it has `rport`.
+   */
+  requestVias(): { readonly method: string; readonly vias: readonly string[]; readonly transport: string; readonly sentBy: string; readonly branch: string; readonly rport: boolean }[] {
+    const p = this.port;
+    return this.#read(`(udp.srcport == ${p} || tcp.srcport == ${p}) && sip.Method`, [
+      'sip.Method', 'sip.Via', 'sip.Via.transport', 'sip.Via.sent-by.address', 'sip.Via.sent-by.port', 'sip.Via.branch', 'sip.Via.rport',
+    ], '|').map(([method = '', vias = '', transport = '', address = '', port = '', branch = '', rport]) => ({
+      method, vias: vias === '' ? [] : vias.split('|'), transport, sentBy: `${address}:${port}`, branch, rport: rport !== undefined,
+    }));
   }
 
   /**

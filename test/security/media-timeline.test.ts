@@ -72,6 +72,34 @@ describe('issue 2: the wall clock bounds a leg whatever the packets say', () => 
     expect(t.stats.reanchors).toBeGreaterThan(1000);
   });
 
+  it('a forged backlog (five times real time after 5 s of nothing) never runs past the clock and ends with the call', () => {
+    const t = newTimeline();
+    let seq = 0;
+    let ahead = 0;
+    const seconds = call(t, 14_000, (i, now) => {
+      let n = 0;
+      // One second on time, 5 s of nothing, then five packets per 20 ms: a backlog that never ends.
+      const burst = i < 50 ? 1 : i < 300 ? 0 : 5;
+      for (let k = 0; k < burst; k++, seq++) {
+        n += length(t.push({ ssrc: 4, sequenceNumber: seq, timestamp: 160 * seq, payload: Buffer.alloc(160, 0x44) }, now));
+        ahead = Math.max(ahead, fileBytes - (CLOCK_HZ * (now + 200 - START)) / 1000);
+      }
+      return n;
+    });
+    expect(ahead).toBeLessThanOrEqual(0);
+    expect(seconds).toBe(14);
+    expect(t.stats.clippedBytes).toBeGreaterThan(0);
+  });
+
+  it('timestamps at half speed still re-anchor to the wall clock: the pace is real time, not catch-up', () => {
+    const t = newTimeline();
+    const seconds = call(t, 14_000, (i, now) => length(t.push({ ssrc: 5, sequenceNumber: i, timestamp: 80 * i, payload: Buffer.alloc(80, 0x66) }, now)));
+    expect(seconds).toBe(14);
+    // Half the media of the call: every 2 s the stream falls 1 s behind and moves to the wall clock.
+    expect(t.stats.reanchors).toBeGreaterThanOrEqual(5);
+    expect(t.stats).toMatchObject({ clippedBytes: 0, late: 0, audioBytes: 700 * 80 });
+  });
+
   it('a normal 20 ms stream is unaffected: every byte written, nothing clipped', () => {
     const t = newTimeline();
     const seconds = call(t, 3000, (i, now) => length(t.push({ ssrc: 1, sequenceNumber: i, timestamp: 160 * i, payload: Buffer.alloc(160, 0x55) }, now + (i % 3) * 7)));

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { silentLogger } from '../../src/common/log.ts';
 import type { Config } from '../../src/config/index.ts';
-import { openSealing } from '../../src/app.ts';
+import { openSealing } from '../../src/seal/index.ts';
 import { Sealer, type SealedRecording } from '../../src/seal/index.ts';
 import { writeTestRecording } from '../helpers/sealed.ts';
 

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { silentLogger } from '../../src/common/log.ts';
 import type { Config } from '../../src/config/index.ts';
-import { openSealing } from '../../src/app.ts';
+import { openSealing } from '../../src/seal/index.ts';
 import { Sealer } from '../../src/seal/index.ts';
 import { WavWriter } from '../../src/media/index.ts';
 import { emptyStats } from '../../src/rtp/index.ts';

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { silentLogger } from '../../src/common/log.ts';
 import type { Config } from '../../src/config/index.ts';
-import { openSealing } from '../../src/app.ts';
+import { openSealing } from '../../src/seal/index.ts';
 import { Checkpointer, KeyStore, Sealer, type SealedRecording } from '../../src/seal/index.ts';
 import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
 import { writeTestRecording } from '../helpers/sealed.ts';
