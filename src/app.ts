@@ -29,7 +29,8 @@ import { buildApi } from './web/api.ts';
 import { AccountStore, ensureFirstAdmin } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
 import { apiToken } from './web/token.ts';
-import { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry, destinationResolver } from './archive/index.ts';
+import { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry, createRetention, destinationResolver } from './archive/index.ts';
+import { systemClock } from './common/clock.ts';
 import { IntakeMonitor, RecentErrors, healthParts, healthReport, readiness } from './health/index.ts';
 import { SecretBox } from './common/secretbox.ts';
 
@@ -92,9 +93,10 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   teardown.add('storage targets', () => targets.close());
   const sqlLogs = new SqlLogRegistry(db, box, log);
   teardown.add('SQL logs', () => sqlLogs.close());
+  const destination = destinationResolver({ targets, sqlLogs, recording: (recId) => repo.row(recId) });
   const outbox = new Outbox({
     db, log, timeZone: config.recording.timeZone, retryBaseMs: config.archive.retryBaseMs, retryMaxMs: config.archive.retryMaxMs, tickMs: config.archive.tickMs,
-    destination: destinationResolver({ targets, sqlLogs, recording: (recId) => repo.row(recId) }),
+    destination,
     recording: (recId) => {
       const r = repo.get(recId);
       return r ? { id: recId, dir: join(spool.recordingsRoot, r.dir), files: r.files, startMs: r.startMs } : undefined;
@@ -123,6 +125,12 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   // The audit head is anchored outside the database, in signed checkpoints (issue 7); the last one
   // is signed after every call has been sealed.
   const audit = new AuditLog(db, { anchors: () => auditAnchors(spool.recordingsRoot, epochKeys) });
+  // F6, H7: legal holds, the retention job and exports; the job's steps are in the audit trail.
+  const retention = createRetention({
+    db, repo, outbox, keys, verifyKeys: () => epochKeys, recordingsRoot: spool.recordingsRoot, workRoot: join(config.home, 'cache'), destination,
+    timeZone: config.recording.timeZone, numbers: config.numbers, archive: config.archive, log, clock: systemClock,
+    audit: (e) => { audit.append({ actor: 'retention', address: '-', ...e }); },
+  });
   const checkpoints = new Checkpointer({ recordingsRoot: spool.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   teardown.add('checkpoints', () => { checkpoints.close(); });
   checkpoints.start();
@@ -218,6 +226,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
       memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     }),
     ready: () => readiness({ started, closing: closing !== undefined, intakeBlock: siprec.intakeBlock, mediaWorkersRunning: media.health.running }),
+    retention: { holds: retention.holds, exporter: retention.exporter, removals: retention.removals },
     recordings: {
       repo, recordingsRoot: spool.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
       certificateFile: (epoch) => join(spool.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),
@@ -243,6 +252,8 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
 
   outbox.start();
   teardown.add('outbox', () => { outbox.close(); });
+  retention.job.start();
+  teardown.add('retention', () => retention.job.close());
   teardown.add('storage checks', () => { intake.close(); });
   await intake.start();
   started = true;

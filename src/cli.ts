@@ -8,6 +8,7 @@ import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { instanceId, loadConfig, type Config } from './config/index.ts';
 import { startApp, VERSION } from './app.ts';
 import { auditAnchors, openSealing, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
+import { exportCommand } from './export-command.ts';
 import { AuditLog } from './web/audit.ts';
 import { ChainEpochRepository, openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
@@ -22,6 +23,10 @@ Usage:
                         key rollovers and signed checkpoints; prints the fingerprint it trusted and
                         whether it was pinned; with a head, also that no recording is missing at
                         the end; --head-from-db also checks the audit trail against the checkpoints
+  callseal export [--number N] [--from TIME] [--to TIME] -o FILE.zip
+                        every recording of a number (caller or callee, normalised) and/or period
+                        as one ZIP: sealed files, signed manifest (manifest.txt, manifest.sig),
+                        certificates, verify.sh, README; fetched from storage targets when needed
   callseal keys show    the signing certificate: subject, validity, fingerprints, chain epoch,
                         and the fingerprints of earlier epochs (to pin with verify --fingerprint)
   callseal keys export-cert
@@ -290,6 +295,16 @@ async function main(argv: readonly string[]): Promise<number> {
       } catch (err) {
         if (err instanceof ConfigError) {
           process.stderr.write(`callseal ${command}: ${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }
+    case 'export':
+      try {
+        return await exportCommand(config(), argv.slice(1));
+      } catch (err) {
+        if (err instanceof CallsealError || err instanceof ConfigError) {
+          process.stderr.write(`callseal export: ${err.message}\n`);
           return 1;
         }
         throw err;

@@ -64,6 +64,19 @@ export class LocalTarget implements Target {
     for (const i of items) await copyFile(this.#resolve(i.remote), i.local);
   }
 
+  async remove(remotePath: string): Promise<void> {
+    const path = this.#resolve(remotePath);
+    try {
+      await rm(path, { force: true });
+      await fsyncPath(dirname(path)).catch((err: unknown) => {
+        // A folder that is gone (removed by hand) holds nothing to sync.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      });
+    } catch (err) {
+      throw new TargetError('permission', `removing ${path}: ${String(err)}`, { cause: err });
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
     try {
       return await readdir(this.#resolve(prefix));

@@ -148,6 +148,17 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     return expandTemplate(pathTemplate, timeParts(rec.startMs, this.#o.timeZone));
   }
 
+  /**
+   * Retention (F6): drops every job of a recording whose deletion starts, so no copy is made or
+   * retried from now on; returns the storage targets that had a job (done or not), whose copies
+   * retention then removes.
+   */
+  retire(recordingId: string): string[] {
+    const ids = this.jobs(recordingId).filter((j) => this.#o.destination(j.targetId)?.kind !== 'row').map((j) => j.targetId);
+    this.#jobs.removeRecording(recordingId);
+    return ids;
+  }
+
   /** Whether the local copy of a recording was deleted after archiving. */
   localDeleted(recordingId: string): boolean {
     return this.#localDeleted.has(recordingId);

@@ -252,6 +252,12 @@ export class SftpTarget implements Target {
     });
   }
 
+  remove(remotePath: string): Promise<void> {
+    const p = this.#path(remotePath);
+    // notFoundOK: a file already gone is removed (a retried deletion).
+    return this.#run('permission', async (c) => { await c.delete(p, true); });
+  }
+
   list(prefix: string): Promise<string[]> {
     const p = this.#path(prefix);
     return this.#run('path', async (c) => ((await c.exists(p)) ? (await c.list(p)).map((e) => e.name) : []));

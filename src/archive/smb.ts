@@ -63,7 +63,7 @@ export class SmbTarget implements Target {
   }
 
   /** Runs smbclient commands; resolves with stdout bytes, rejects on any NT_STATUS_ failure. */
-  #smb(commands: string, stageHint: TargetStage, stdoutData = false): Promise<Buffer> {
+  #smb(commands: string, stageHint: TargetStage, stdoutData = false, alsoHarmless?: RegExp): Promise<Buffer> {
     const args = [`//${this.#c.host}/${this.#c.share}`, '-p', String(this.#c.port), '-A', this.#authFile, '-c', commands];
     return new Promise((resolve, reject) => {
       const child = spawn('smbclient', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -75,7 +75,7 @@ export class SmbTarget implements Target {
       child.on('close', (code) => {
         const stdout = Buffer.concat(out);
         const text = `${err}\n${stdoutData ? '' : stdout.toString()}`;
-        const failures = text.split('\n').filter((l) => /NT_STATUS_/.test(l) && !HARMLESS.test(l));
+        const failures = text.split('\n').filter((l) => /NT_STATUS_/.test(l) && !HARMLESS.test(l) && !(alsoHarmless?.test(l) ?? false));
         if (failures.length > 0 || (code !== 0 && !stdoutData && text.trim() !== '' && !/NT_STATUS_/.test(text) && /failed/i.test(text))) {
           const stage = stageOf(failures.join(' ') || text);
           reject(new TargetError(stage === 'write' ? stageHint : stage, `smbclient: ${(failures[0] ?? text).trim().slice(0, 300)}`));
@@ -121,6 +121,19 @@ export class SmbTarget implements Target {
   async list(prefix: string): Promise<string[]> {
     const out = (await this.#smb(`ls ${quote(`${this.#path(prefix)}/*`)}`, 'path')).toString();
     return out.split('\n').map((l) => /^\s{2}(\S.*?)\s+[ADHNRS]*\s+\d+\s+\w{3} \w{3}/.exec(l)?.[1]).filter((n): n is string => n !== undefined && n !== '.' && n !== '..');
+  }
+
+  remove(remotePath: string): Promise<void> {
+    return this.removeMany([remotePath]);
+  }
+
+  /**
+   * Removes files in one session. smbclient goes on after a failed command, so each missing
+   * file's NT_STATUS_OBJECT_NAME_NOT_FOUND (already removed) is harmless here; any other status fails.
+   */
+  async removeMany(remotes: readonly string[]): Promise<void> {
+    if (remotes.length === 0) return;
+    await this.#smb(remotes.map((r) => `del ${quote(this.#path(r))}`).join('; '), 'permission', false, /NT_STATUS_(OBJECT_NAME_NOT_FOUND|NO_SUCH_FILE|OBJECT_PATH_NOT_FOUND)/);
   }
 
   test(): Promise<TargetTestResult> {

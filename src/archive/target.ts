@@ -44,6 +44,19 @@ export interface Target {
   putMany?(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void>;
   statMany?(remotes: readonly string[]): Promise<Map<string, number | undefined>>;
   sha256Many?(remotes: readonly string[]): Promise<Map<string, string>>;
+  /**
+   * Removes a stored file (retention, F6). A file that is not there is no error: removal is
+   * idempotent, so a retried deletion never fails on what an earlier attempt already removed. A
+   * target that refuses (an object still under WORM retention or legal hold) throws; the deletion
+   * is retried later.
+   */
+  remove?(remotePath: string): Promise<void>;
+  /** Removes several files at once, where each call costs a login (SMB). */
+  removeMany?(remotes: readonly string[]): Promise<void>;
+  /** Object-lock targets (WORM): the stored file cannot be changed or removed before `retainUntilMs`. */
+  setRetention?(remotePath: string, retainUntilMs: number): Promise<void>;
+  /** Object-lock targets: sets or clears a legal hold on a stored file. */
+  setLegalHold?(remotePath: string, hold: boolean): Promise<void>;
 }
 
 /** Batch operations on any target: its own batch forms, or one call per file. */
@@ -68,6 +81,15 @@ export const batch = {
     const out = new Map<string, string>();
     for (const r of remotes) out.set(r, await t.sha256(r));
     return out;
+  },
+  async remove(t: Target, remotes: readonly string[]): Promise<void> {
+    if (remotes.length === 0) return;
+    if (t.removeMany) {
+      await t.removeMany(remotes);
+      return;
+    }
+    if (!t.remove) throw new TargetError('config', `a ${t.kind} target cannot remove files`);
+    for (const r of remotes) await t.remove(r);
   },
 };
 

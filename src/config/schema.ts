@@ -138,7 +138,11 @@ export const configSchema = z.object({
     /** Retries never wait longer than this (default 1 h). */
     retryMaxMs: z.number().int().min(1000).max(86_400_000).default(3_600_000),
     tickMs: z.number().int().min(100).max(60_000).default(1000),
-  }).strict().default({ retryBaseMs: 60_000, retryMaxMs: 3_600_000, tickMs: 1000 }),
+    /** F6: how often the retention job looks for expired recordings (default 1 h). */
+    retentionIntervalMs: z.number().int().min(1000).max(86_400_000).default(3_600_000),
+    /** F6: a legal hold is released by two admins, the second confirming the first's request. */
+    legalHoldTwoPersonRelease: z.boolean().default(false),
+  }).strict().default({ retryBaseMs: 60_000, retryMaxMs: 3_600_000, tickMs: 1000, retentionIntervalMs: 3_600_000, legalHoldTwoPersonRelease: false }),
   alerts: z.object({
     smtp: smtpSchema.optional(),
   }).strict().default({}),

@@ -43,6 +43,8 @@ export interface Decision {
   readonly internalParty: 'caller' | 'callee' | 'both' | undefined;
   /** Storage targets of the recording setting (F1); none for a call that is not recorded. */
   readonly targetIds: readonly string[];
+  /** How long the setting keeps its recordings (F6); `keep` for a call that is not recorded. */
+  readonly retention: Setting['retention'];
 }
 
 interface CompiledList {
@@ -218,7 +220,7 @@ export function decide(facts: CallFacts, p: CompiledPolicy): Decision {
   const base = { caller: caller.number, callee: callee.number, direction };
   const internalParty: Decision['internalParty'] = direction === 'internal' ? 'both' : direction === 'out' ? 'caller' : direction === 'in' ? 'callee' : undefined;
   const no = (code: DecisionCode, reason: string, s?: Setting): Decision => ({
-    ...base, record: false, code, reason, settingId: s?.id, settingName: s?.name, channels: undefined, stopCode: undefined, internalParty, targetIds: [],
+    ...base, record: false, code, reason, settingId: s?.id, settingName: s?.name, channels: undefined, stopCode: undefined, internalParty, targetIds: [], retention: 'keep',
   });
 
   if (isFeatureCode(facts.caller) || isFeatureCode(facts.callee) || diverted.some((d) => d.number.includes('*'))) {
@@ -241,7 +243,7 @@ export function decide(facts: CallFacts, p: CompiledPolicy): Decision {
       if (hit) return no('exception', `setting "${s.name}" applies (${why}), but ${checked.number} is in exception list "${hit.name}"`, s);
       return {
         ...base, record: true, code: 'recorded', settingId: s.id, settingName: s.name, channels: s.channels,
-        stopCode: s.stopCode === '' ? undefined : s.stopCode, internalParty, targetIds: s.targetIds,
+        stopCode: s.stopCode === '' ? undefined : s.stopCode, internalParty, targetIds: s.targetIds, retention: s.retention,
         reason: `recorded by setting "${s.name}": ${view === 'in' ? 'incoming' : 'outgoing'} ${direction === 'internal' ? 'internal ' : ''}call, ${why}`,
       };
     }

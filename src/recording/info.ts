@@ -3,6 +3,7 @@
  * network are escaped so that no value can start a new line or fake a key (invariant 4).
  * The chain fields (`previous-recording`, `previous-signature`) are written by sealing.
  */
+import type { Retention } from '../common/retention.ts';
 import type { StreamStats } from '../rtp/index.ts';
 import { isoWithOffset } from './naming.ts';
 
@@ -55,6 +56,8 @@ export interface RecordingFacts {
   readonly layoutNote?: string | undefined;
   /** Storage targets (not written to the file). */
   readonly targetIds?: readonly string[];
+  /** F6: the setting's retention (not written to the file; sealing fixes the retain-until from it). */
+  readonly retention?: Retention | undefined;
 }
 
 /** Chain link written by sealing (E5). */

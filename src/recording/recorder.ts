@@ -347,7 +347,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       caller: p.caller, callee: p.callee, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel, participants: p.participants,
       direction: p.direction ?? d.direction, setting: this.#setting,
       channels: d.channels === 'stereo' || d.channels === 'separate' ? d.channels : this.#o.channels,
-      targetIds: d.targetIds, callerBy: p.callerBy, channelsBy: p.channelsBy, layoutNote: this.#o.layoutNote,
+      targetIds: d.targetIds, retention: d.retention, callerBy: p.callerBy, channelsBy: p.channelsBy, layoutNote: this.#o.layoutNote,
     };
   }
 

@@ -13,6 +13,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open, copyFile }
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
+import type { Retention } from '../common/retention.ts';
 import { errorMessage } from '../common/errors.ts';
 import { codecByName, codecFilePath, mergeStereo, readLegStats, repairWavHeader, type LegResult } from '../media/index.ts';
 import { emptyStats, type StreamStats } from '../rtp/index.ts';
@@ -51,6 +52,8 @@ export interface SpoolState {
   readonly layoutNote?: string | undefined;
   /** Storage targets the sealed recording goes to (F1); none keeps it local (F2). */
   readonly targetIds?: readonly string[];
+  /** F6: the setting's retention (absent in older spools: kept). */
+  readonly retention?: Retention | undefined;
 }
 
 /** How a recording ended. */
@@ -202,7 +205,7 @@ export class Spool {
       lastPacketAtMs: end.lastPacketAtMs, caller: state.caller, callee: state.callee, participants: state.participants,
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
-      targetIds: state.targetIds ?? [],
+      targetIds: state.targetIds ?? [], retention: state.retention,
       callerBy: state.callerBy, channelsBy: state.channelsBy,
       // The note explains why a stereo configuration got separate files; otherwise it says nothing.
       layoutNote: state.channels === 'stereo' && channels === 'separate' ? state.layoutNote : undefined,

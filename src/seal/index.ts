@@ -8,5 +8,6 @@ export * from './sealer.ts';
 export * from './verify.ts';
 export * from './rollover.ts';
 export * from './checkpoint.ts';
+export * from './deletion.ts';
 export * from './installation.ts';
 export * from './finisher.ts';

@@ -10,6 +10,7 @@ import { fsyncPath } from '../common/fsync.ts';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.ts';
 import { CallsealError, errorMessage } from '../common/errors.ts';
+import { retainUntilMs } from '../common/retention.ts';
 import { renderInfo, writeDurable, type ChainLink, type FinishedRecording } from '../recording/index.ts';
 import type { RecordingRepository } from '../store/index.ts';
 import { renderHashFile, sha256File } from './hashfile.ts';
@@ -95,6 +96,8 @@ export class Sealer {
       direction: f.direction, setting: f.setting, channels: f.channels, codec: f.codec, interrupted: f.interrupted,
       files: [...names, hashFile, signatureFile], hashFileSha256: createHash('sha256').update(hashText).digest('hex'),
       signature, chainEpoch: chain.epoch, chainSeq: chain.sequence, previous: chain.previousRecording, sealedAtMs,
+      // F6: the retention runs from the start of the call; the setting's later changes do not move it.
+      retention: f.retention ?? 'keep', retainUntilMs: retainUntilMs(f.startMs, f.retention ?? 'keep'),
     });
     return { finished, chain, files: [...names, hashFile, signatureFile], hashFile, signatureFile, signature };
   }

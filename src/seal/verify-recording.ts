@@ -31,6 +31,8 @@ export interface SealedEntry {
   readonly interrupted: boolean;
   /** Every listed file is present and matches, and the signature file is not missing or empty. */
   readonly intact: boolean;
+  /** Not in the tree: deleted by retention, standing in the chain by its signed deletion record (F6). */
+  readonly deleted?: boolean;
 }
 
 /** What checking one hash file of a tree gave. */

@@ -26,7 +26,7 @@ describe('finding kinds', () => {
 
 describe('renderReport', () => {
   const report: VerifyReport = {
-    folder: '/r', recordings: 2, verified: 1, epochs: [{ epoch: 1, first: 1, last: 2, count: 2 }], interrupted: [],
+    folder: '/r', recordings: 2, verified: 1, epochs: [{ epoch: 1, first: 1, last: 2, count: 2 }], interrupted: [], deleted: [],
     certificates: [], trust: { pinned: false, pins: [], keys: [] }, checkpoints: { count: 0, latest: undefined },
     findings: [{ kind: 'altered-file', recording: '2026/a', file: 'a.wav', message: 'a.wav does not match its SHA-256 in the hash file' }], ok: false,
   };

@@ -24,6 +24,7 @@ export const FINDING_KINDS = {
   'key-chain': 'A rollover record is missing or unsigned, the first epoch is above 1 without a rollover chain, or an old epoch goes on after its rollover.',
   'bad-checkpoint': 'A checkpoint is not signed by the trusted key of its epoch, or is not a checkpoint.',
   'audit-rewritten': 'The audit trail in the database does not match its own hash chain or the head in the signed checkpoints.',
+  'bad-deletion-record': 'A deletion record is not signed by the trusted key of the epoch it names, or is not a deletion record; the recording it names counts as missing.',
 } as const;
 
 /** The kinds of problem the verifier reports. */
@@ -73,6 +74,23 @@ export interface EpochSummary {
   readonly count: number;
 }
 
+/** A recording deleted by retention, accounted for by its valid, signed deletion record (F6). */
+export interface DeletedRecording {
+  /** Folder and base name as the record names them. */
+  readonly recording: string;
+  readonly base: string;
+  readonly epoch: number;
+  readonly sequence: number;
+  readonly deletedAtMs: number;
+  readonly reason: string;
+  /** The retention that expired, e.g. `5 years`. */
+  readonly retention: string;
+  /** The record, relative to the verified folder. */
+  readonly file: string;
+  /** Its files are still in the tree (the deletion has not finished). */
+  readonly stillPresent: boolean;
+}
+
 /** The result of a verification. */
 export interface VerifyReport {
   readonly folder: string;
@@ -80,6 +98,8 @@ export interface VerifyReport {
   readonly verified: number;
   readonly epochs: readonly EpochSummary[];
   readonly interrupted: readonly string[];
+  /** Recordings deleted by retention, each with its valid deletion record. */
+  readonly deleted: readonly DeletedRecording[];
   /** Certificates found in the tree and given with --cert; `trusted` only when linked to the trust anchor. */
   readonly certificates: readonly { readonly file: string; readonly publicKeySha256: string; readonly certificateSha256: string; readonly trusted: boolean }[];
   readonly trust: { readonly pinned: boolean; readonly pins: readonly string[]; readonly keys: readonly TrustedKey[] };
@@ -101,6 +121,13 @@ function checkpointLine(r: VerifyReport): string {
   return `  signed checkpoints: ${r.checkpoints.count}${detail}`;
 }
 
+/** One deleted recording as the report names it. */
+export function deletionLine(d: DeletedRecording): string {
+  const day = new Date(d.deletedAtMs).toISOString().slice(0, 10);
+  const why = d.reason === 'retention-expired' ? `deleted by retention on ${day} (${d.retention})` : `deleted on ${day} (${d.reason})`;
+  return `${d.recording} (epoch ${d.epoch} #${d.sequence}): ${why}, ${d.file}${d.stillPresent ? '; its files are still here (the deletion has not finished)' : ''}`;
+}
+
 /** Renders a report as text for people. */
 export function renderReport(r: VerifyReport): string {
   const lines = [
@@ -111,8 +138,9 @@ export function renderReport(r: VerifyReport): string {
     ...r.epochs.map((e) => `  chain epoch ${e.epoch}: #${e.first}..#${e.last}, ${e.count} recording(s)`),
     checkpointLine(r),
   ];
+  if (r.deleted.length > 0) lines.push(`  deleted by retention (signed deletion records): ${r.deleted.length}`, ...r.deleted.map((d) => `    ${deletionLine(d)}`));
   if (r.interrupted.length > 0) lines.push(`  interrupted recordings (sealed after a crash): ${r.interrupted.length}`, ...r.interrupted.map((i) => `    ${i}`));
-  if (r.findings.length === 0) lines.push(r.recordings > 0 ? '  OK: every file, signature and chain link holds' : '  no recordings found');
+  if (r.findings.length === 0) lines.push(r.recordings > 0 || r.deleted.length > 0 ? '  OK: every file, signature and chain link holds' : '  no recordings found');
   else {
     lines.push(`  FINDINGS: ${r.findings.length}`);
     for (const f of r.findings) lines.push(`    [${f.kind}] ${f.recording}${f.file !== undefined ? ` (${f.file})` : ''}: ${f.message}`);

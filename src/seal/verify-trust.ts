@@ -113,6 +113,18 @@ interface TrustContext {
   readonly all: readonly CertificateKey[];
   readonly trusted: Map<number, EpochKey>;
   readonly findings: Findings;
+  readonly claims: ReadonlyMap<number, string>;
+}
+
+/** What other signed records of the tree add to trust resolution. */
+export interface TrustExtras {
+  /** Keys that deletion records claim per epoch: claims only, like a genesis link, never trust. */
+  readonly claims?: ReadonlyMap<number, string>;
+  /**
+   * Called once every key is known and before the key chain is checked: records signed by those
+   * keys (deletion records) may then put deleted recordings into the chains the key chain checks.
+   */
+  readonly withKeys?: (keys: ReadonlyMap<number, EpochKey>) => void;
 }
 
 /** The certificate with this public key, preferring the one with the given fingerprint. */
@@ -134,7 +146,7 @@ function claimedKey(c: TrustContext, epoch: number): string | undefined {
   const next = c.rollovers.get(epoch + 1)?.fields.get('previous-public-key-sha256');
   if (next) return next;
   if (first?.publicKeySha256) return first.publicKeySha256;
-  return c.checkpoints.find((x) => x.checkpoint?.chainEpoch === epoch)?.checkpoint?.publicKeySha256 || undefined;
+  return c.checkpoints.find((x) => x.checkpoint?.chainEpoch === epoch)?.checkpoint?.publicKeySha256 || c.claims.get(epoch);
 }
 
 /** Every epoch the tree names: by its recordings, its rollover records or its checkpoints, ascending. */
@@ -147,6 +159,7 @@ function epochsNamed(c: TrustContext): number[] {
   }
   // Checkpoints name the epoch and key of a chain that may hold no recording yet.
   for (const x of c.checkpoints) if (x.checkpoint && x.checkpoint.chainEpoch > 0) epochSet.add(x.checkpoint.chainEpoch);
+  for (const e of c.claims.keys()) if (e > 0) epochSet.add(e);
   return [...epochSet].sort((a, b) => a - b);
 }
 
@@ -231,7 +244,7 @@ function checkKeyChain(c: TrustContext, epochList: readonly number[]): void {
  * rollover record (signed by the old key, or by the new key back to the old one). Problems with
  * pins, the key chain, untrusted epochs and unlinked certificates go to `findings`.
  */
-export async function resolveTrust(root: string, trust: VerifyTrust, byEpoch: EpochChains, checkpoints: readonly CheckpointFile[], findings: Findings): Promise<TrustResult> {
+export async function resolveTrust(root: string, trust: VerifyTrust, byEpoch: EpochChains, checkpoints: readonly CheckpointFile[], findings: Findings, extras: TrustExtras = {}): Promise<TrustResult> {
   const candidates = await loadCertificates(await certificatesInFolder(root));
   const pinnedCerts = trust.pinnedCertificates ?? [];
   const fingerprints = (trust.fingerprints ?? []).map(normHex);
@@ -245,7 +258,7 @@ export async function resolveTrust(root: string, trust: VerifyTrust, byEpoch: Ep
     else findings.add({ kind: 'untrusted-key', recording: '-', message: `the pinned fingerprint ${fp} matches no certificate given or found in the tree` });
   }
 
-  const c: TrustContext = { root, byEpoch, rollovers: await readRollovers(root), checkpoints, all, trusted: new Map(), findings };
+  const c: TrustContext = { root, byEpoch, rollovers: await readRollovers(root), checkpoints, all, trusted: new Map(), findings, claims: extras.claims ?? new Map() };
   const epochList = epochsNamed(c);
   for (const e of epochList) {
     const spki = claimedKey(c, e);
@@ -259,6 +272,7 @@ export async function resolveTrust(root: string, trust: VerifyTrust, byEpoch: Ep
     if (cert) setTrust(c, firstEpoch, cert, 'tree', 'NOT PINNED: taken from the tree; compare this fingerprint with the one on the printed certificate (E4) or `callseal keys show`, or pin it with --fingerprint');
   }
   followRollovers(c);
+  extras.withKeys?.(c.trusted);
   checkKeyChain(c, epochList);
 
   for (const e of epochList) {

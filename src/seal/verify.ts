@@ -9,13 +9,15 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCheckpoints } from './checkpoint.ts';
+import { readDeletionRecords } from './deletion.ts';
+import { applyDeletions, deletionClaims, namedAfter } from './verify-deletions.ts';
 import { HASH_SUFFIX } from './sealer.ts';
 import { checkCheckpoints, checkSignatures, checkTails, walkChains, type ExpectedHead } from './verify-chain.ts';
 import { checkSealedRecording, type SealedEntry } from './verify-recording.ts';
-import { Findings, type VerifyReport } from './verify-report.ts';
+import { Findings, type DeletedRecording, type VerifyReport } from './verify-report.ts';
 import { resolveTrust, type VerifyTrust } from './verify-trust.ts';
 
-export { FINDING_KINDS, Findings, renderReport, type EpochSummary, type Finding, type FindingKind, type TrustedKey, type VerifyReport } from './verify-report.ts';
+export { FINDING_KINDS, Findings, renderReport, type DeletedRecording, type EpochSummary, type Finding, type FindingKind, type TrustedKey, type VerifyReport } from './verify-report.ts';
 export { verifyRecording, type RecordingCheck } from './verify-recording.ts';
 export { certificatesInFolder, loadCertificates, type CertificateKey, type VerifyTrust } from './verify-trust.ts';
 export type { ExpectedHead } from './verify-chain.ts';
@@ -75,17 +77,24 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
     if (entry) entries.push(entry);
   }
 
-  // A file that no hash file names (a recording put into the tree without its seal) is a finding:
-  // the tree holds nothing that was not sealed.
-  for (const f of allFiles) {
-    if (sealedFiles.has(f) || isTreeFile(f)) continue;
-    findings.add({ kind: 'unlisted-file', recording: f.replace(/(_info\.txt|_metadata-v\d+\.xml|\.[A-Za-z0-9]+)$/, ''), file: f.split('/').pop() ?? f, message: `${f} is not part of any sealed recording (no hash file lists it)` });
-  }
+  // A file that no hash file names (a recording put into the tree without its seal) is a finding,
+  // reported once the deletion records are checked: what a deletion cut off half-way left of a
+  // recording with a valid record is named with it instead.
+  const unsealed = allFiles.filter((f) => !sealedFiles.has(f) && !isTreeFile(f));
 
   const broken = new Set<SealedEntry>();
   const byEpoch = groupByEpoch(entries, findings, broken);
   const checkpoints = readCheckpoints(root);
-  const keys = await resolveTrust(root, trust, byEpoch, checkpoints, findings);
+  const deletionFiles = readDeletionRecords(root);
+  let deleted: DeletedRecording[] = [];
+  const keys = await resolveTrust(root, trust, byEpoch, checkpoints, findings, {
+    claims: deletionClaims(deletionFiles),
+    withKeys: (k) => { deleted = applyDeletions(deletionFiles, byEpoch, k, findings); },
+  });
+  for (const f of unsealed) {
+    if (deleted.some((d) => namedAfter(f, d.base))) continue;
+    findings.add({ kind: 'unlisted-file', recording: f.replace(/(_info\.txt|_metadata-v\d+\.xml|\.[A-Za-z0-9]+)$/, ''), file: f.split('/').pop() ?? f, message: `${f} is not part of any sealed recording (no hash file lists it)` });
+  }
   checkSignatures(byEpoch, keys.keys, findings, broken);
   const epochs = walkChains(byEpoch, keys.keys, findings);
   const signed = checkCheckpoints(checkpoints, byEpoch, keys.keys, findings);
@@ -94,12 +103,13 @@ export async function verifyTree(root: string, trust: VerifyTrust = {}, heads: r
   return {
     folder: root, recordings: hashFiles.length, verified: entries.filter((e) => e.intact && !broken.has(e)).length, epochs,
     interrupted: entries.filter((e) => e.interrupted).map((e) => e.rel),
+    deleted,
     certificates: keys.certificates,
     trust: {
       pinned: keys.pinned, pins: keys.pins,
       keys: [...keys.keys.values()].sort((a, b) => a.epoch - b.epoch).map((k) => ({ epoch: k.epoch, publicKeySha256: k.publicKeySha256, certificateSha256: k.certificateSha256, file: k.file, source: k.source, detail: k.detail })),
     },
     checkpoints: { count: checkpoints.length, latest: signed.latest },
-    findings: findings.list, ok: findings.list.length === 0 && hashFiles.length > 0,
+    findings: findings.list, ok: findings.list.length === 0 && (hashFiles.length > 0 || deleted.length > 0),
   };
 }

@@ -13,6 +13,7 @@ const SCHEMA_OBJECTS = [
   'accounts', 'sessions', 'audit', 'audit_object', 'audit_no_update', 'audit_no_delete',
   'policy', 'membership_log', 'decisions', 'decisions_call', 'decisions_time', 'key_rollovers',
   'outbox', 'outbox_due', 'local_deleted', 'targets', 'sql_logs',
+  'recordings_retain_until', 'legal_holds', 'retention_removals', 'retention_removals_due',
 ];
 
 /**

@@ -157,6 +157,31 @@ CREATE TABLE IF NOT EXISTS local_deleted (recording_id TEXT PRIMARY KEY, at_ms I
     sql: `CREATE TABLE IF NOT EXISTS sql_logs (id TEXT PRIMARY KEY, name TEXT NOT NULL, dialect TEXT NOT NULL, def_enc TEXT NOT NULL,
       status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL);`,
   },
+  {
+    // Retention and legal hold (F6), used by store/recordings.ts, store/holds.ts and
+    // store/removals.ts: each recording's retention and retain-until (fixed at sealing; NULL
+    // keeps it), when its deletion started (the signed deletion record is written) and ended;
+    // the holds; and one removal job per storage target that held a copy.
+    version: 10,
+    name: 'retention, deletion and legal holds',
+    sql: `ALTER TABLE recordings ADD COLUMN retention TEXT NOT NULL DEFAULT 'keep';
+ALTER TABLE recordings ADD COLUMN retain_until_ms INTEGER;
+ALTER TABLE recordings ADD COLUMN deletion_started_ms INTEGER;
+ALTER TABLE recordings ADD COLUMN deletion_record TEXT;
+ALTER TABLE recordings ADD COLUMN deleted_ms INTEGER;
+CREATE INDEX recordings_retain_until ON recordings(retain_until_ms) WHERE retain_until_ms IS NOT NULL AND deleted_ms IS NULL;
+CREATE TABLE legal_holds (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, recording_id TEXT, number TEXT, from_ms INTEGER, to_ms INTEGER, reason TEXT NOT NULL,
+  created_by TEXT NOT NULL, created_ms INTEGER NOT NULL, release_requested_by TEXT, release_requested_ms INTEGER,
+  released_by TEXT, released_ms INTEGER,
+  CHECK (recording_id IS NOT NULL OR number IS NOT NULL OR from_ms IS NOT NULL OR to_ms IS NOT NULL)
+);
+CREATE TABLE retention_removals (
+  recording_id TEXT NOT NULL, target_id TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_ms INTEGER NOT NULL, last_error TEXT, done_ms INTEGER, PRIMARY KEY (recording_id, target_id)
+);
+CREATE INDEX retention_removals_due ON retention_removals(state, next_ms);`,
+  },
 ];
 
 /**

@@ -82,4 +82,9 @@ export class OutboxRepository {
   openCount(recordingId: string): number {
     return (this.#db.prepare("SELECT COUNT(*) AS n FROM outbox WHERE recording_id = ? AND state != 'done'").get(recordingId) as { n: number }).n;
   }
+
+  /** Drops every job of a recording (retention deletes it: nothing more is copied or retried). */
+  removeRecording(recordingId: string): void {
+    this.#db.prepare('DELETE FROM outbox WHERE recording_id = ?').run(recordingId);
+  }
 }

@@ -26,6 +26,7 @@ import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
 import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
 import { opsRoutes, type OpsOptions } from './ops.ts';
+import { retentionRoutes, type RetentionRoutesOptions } from './retention.ts';
 import { fromCsvCell, toSafeCsv } from './csv.ts';
 
 /** Options of {@link buildApi}. */
@@ -50,7 +51,9 @@ export interface ApiOptions {
   readonly login: LoginThrottleOptions;
   /** The built web UI (ui/dist); absent before `npm run build:ui`. */
   readonly uiRoot: string;
-  readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox'>;
+  readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox' | 'holdsOf'>;
+  /** Legal holds, retention removals and exports (F6, H7). */
+  readonly retention: Omit<RetentionRoutesOptions, 'audit'>;
   readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs' | 'throttle'>;
 }
 
@@ -314,7 +317,8 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     return o.policy.update(actor(req), (p) => ({ ...p, groups })).policy.groups.length;
   });
 
-  recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox });
+  recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox, holdsOf: (r) => o.retention.holds.matching(r) });
+  retentionRoutes(app, { ...o.retention, audit: o.audit });
   opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs, throttle });
   await serveUi(app, o.uiRoot);
   return app;

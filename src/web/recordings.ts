@@ -14,7 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import { ZipFile } from 'yazl';
 import { z } from 'zod';
 import { HttpError, errorMessage } from '../common/errors.ts';
-import type { RecordingRepository, RecordingRow } from '../store/index.ts';
+import type { LegalHoldRow, RecordingRepository, RecordingRow } from '../store/index.ts';
 import type { Outbox } from '../archive/index.ts';
 import { verifyRecording } from '../seal/index.ts';
 import { OGG_OPUS_TYPE, playable, playback } from '../media/playback.ts';
@@ -37,6 +37,8 @@ export interface RecordingRoutesOptions {
   readonly certificateFile: (epoch: number) => string;
   /** Folder for recordings fetched back from storage targets. */
   readonly cacheRoot: string;
+  /** The legal holds that keep a recording (F6). */
+  readonly holdsOf?: (r: RecordingRow) => readonly LegalHoldRow[];
 }
 
 /** How long a fetched recording stays in the cache. */
@@ -72,7 +74,7 @@ function byteRange(header: string | undefined): { start: number; end?: number } 
 /** Registers the recording routes. */
 export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions): void {
   const folder = (r: RecordingRow): string => join(o.recordingsRoot, r.dir);
-  const local = (r: RecordingRow): boolean => !o.outbox.localDeleted(r.id) && existsSync(join(folder(r), `${r.baseName}_hash.txt`));
+  const local = (r: RecordingRow): boolean => r.deletionStartedMs === undefined && !o.outbox.localDeleted(r.id) && existsSync(join(folder(r), `${r.baseName}_hash.txt`));
   const fetching = new Map<string, Promise<string>>();
 
   /** Drops fetched recordings older than the cache time. */
@@ -92,6 +94,7 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     if (local(r)) return folder(r);
     const cached = join(o.cacheRoot, r.id);
     if (existsSync(join(cached, `${r.baseName}_hash.txt`))) return cached;
+    if (r.deletionStartedMs !== undefined) throw new HttpError('CS_RECORDING_DELETED', 410, `deleted by retention on ${new Date(r.deletionStartedMs).toISOString()}`);
     if (o.outbox.fileCopies(r.id).length === 0) throw new HttpError('CS_WEB_RECORDING_GONE', 404, 'the local copy is gone and no storage target holds a copy');
     let p = fetching.get(r.id);
     if (!p) {
@@ -136,6 +139,10 @@ export function recordingRoutes(app: FastifyInstance, o: RecordingRoutesOptions)
     direction: r.direction, setting: r.setting, channels: r.channels, codec: r.codec, interrupted: r.interrupted,
     chain: { epoch: r.chainEpoch, sequence: r.chainSeq }, local: local(r), archive: archiveState(r),
     readable: local(r) || o.outbox.fileCopies(r.id).length > 0,
+    // F6: how long it is kept, whether a legal hold keeps it longer, and when retention deleted it.
+    retention: r.retention ?? 'keep', retainUntilMs: r.retainUntilMs ?? null, deletedMs: r.deletedMs ?? null,
+    deletion: r.deletionStartedMs !== undefined ? { startedMs: r.deletionStartedMs, record: r.deletionRecord ?? null, complete: r.deletedMs !== undefined } : null,
+    holds: (o.holdsOf?.(r) ?? []).map((h) => ({ id: h.id, reason: h.reason, createdBy: h.createdBy, createdMs: h.createdMs, releaseRequested: h.releaseRequestedBy !== undefined })),
   });
   const search = (req: FastifyRequest): { total: number; rows: RecordingRow[] } => {
     const q = searchSchema.parse(req.query);

@@ -6,13 +6,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { DatabaseSync } from 'node:sqlite';
 import { buildApi, type ApiOptions } from '../../src/web/api.ts';
 import { AccountStore } from '../../src/web/accounts.ts';
 import { AuditLog } from '../../src/web/audit.ts';
-import { openDatabase, RecordingRepository } from '../../src/store/index.ts';
+import { HoldRepository, openDatabase, RecordingRepository, RemovalRepository } from '../../src/store/index.ts';
 import { PolicyStore } from '../../src/policy/index.ts';
-import { AlertSettings, Alerts, Outbox, TargetRegistry } from '../../src/archive/index.ts';
-import { SqlLogRegistry } from '../../src/archive/index.ts';
+import { AlertSettings, Alerts, Exporter, LegalHolds, Outbox, SqlLogRegistry, TargetRegistry } from '../../src/archive/index.ts';
 import { SecretBox } from '../../src/common/secretbox.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { parseConfig } from '../../src/config/index.ts';
@@ -48,11 +48,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** Builds the real API (`buildApi`) on real stores in a temporary home; `overrides` change options. */
-export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise<TestApi> {
+/**
+ * Builds the real API (`buildApi`) on real stores in a temporary home; `overrides` change options.
+ * With `base`, on that home and database instead (the caller removes them).
+ */
+export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: { readonly home: string; readonly db: DatabaseSync }): Promise<TestApi> {
   // A tmpfs home where there is one: the audit trail syncs every entry, and sweeps send thousands.
-  const home = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'callseal-api-'));
-  const db = openDatabase(join(home, 'callseal.db'));
+  const home = base?.home ?? mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'callseal-api-'));
+  const db = base?.db ?? openDatabase(join(home, 'callseal.db'));
   const log = silentLogger();
   const box = new SecretBox(home);
   const repo = new RecordingRepository(db);
@@ -65,6 +68,9 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
   const accounts = new AccountStore(db, { idleMinutes: 30, maxHours: 12 });
   const audit = new AuditLog(db);
   const token = 'in-process-test-token';
+  // No key store here (it takes seconds to make): exports are tested against a real one elsewhere.
+  const noKey = (): never => { throw new Error('the in-process test API has no signing key'); };
+  const signer = { get certificatePem(): string { return noKey(); }, certificateFingerprint: '00', spkiSha256: '00', sign: noKey };
   const config = parseConfig({});
   const app = await buildApi({
     policy, numbers: config.numbers, token, log, health: () => ({ status: 'ok' }), ready: () => ({ ready: true, reasons: [] }), targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
@@ -76,6 +82,11 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
     recordings: {
       repo, recordingsRoot: join(home, 'recordings'), keys: () => [], cacheRoot: join(home, 'cache'),
       certificateFile: (epoch) => join(home, 'recordings', `callseal-cert-epoch${epoch}.pem`),
+    },
+    retention: {
+      holds: new LegalHolds({ repo: new HoldRepository(db), numbers: config.numbers, twoPersonRelease: false, recordingExists: (id) => repo.has(id) }),
+      removals: new RemovalRepository(db),
+      exporter: new Exporter({ repo, outbox, keys: signer, verifyKeys: () => [], recordingsRoot: join(home, 'recordings'), workRoot: join(home, 'cache'), numbers: config.numbers, log }),
     },
     ops: {
       recordingsRoot: home, diskWarnPercent: 10, live: () => [], onLiveChange: () => () => undefined,
@@ -91,6 +102,7 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}): Promise
     app, accounts, audit, repo, policy, home, token,
     close: async () => {
       await app.close();
+      if (base) return;
       db.close();
       rmSync(home, { recursive: true, force: true });
     },

@@ -96,10 +96,11 @@ export async function startSshd(): Promise<Sshd> {
   return sshd;
 }
 
-/** A running smbd with share `share` for user `tester` / `Secret123`. */
+/** A running smbd with share `share` for user `tester` / `Secret123`; `start` runs it again after `stop` (an outage). */
 export interface Smbd {
   readonly port: number;
   readonly share: string;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -133,17 +134,25 @@ valid users = root
 `);
   writeFileSync(join(d, 'usermap'), 'root = tester\n');
   execFileSync('smbpasswd', ['-c', join(d, 'smb.conf'), '-s', '-a', 'root'], { input: 'Secret123\nSecret123\n' });
-  // detached + --no-process-group: smbd must not signal the test runner's process group (TEST-SERVERS.md).
-  const child = spawn('smbd', ['--foreground', '--no-process-group', '--debug-stdout', '-s', join(d, 'smb.conf')], { detached: true, stdio: 'ignore' });
-  await waitPort(port);
-  return {
+  let child: ChildProcess | undefined;
+  const smbd: Smbd = {
     port, share: join(d, 'share'),
+    start: async () => {
+      // detached + --no-process-group: smbd must not signal the test runner's process group (TEST-SERVERS.md).
+      child = spawn('smbd', ['--foreground', '--no-process-group', '--debug-stdout', '-s', join(d, 'smb.conf')], { detached: true, stdio: 'ignore' });
+      await waitPort(port);
+    },
     stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => { child.on('exit', r); });
+      const c = child;
+      child = undefined;
+      if (!c?.pid || c.exitCode !== null) return;
+      const exited = new Promise((r) => { c.on('exit', r); });
+      c.kill('SIGTERM');
+      await exited;
     },
   };
+  await smbd.start();
+  return smbd;
 }
 
 /** An SMTP server that keeps every message. */

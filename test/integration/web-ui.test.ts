@@ -263,6 +263,41 @@ describe('web UI in Chromium', () => {
     await context.close();
   });
 
+  it('the auditor exports the search as a ZIP and sets a legal hold by number, which the recording shows', async () => {
+    const { context, page } = await newPage();
+    await logIn(page, 'audrey', AUDITOR_PASSWORD);
+    await openPage(page, 'Recordings');
+    await page.locator('input[name=text]').fill('+49 89 765432');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=export]').click()]);
+    const exportDir = mkdtempSync(join(dir, 'export-'));
+    await download.saveAs(join(exportDir, 'export.zip'));
+    run('unzip', ['-q', 'export.zip'], exportDir);
+    expect(run('sha256sum', ['-c', 'manifest.txt'], exportDir)).toMatch(/_hash\.txt: OK/);
+    run('sh', ['-c', 'openssl x509 -in callseal-cert.pem -noout -pubkey > pub.pem'], exportDir);
+    expect(run('openssl', ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'manifest.sig', 'manifest.txt'], exportDir)).toContain('Verified OK');
+    const hash = run('find', ['recordings', '-name', '*_hash.txt'], exportDir).trim();
+    expect(run('bash', ['verify.sh', hash.replace(/_hash\.txt$/, '')], exportDir)).toMatch(/OK/);
+
+    await openPage(page, 'Legal holds');
+    await page.locator('input[name=number]').fill('089 765432');
+    await page.locator('input[name=reason]').fill('client request 2026-04');
+    await page.getByRole('button', { name: 'Set a legal hold' }).click();
+    await page.locator('[data-testid=holds-table] td', { hasText: 'client request 2026-04' }).waitFor();
+    await expect(page.locator('[data-testid=holds-table] tbody tr').first().textContent()).resolves.toContain('+4989765432');
+    // An auditor sets holds; only admins release them.
+    await expect(page.getByRole('button', { name: 'Release' }).count()).resolves.toBe(0);
+    await shot(page, 'auditor-holds');
+
+    await openPage(page, 'Recordings');
+    await page.locator('input[name=text]').fill('4989765432');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('[data-testid=recordings-table] tbody tr button.link').first().click();
+    await expect(page.locator('[data-testid=holds]').textContent()).resolves.toContain('client request 2026-04');
+    await expect(page.locator('[data-testid=retain-until]').textContent()).resolves.toContain('keep');
+    await context.close();
+  });
+
   it('a member sees only its own groups and switches its recording off', async () => {
     const admin = await login(cs.httpPort, 'admin', ADMIN_PASSWORD);
     expect((await admin.call('POST', '/api/accounts', { username: 'molly', displayName: 'Molly Member', roles: ['member'], directoryUserId: 'mallory', password: AUDITOR_PASSWORD })).status).toBe(201);

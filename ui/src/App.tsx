@@ -10,6 +10,7 @@ import { Directory } from './pages/Directory.tsx';
 import { Targets, SqlLogs, Alerts } from './pages/Targets.tsx';
 import { Certificate } from './pages/Certificate.tsx';
 import { Accounts, Audit, MyGroups } from './pages/Accounts.tsx';
+import { Holds } from './pages/Holds.tsx';
 
 export interface Me {
   username: string;
@@ -25,6 +26,7 @@ const ROUTES: readonly Route[] = [
   { path: 'dashboard', label: 'dashboard', roles: ['admin', 'auditor'], page: () => <Dashboard /> },
   { path: 'live', label: 'live', roles: ['admin', 'auditor'], page: () => <Live /> },
   { path: 'recordings', label: 'recordings', roles: ['auditor'], page: () => <Recordings /> },
+  { path: 'holds', label: 'holds', roles: ['admin', 'auditor'], page: (me) => <Holds me={me} /> },
   { path: 'settings', label: 'settings', roles: ['admin'], page: () => <Settings /> },
   { path: 'directory', label: 'directory', roles: ['admin'], page: () => <Directory /> },
   { path: 'exceptions', label: 'exceptionLists', roles: ['admin'], page: () => <ExceptionLists /> },

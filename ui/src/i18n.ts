@@ -30,6 +30,11 @@ const en = {
   noGroups: 'Your account is not a member of any recording group.', loggedInAs: 'Logged in as', confirmDelete: 'Delete this?', error: 'Error',
   certHint: 'Compare this fingerprint with the one in a verification kit: only then does a kit prove anything.', directoryUser: 'Directory user',
   changePassword: 'Change password', currentPassword: 'Current password', version: 'Version',
+  retention: 'Retention', keep: 'keep (never delete)', years: 'years', days: 'days', retainUntil: 'Kept until', holds: 'Legal holds', hold: 'Legal hold',
+  addHold: 'Set a legal hold', reason: 'Reason', release: 'Release', releaseRequested: 'release requested by', released: 'released', recordingId: 'Recording ID',
+  holdHint: 'A legal hold stops the deletion of every recording it matches (a recording, a number, a period, or all of these) until it is released.',
+  twoPerson: 'Two-person rule: the release takes two admins, one asks and a second confirms.', exportZip: 'Export (ZIP)',
+  exportHint: 'Export needs a number in the search field or a period.', deletedByRetention: 'Deleted by retention', number: 'Number',
 };
 
 export type Key = keyof typeof en;
@@ -64,6 +69,11 @@ const de: Dictionary = {
   noGroups: 'Ihr Konto gehört zu keiner Aufzeichnungsgruppe.', loggedInAs: 'Angemeldet als', confirmDelete: 'Wirklich löschen?', error: 'Fehler',
   certHint: 'Vergleichen Sie diesen Fingerabdruck mit dem im Prüfpaket: nur dann beweist ein Prüfpaket etwas.', directoryUser: 'Verzeichnisbenutzer',
   changePassword: 'Passwort ändern', currentPassword: 'Aktuelles Passwort', version: 'Version',
+  retention: 'Aufbewahrung', keep: 'behalten (nie löschen)', years: 'Jahre', days: 'Tage', retainUntil: 'Aufbewahrt bis', holds: 'Sperren (Legal Hold)', hold: 'Löschsperre',
+  addHold: 'Löschsperre setzen', reason: 'Grund', release: 'Aufheben', releaseRequested: 'Aufhebung beantragt von', released: 'aufgehoben', recordingId: 'Aufnahme-ID',
+  holdHint: 'Eine Löschsperre verhindert das Löschen jeder passenden Aufnahme (eine Aufnahme, eine Nummer, ein Zeitraum oder alles davon), bis sie aufgehoben wird.',
+  twoPerson: 'Vier-Augen-Prinzip: zwei Administratoren heben auf, einer beantragt, ein zweiter bestätigt.', exportZip: 'Export (ZIP)',
+  exportHint: 'Für den Export eine Nummer im Suchfeld oder einen Zeitraum angeben.', deletedByRetention: 'Nach Aufbewahrungsfrist gelöscht', number: 'Nummer',
 };
 
 const fr: Dictionary = {
@@ -95,6 +105,11 @@ const fr: Dictionary = {
   noGroups: 'Votre compte n’appartient à aucun groupe d’enregistrement.', loggedInAs: 'Connecté en tant que', confirmDelete: 'Supprimer ?', error: 'Erreur',
   certHint: 'Comparez cette empreinte avec celle d’un kit de vérification : c’est seulement alors qu’un kit prouve quelque chose.', directoryUser: 'Utilisateur de l’annuaire',
   changePassword: 'Changer le mot de passe', currentPassword: 'Mot de passe actuel', version: 'Version',
+  retention: 'Conservation', keep: 'conserver (ne jamais supprimer)', years: 'ans', days: 'jours', retainUntil: 'Conservé jusqu\'au', holds: 'Gels juridiques', hold: 'Gel juridique',
+  addHold: 'Poser un gel juridique', reason: 'Motif', release: 'Lever', releaseRequested: 'levée demandée par', released: 'levé', recordingId: 'ID de l\'enregistrement',
+  holdHint: 'Un gel juridique empêche la suppression de chaque enregistrement qu\'il vise (un enregistrement, un numéro, une période, ou tout cela) jusqu\'à sa levée.',
+  twoPerson: 'Règle des quatre yeux : deux administrateurs lèvent le gel, l\'un demande, un second confirme.', exportZip: 'Exporter (ZIP)',
+  exportHint: 'L\'export demande un numéro dans le champ de recherche ou une période.', deletedByRetention: 'Supprimé après la durée de conservation', number: 'Numéro',
 };
 
 export const LANGUAGES = { en, de, fr } as const;

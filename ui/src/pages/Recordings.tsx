@@ -7,6 +7,9 @@ interface Party { number: string; name: string }
 interface Summary {
   id: string; baseName: string; startMs: number; durationMs: number; caller: Party; callee: Party; direction: string; setting: string;
   interrupted: boolean; local: boolean; readable: boolean; archive: { targetId: string; state: string; lastError: string | null }[];
+  retention: 'keep' | { years?: number; days?: number }; retainUntilMs: number | null;
+  deletion: { startedMs: number; record: string | null; complete: boolean } | null;
+  holds: { id: number; reason: string; createdBy: string; createdMs: number; releaseRequested: boolean }[];
 }
 interface Detail extends Summary {
   callId: string; codec: string; channels: string; chain: { epoch: number; sequence: number };
@@ -24,6 +27,8 @@ export function Recordings(): ReactNode {
   const { t, lang } = useT();
   const [form, setForm] = useState({ text: '', from: '', to: '', direction: '', setting: '' });
   const [query, setQuery] = useState('');
+  // The export takes the search's number (when the text is one) and period (H7).
+  const [exportQuery, setExportQuery] = useState('');
   const [open, setOpen] = useState<string | null>(null);
   const { data, error } = useLoad<{ total: number; items: Summary[] }>(`/api/recordings?limit=100${query}`);
   const submit = (e: SyntheticEvent): void => {
@@ -35,6 +40,11 @@ export function Recordings(): ReactNode {
     if (form.direction !== '') p.set('direction', form.direction);
     if (form.setting !== '') p.set('setting', form.setting);
     setQuery(p.size > 0 ? `&${p.toString()}` : '');
+    const x = new URLSearchParams();
+    if (/^[0-9+*#()\s./-]+$/.test(form.text)) x.set('number', form.text);
+    if (form.from !== '') x.set('from', new Date(form.from).toISOString());
+    if (form.to !== '') x.set('to', new Date(form.to).toISOString());
+    setExportQuery(x.size > 0 ? x.toString() : '');
   };
   const set = (k: keyof typeof form) => (e: { target: { value: string } }): void => { setForm({ ...form, [k]: e.target.value }); };
   return (
@@ -52,6 +62,7 @@ export function Recordings(): ReactNode {
         <Field label={t('setting')}><input name="setting" value={form.setting} onChange={set('setting')} /></Field>
         <button type="submit">{t('search')}</button>
         <a className="button" href={`/api/recordings.csv?limit=500${query}`}>{t('csvExport')}</a>
+        {exportQuery !== '' ? <a className="button" href={`/api/export?${exportQuery}`} download data-testid="export">{t('exportZip')}</a> : <span className="muted">{t('exportHint')}</span>}
       </form>
       <ErrorText error={error} />
       {data && <p className="muted">{data.total} {t('results')}</p>}
@@ -97,6 +108,10 @@ function RecordingDetail({ id, onClose }: { id: string; onClose: () => void }): 
             <dt>{t('setting')}</dt><dd>{data.setting}</dd><dt>Call-ID</dt><dd className="num">{data.callId}</dd>
             <dt>{t('codec')}</dt><dd>{data.codec} · {data.channels}</dd><dt>{t('chainLink')}</dt><dd>{data.chain.epoch}:{data.chain.sequence}</dd>
             <dt>{t('local')}</dt><dd>{data.local ? t('yes') : t('no')}</dd>
+            <dt>{t('retention')}</dt><dd>{data.retention === 'keep' ? t('keep') : `${data.retention.years !== undefined ? `${data.retention.years} ${t('years')} ` : ''}${data.retention.days !== undefined ? `${data.retention.days} ${t('days')}` : ''}`}</dd>
+            <dt>{t('retainUntil')}</dt><dd data-testid="retain-until">{data.retainUntilMs !== null ? when(data.retainUntilMs, lang) : t('keep')}</dd>
+            <dt>{t('hold')}</dt><dd data-testid="holds">{data.holds.length === 0 ? t('none') : data.holds.map((h) => `#${h.id} ${h.reason} (${h.createdBy})`).join('; ')}</dd>
+            {data.deletion !== null && <><dt>{t('deletedByRetention')}</dt><dd>{when(data.deletion.startedMs, lang)} · {data.deletion.record}</dd></>}
             <dt>{t('archive')}</dt><dd>{data.archive.length === 0 ? t('none') : data.archive.map((a) => `${a.targetId}: ${a.state}${a.lastError !== null ? ` (${a.lastError})` : ''}`).join(', ')}</dd>
           </dl>
           {data.readable && data.files.some((f) => f.playable) && (

@@ -7,8 +7,9 @@ type Scope = { kind: 'all' } | { kind: 'allUsers' } | { kind: 'groups'; groupIds
 interface Setting {
   id: string; name: string; enabled: boolean; scope: Scope; direction: 'in' | 'out' | 'both'; directCallsToActiveMembers: boolean; excludeInternal: boolean;
   exceptionListIds: string[]; channels: 'caller' | 'callee' | 'stereo' | 'separate'; stopCode: string; targetIds: string[]; explanation?: string;
+  retention: 'keep' | { years?: number; days?: number };
 }
-const EMPTY: Setting = { id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [] };
+const EMPTY: Setting = { id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [], retention: 'keep' };
 
 function scopeList(s: Scope): string[] {
   switch (s.kind) {
@@ -120,6 +121,7 @@ function SettingForm({ initial, isNew, onDone }: { initial: Setting; isNew: bool
         </select>
       </Field>
       <Field label={t('stopCode')}><TextInput name="stopCode" value={s.stopCode} onChange={(v) => { setS({ ...s, stopCode: v }); }} /></Field>
+      <RetentionInput value={s.retention} onChange={(retention) => { setS({ ...s, retention }); }} />
       <label className="check"><input type="checkbox" checked={s.excludeInternal} onChange={(e) => { setS({ ...s, excludeInternal: e.target.checked }); }} /> {t('excludeInternal')}</label>
       <label className="check"><input type="checkbox" checked={s.directCallsToActiveMembers} onChange={(e) => { setS({ ...s, directCallsToActiveMembers: e.target.checked }); }} /> {t('directCalls')}</label>
       <fieldset><legend>{t('exceptions')}</legend>
@@ -191,5 +193,24 @@ export function ExceptionLists(): ReactNode {
         </table>
       </div>
     </Page>
+  );
+}
+
+/** F6: years and days, or keep (both empty). */
+function RetentionInput({ value, onChange }: { value: Setting['retention']; onChange: (r: Setting['retention']) => void }): ReactNode {
+  const { t } = useT();
+  const years = value === 'keep' ? '' : String(value.years ?? '');
+  const days = value === 'keep' ? '' : String(value.days ?? '');
+  const change = (y: string, d: string): void => {
+    const r: { years?: number; days?: number } = {};
+    if (/^\d+$/.test(y) && Number(y) > 0) r.years = Number(y);
+    if (/^\d+$/.test(d) && Number(d) > 0) r.days = Number(d);
+    onChange(r.years === undefined && r.days === undefined ? 'keep' : r);
+  };
+  return (
+    <fieldset><legend>{t('retention')} <span className="muted">({t('keep')}: —)</span></legend>
+      <Field label={t('years')}><input name="retentionYears" type="number" min={0} max={100} value={years} onChange={(e) => { change(e.target.value, days); }} /></Field>
+      <Field label={t('days')}><input name="retentionDays" type="number" min={0} max={36500} value={days} onChange={(e) => { change(years, e.target.value); }} /></Field>
+    </fieldset>
   );
 }
