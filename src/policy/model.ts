@@ -92,6 +92,14 @@ export const settingSchema = z.object({
   /** Slots filled by later features. */
   announcementIds: z.array(id).max(20).default([]),
   targetIds: z.array(id).max(50).default([]),
+  /**
+   * F6: how long a recording of this setting is kept, from its start: `retentionYears` calendar
+   * years plus `retentionDays` days. Storage targets with a retention of their own (S3 Object
+   * Lock) lock each copy until then. 10 years covers MiFID II art. 16(7) (5, or 7 on request) and
+   * WpHG §83(8) with room to spare.
+   */
+  retentionYears: z.number().int().min(0).max(100).default(10),
+  retentionDays: z.number().int().min(0).max(36_500).default(0),
 }).strict();
 
 /** Internal number patterns: prefixes or `re:` expressions of numbers that belong to the company. */
@@ -120,5 +128,25 @@ export const DEFAULT_POLICY: Policy = {
   settings: [{
     id: 'record-all', name: 'Record all calls', enabled: true, scope: { kind: 'all' }, direction: 'both',
     directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '', announcementIds: [], targetIds: [],
+    retentionYears: 10, retentionDays: 0,
   }],
 };
+
+/** A setting's retention (F6). */
+export interface Retention {
+  readonly years: number;
+  readonly days: number;
+}
+
+/** The retention of a setting without one of its own (older spools and policies). */
+export const DEFAULT_RETENTION: Retention = { years: 10, days: 0 };
+
+/**
+ * The end of a recording's retention: its start plus whole calendar years (in UTC; 29 February
+ * moves to 1 March, never earlier) plus days.
+ */
+export function retentionEndMs(startMs: number, r: Retention): number {
+  const d = new Date(startMs);
+  const shifted = Date.UTC(d.getUTCFullYear() + r.years, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+  return shifted + r.days * 86_400_000;
+}

@@ -30,6 +30,7 @@ const en = {
   noGroups: 'Your account is not a member of any recording group.', loggedInAs: 'Logged in as', confirmDelete: 'Delete this?', error: 'Error',
   certHint: 'Compare this fingerprint with the one in a verification kit: only then does a kit prove anything.', directoryUser: 'Directory user',
   changePassword: 'Change password', currentPassword: 'Current password', version: 'Version',
+  retentionYears: 'Keep for (years)', retentionDays: 'and days',
 };
 
 export type Key = keyof typeof en;
@@ -64,6 +65,7 @@ const de: Dictionary = {
   noGroups: 'Ihr Konto gehört zu keiner Aufzeichnungsgruppe.', loggedInAs: 'Angemeldet als', confirmDelete: 'Wirklich löschen?', error: 'Fehler',
   certHint: 'Vergleichen Sie diesen Fingerabdruck mit dem im Prüfpaket: nur dann beweist ein Prüfpaket etwas.', directoryUser: 'Verzeichnisbenutzer',
   changePassword: 'Passwort ändern', currentPassword: 'Aktuelles Passwort', version: 'Version',
+  retentionYears: 'Aufbewahren (Jahre)', retentionDays: 'und Tage',
 };
 
 const fr: Dictionary = {
@@ -95,6 +97,7 @@ const fr: Dictionary = {
   noGroups: 'Votre compte n’appartient à aucun groupe d’enregistrement.', loggedInAs: 'Connecté en tant que', confirmDelete: 'Supprimer ?', error: 'Erreur',
   certHint: 'Comparez cette empreinte avec celle d’un kit de vérification : c’est seulement alors qu’un kit prouve quelque chose.', directoryUser: 'Utilisateur de l’annuaire',
   changePassword: 'Changer le mot de passe', currentPassword: 'Mot de passe actuel', version: 'Version',
+  retentionYears: 'Conserver (années)', retentionDays: 'et jours',
 };
 
 export const LANGUAGES = { en, de, fr } as const;

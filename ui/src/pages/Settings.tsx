@@ -6,9 +6,9 @@ import { useT } from '../i18n.ts';
 type Scope = { kind: 'all' } | { kind: 'allUsers' } | { kind: 'groups'; groupIds: string[] } | { kind: 'users'; userIds: string[] } | { kind: 'patterns'; patterns: string[] };
 interface Setting {
   id: string; name: string; enabled: boolean; scope: Scope; direction: 'in' | 'out' | 'both'; directCallsToActiveMembers: boolean; excludeInternal: boolean;
-  exceptionListIds: string[]; channels: 'caller' | 'callee' | 'stereo' | 'separate'; stopCode: string; targetIds: string[]; explanation?: string;
+  exceptionListIds: string[]; channels: 'caller' | 'callee' | 'stereo' | 'separate'; stopCode: string; targetIds: string[]; retentionYears: number; retentionDays: number; explanation?: string;
 }
-const EMPTY: Setting = { id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [] };
+const EMPTY: Setting = { id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [], retentionYears: 10, retentionDays: 0 };
 
 function scopeList(s: Scope): string[] {
   switch (s.kind) {
@@ -120,6 +120,8 @@ function SettingForm({ initial, isNew, onDone }: { initial: Setting; isNew: bool
         </select>
       </Field>
       <Field label={t('stopCode')}><TextInput name="stopCode" value={s.stopCode} onChange={(v) => { setS({ ...s, stopCode: v }); }} /></Field>
+      <Field label={t('retentionYears')}><TextInput name="retentionYears" type="number" value={String(s.retentionYears)} onChange={(v) => { setS({ ...s, retentionYears: Number(v) }); }} /></Field>
+      <Field label={t('retentionDays')}><TextInput name="retentionDays" type="number" value={String(s.retentionDays)} onChange={(v) => { setS({ ...s, retentionDays: Number(v) }); }} /></Field>
       <label className="check"><input type="checkbox" checked={s.excludeInternal} onChange={(e) => { setS({ ...s, excludeInternal: e.target.checked }); }} /> {t('excludeInternal')}</label>
       <label className="check"><input type="checkbox" checked={s.directCallsToActiveMembers} onChange={(e) => { setS({ ...s, directCallsToActiveMembers: e.target.checked }); }} /> {t('directCalls')}</label>
       <fieldset><legend>{t('exceptions')}</legend>
