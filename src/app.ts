@@ -20,7 +20,7 @@ import { RecordingStore, type FinishedRecording } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
 import { openDatabase, RecordingRepository } from './store/index.ts';
 import { KeyStore, Sealer, type SealedRecording } from './seal/index.ts';
-import { PolicyEngine, PolicyStore } from './policy/index.ts';
+import { DEFAULT_RETENTION, PolicyEngine, PolicyStore, retentionEndMs } from './policy/index.ts';
 import { buildApi } from './web/api.ts';
 import { AccountStore } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
@@ -152,7 +152,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
     const sealed = await sealer.seal(finished);
     // The copy jobs are durable before the spool goes: a crash here loses no archive job.
-    outbox.enqueue(finished.facts.id, finished.facts.targetIds ?? []);
+    outbox.enqueue(finished.facts.id, finished.facts.targetIds ?? [], { retainUntilMs: retentionEndMs(finished.facts.startMs, finished.facts.retention ?? DEFAULT_RETENTION) });
     await store.complete(finished.facts.id);
     log.info({ recordingId: finished.facts.id, callId: finished.facts.callId, dir: finished.dir, base: finished.facts.baseName, chainSeq: sealed.chain.sequence, interrupted: finished.facts.interrupted, files: sealed.files }, 'recording finished');
     return sealed;
@@ -230,8 +230,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         callId: facts.callId, caller: facts.caller.aor || facts.caller.number, callee: facts.callee.aor || facts.callee.number,
         diversions: facts.diversions, directionHint: facts.direction === 'unknown' ? undefined : facts.direction, atMs: Date.now(),
       }, facts.event);
-      const targetIds = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((s) => s.id === d.settingId)?.targetIds ?? [] : [];
-      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds };
+      const s = d.settingId !== undefined ? policy.current().compiled.policy.settings.find((x) => x.id === d.settingId) : undefined;
+      const retention = s ? { years: s.retentionYears, days: s.retentionDays } : DEFAULT_RETENTION;
+      return { record: d.record, setting: d.settingName ?? '', reason: d.reason, channels: d.channels, stopCode: d.stopCode, internalParty: d.internalParty, direction: d.direction, targetIds: s?.targetIds ?? [], retention };
     },
   });
   media.onDtmf((legId, digit, atMs) => { siprec.onDtmf(legId, digit, atMs); });

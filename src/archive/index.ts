@@ -5,6 +5,7 @@ export * from './target.ts';
 export * from './local.ts';
 export * from './sftp.ts';
 export * from './smb.ts';
+export * from './s3.ts';
 export * from './registry.ts';
 export * from './outbox.ts';
 export * from './alerts.ts';

@@ -13,7 +13,7 @@ import { errorMessage } from '../common/errors.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
-import { batch, type Target } from './target.ts';
+import { batch, type PutOptions, type Target } from './target.ts';
 
 /** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
 const BATCH_RECORDINGS = 20;
@@ -42,6 +42,15 @@ export interface ArchivedRecording {
   readonly dir: string;
   readonly files: readonly string[];
   readonly startMs: number;
+  /** Whether the recording is under legal hold now (its copies are written held, F6). */
+  readonly legalHold?: boolean | undefined;
+}
+
+/** What a job carries besides its recording and destination. */
+export interface EnqueueOptions {
+  /** End of the recording's retention (F6): targets with locks keep each copy locked until then. */
+  readonly retainUntilMs?: number | undefined;
+  readonly nowMs?: number | undefined;
 }
 
 /** Events: a target starts or stops failing (for alerts), a copy completes. */
@@ -68,7 +77,7 @@ export interface OutboxOptions {
 
 interface Row {
   recording_id: string; target_id: string; state: string; attempts: number; next_ms: number;
-  failing_since_ms: number | null; last_error: string | null; done_ms: number | null;
+  failing_since_ms: number | null; last_error: string | null; done_ms: number | null; retain_until_ms: number | null;
 }
 
 function toJob(r: Row): OutboxJob {
@@ -97,9 +106,10 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
   }
 
   /** Queues a recording for its targets (no targets: it stays local, F2). */
-  enqueue(recordingId: string, targetIds: readonly string[], nowMs = Date.now()): void {
-    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms) VALUES (?, ?, 'pending', ?, ?)");
-    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs);
+  enqueue(recordingId: string, targetIds: readonly string[], options: EnqueueOptions = {}): void {
+    const nowMs = options.nowMs ?? Date.now();
+    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms, retain_until_ms) VALUES (?, ?, 'pending', ?, ?, ?)");
+    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs, options.retainUntilMs ?? null);
   }
 
   /** Jobs of a recording, or all unfinished jobs. */
@@ -217,7 +227,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     const recs = rows.map((r) => this.#o.recording(r.recording_id));
     if (recs.some((r) => r === undefined)) return false;
     try {
-      await this.#copyFiles(recs.filter((r): r is ArchivedRecording => r !== undefined), dest);
+      await this.#copyFiles(rows.flatMap((row, i) => { const rec = recs[i]; return rec ? [{ rec, row }] : []; }), dest);
     } catch (err) {
       this.#o.log.debug({ target: rows[0]?.target_id, recordings: rows.length, err: errorMessage(err) }, 'batch copy failed; copying one by one');
       return false;
@@ -236,7 +246,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       if (!rec) throw new Error(`recording ${r.recording_id} is unknown`);
       if (!dest) throw new Error(`destination ${r.target_id} is not configured`);
       if (dest.kind === 'row') await dest.insert(r.recording_id);
-      else await this.#copyFiles([rec], dest);
+      else await this.#copyFiles([{ rec, row: r }], dest);
       await this.#done(r, rec);
       return true;
     } catch (err) {
@@ -255,13 +265,15 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     }
   }
 
-  async #copyFiles(recs: readonly ArchivedRecording[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
+  async #copyFiles(jobs: readonly { readonly rec: ArchivedRecording; readonly row: Row }[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
     const entries = [];
-    for (const rec of recs) {
+    for (const { rec, row } of jobs) {
       const folder = this.#remoteFolder(rec, t.pathTemplate);
+      // F6: targets with locks keep each copy locked until the retention ends, and held while the recording is.
+      const options: PutOptions = { ...(row.retain_until_ms !== null ? { retainUntilMs: row.retain_until_ms } : {}), ...(rec.legalHold === true ? { legalHold: true } : {}) };
       for (const name of rec.files) {
         const local = join(rec.dir, name);
-        entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });
+        entries.push({ local, remote: `${folder}/${name}`, options, size: (await stat(local)).size, hash: await sha256File(local) });
       }
     }
     // Idempotent resume: files already there, complete and identical, are not sent again.

@@ -55,6 +55,8 @@ export interface RecordingFacts {
   readonly layoutNote?: string | undefined;
   /** Storage targets (not written to the file). */
   readonly targetIds?: readonly string[];
+  /** The setting's retention, for the archive copies (not written to the file; F6). */
+  readonly retention?: { readonly years: number; readonly days: number };
 }
 
 /** Chain link written by sealing (E5). */

@@ -51,6 +51,8 @@ export interface SpoolState {
   readonly layoutNote?: string | undefined;
   /** Storage targets the sealed recording goes to (F1); none keeps it local (F2). */
   readonly targetIds?: readonly string[];
+  /** The setting's retention (F6; absent in older spools). */
+  readonly retention?: { readonly years: number; readonly days: number };
 }
 
 /** How a recording ended. */
@@ -199,6 +201,7 @@ export class RecordingStore {
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
       targetIds: state.targetIds ?? [],
+      ...(state.retention ? { retention: state.retention } : {}),
       callerBy: state.callerBy, channelsBy: state.channelsBy,
       // The note explains why a stereo configuration got separate files; otherwise it says nothing.
       layoutNote: state.channels === 'stereo' && channels === 'separate' ? state.layoutNote : undefined,

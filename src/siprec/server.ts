@@ -44,6 +44,8 @@ export interface SessionDecision {
   readonly direction?: 'in' | 'out' | 'internal' | 'external' | undefined;
   /** Storage targets of the setting (F1). */
   readonly targetIds?: readonly string[] | undefined;
+  /** How long the setting keeps its recordings (F6). */
+  readonly retention?: { readonly years: number; readonly days: number } | undefined;
 }
 
 /** Facts the decision is made from. */
@@ -962,6 +964,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       participants: p.all, direction: session.metadata?.direction ?? session.decision.direction ?? 'unknown', setting: session.setting,
       channels: session.decision.channels === 'stereo' || session.decision.channels === 'separate' ? session.decision.channels : this.#o.channels,
       targetIds: session.decision.targetIds ?? [],
+      ...(session.decision.retention ? { retention: session.decision.retention } : {}),
       callerBy: p.source, channelsBy: p.labelSource, layoutNote: session.layoutNote,
     };
   }

@@ -157,6 +157,13 @@ CREATE TABLE IF NOT EXISTS local_deleted (recording_id TEXT PRIMARY KEY, at_ms I
     sql: `CREATE TABLE IF NOT EXISTS sql_logs (id TEXT PRIMARY KEY, name TEXT NOT NULL, dialect TEXT NOT NULL, def_enc TEXT NOT NULL,
       status TEXT NOT NULL DEFAULT 'untested', last_test TEXT, updated_ms INTEGER NOT NULL);`,
   },
+  {
+    // Each archive job carries the end of its recording's retention (F6), for targets that lock
+    // their copies until then (S3 Object Lock), used by archive/outbox.ts.
+    version: 10,
+    name: 'archive job retention',
+    sql: 'ALTER TABLE outbox ADD COLUMN retain_until_ms INTEGER;',
+  },
 ];
 
 /**
