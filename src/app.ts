@@ -104,7 +104,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
   const policyStore = new PolicyStore(sealing.db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);
   const box = new SecretBox(config.home);
-  const targets = new TargetRegistry(sealing.db, box);
+  // F4: a cloud sign-in that expired or lost its consent is mailed at once (alerts is set up below).
+  const targets = new TargetRegistry(sealing.db, box, {
+    onSignInLost: (targetId, message) => { noteError(`archive target ${targetId}: ${message}`); void alerts.signInLost(targetId, message); },
+  });
   const sqlLogs = new SqlLogRegistry(sealing.db, box, log);
   const destination = (destId: string): Destination | undefined => {
     const t = targets.get(destId);

@@ -22,6 +22,7 @@ import { posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { describeError, digests, isNotFound, stageOf, type S3Failure } from './s3-errors.ts';
 import { runTargetTest, TargetError, type LockState, type PutOptions, type Target, type TargetStage, type TargetTestResult, type VersionOptions } from './target.ts';
 
 /** Object Lock mode a target writes with; `none` for a bucket without Object Lock (not WORM). */
@@ -61,50 +62,6 @@ const PART_CONCURRENCY = 4;
 
 /** The Object Lock fields of a new object version. */
 type LockParams = Pick<PutObjectCommandInput, 'ObjectLockMode' | 'ObjectLockRetainUntilDate' | 'ObjectLockLegalHoldStatus'>;
-
-interface S3Failure {
-  name?: string;
-  code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-/** The stage of an SDK or network error. */
-function stageOf(err: unknown): TargetStage {
-  const e = (err ?? {}) as S3Failure;
-  const name = `${e.name ?? ''} ${e.code ?? ''} ${e.message ?? ''}`;
-  if (/ENOTFOUND|EAI_AGAIN/.test(name)) return 'dns';
-  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|TimeoutError|socket hang up|EPROTO/i.test(name)) return 'connect';
-  if (/InvalidAccessKeyId|SignatureDoesNotMatch|InvalidToken|ExpiredToken|AuthorizationHeaderMalformed/.test(name)) return 'auth';
-  if (/NoSuchBucket/.test(name)) return 'path';
-  if (/ObjectLockConfigurationNotFound|InvalidRequest/.test(name)) return 'config';
-  if (/AccessDenied/.test(name) || e.$metadata?.httpStatusCode === 403) return 'permission';
-  if (/BadDigest|InvalidDigest/.test(name)) return 'write';
-  return 'write';
-}
-
-function describeError(err: unknown): string {
-  const e = (err ?? {}) as S3Failure;
-  const status = e.$metadata?.httpStatusCode;
-  return `${e.name ?? 'Error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`.slice(0, 400);
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = (err ?? {}) as S3Failure;
-  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.name === 'NoSuchVersion' || e.$metadata?.httpStatusCode === 404;
-}
-
-/** MD5 (base64, for Content-MD5) and SHA-256 (base64, for ChecksumSHA256) of a file range. */
-async function digests(path: string, start = 0, end = Infinity): Promise<{ md5: string; sha256: string }> {
-  const md5 = createHash('md5');
-  const sha = createHash('sha256');
-  const s = createReadStream(path, { start, ...(end !== Infinity ? { end: end - 1 } : {}) });
-  for await (const chunk of s) {
-    md5.update(chunk as Buffer);
-    sha.update(chunk as Buffer);
-  }
-  return { md5: md5.digest('base64'), sha256: sha.digest('base64') };
-}
 
 /** An S3 bucket (or a prefix in one). One client, reused; `close()` destroys it. */
 export class S3Target implements Target {

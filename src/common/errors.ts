@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   CS_KEYSTORE_CERT: 'An imported certificate is unreadable or does not match the installation key.',
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',
   CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
-  CS_ARCHIVE_TARGET: 'A storage target operation failed (the message names the stage: dns, connect, auth, hostkey, permission, path, write, verify).',
+  CS_ARCHIVE_TARGET: 'A storage target operation failed (the message names the stage: config, dns, connect, auth, hostkey, permission, path, write, verify, or locked when retention or a legal hold refuses it).',
   CS_VERIFY_USAGE: 'The verify command was called with a missing folder or certificate.',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
