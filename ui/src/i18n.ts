@@ -31,6 +31,11 @@ const en = {
   certHint: 'Compare this fingerprint with the one in a verification kit: only then does a kit prove anything.', directoryUser: 'Directory user',
   changePassword: 'Change password', currentPassword: 'Current password', version: 'Version',
   retentionYears: 'Keep for (years)', retentionDays: 'and days',
+  endpoint: 'Endpoint (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Access key id', secretAccessKey: 'Secret access key', pathStyle: 'Path-style addressing',
+  prefix: 'Key prefix', lockMode: 'Object Lock mode', checksumSha256: 'Also send SHA-256 checksums (AWS S3)', signInKind: 'Sign-in', tenant: 'Tenant (directory id or domain)',
+  clientId: 'Application (client) id', clientSecret: 'Client secret', certificatePem: 'Certificate (PEM, instead of a secret)', privateKeyPem: 'Certificate private key (PEM)',
+  driveId: 'Drive id', siteId: 'SharePoint site id', userId: 'User (id or UPN)', retentionLabel: 'Retention label', authorityHost: 'Sign-in host', graphBaseUrl: 'Microsoft Graph URL',
+  signIn: 'Sign in',
 };
 
 export type Key = keyof typeof en;
@@ -66,6 +71,11 @@ const de: Dictionary = {
   certHint: 'Vergleichen Sie diesen Fingerabdruck mit dem im Prüfpaket: nur dann beweist ein Prüfpaket etwas.', directoryUser: 'Verzeichnisbenutzer',
   changePassword: 'Passwort ändern', currentPassword: 'Aktuelles Passwort', version: 'Version',
   retentionYears: 'Aufbewahren (Jahre)', retentionDays: 'und Tage',
+  endpoint: 'Endpunkt (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Zugriffsschlüssel-ID', secretAccessKey: 'Geheimer Zugriffsschlüssel', pathStyle: 'Pfad-Adressierung',
+  prefix: 'Schlüssel-Präfix', lockMode: 'Object-Lock-Modus', checksumSha256: 'Auch SHA-256-Prüfsummen senden (AWS S3)', signInKind: 'Anmeldung', tenant: 'Mandant (Verzeichnis-ID oder Domäne)',
+  clientId: 'Anwendungs-ID (Client)', clientSecret: 'Geheimer Clientschlüssel', certificatePem: 'Zertifikat (PEM, statt eines Geheimnisses)', privateKeyPem: 'Privater Schlüssel des Zertifikats (PEM)',
+  driveId: 'Laufwerks-ID', siteId: 'SharePoint-Website-ID', userId: 'Benutzer (ID oder UPN)', retentionLabel: 'Aufbewahrungsbezeichnung', authorityHost: 'Anmelde-Host', graphBaseUrl: 'Microsoft-Graph-URL',
+  signIn: 'Anmelden',
 };
 
 const fr: Dictionary = {
@@ -98,6 +108,11 @@ const fr: Dictionary = {
   certHint: 'Comparez cette empreinte avec celle d’un kit de vérification : c’est seulement alors qu’un kit prouve quelque chose.', directoryUser: 'Utilisateur de l’annuaire',
   changePassword: 'Changer le mot de passe', currentPassword: 'Mot de passe actuel', version: 'Version',
   retentionYears: 'Conserver (années)', retentionDays: 'et jours',
+  endpoint: 'Point de terminaison (https://...)', region: 'Région', bucket: 'Compartiment', accessKeyId: 'ID de clé d’accès', secretAccessKey: 'Clé d’accès secrète', pathStyle: 'Adressage par chemin',
+  prefix: 'Préfixe des clés', lockMode: 'Mode Object Lock', checksumSha256: 'Envoyer aussi des sommes SHA-256 (AWS S3)', signInKind: 'Connexion', tenant: 'Locataire (ID d’annuaire ou domaine)',
+  clientId: 'ID d’application (client)', clientSecret: 'Secret client', certificatePem: 'Certificat (PEM, au lieu d’un secret)', privateKeyPem: 'Clé privée du certificat (PEM)',
+  driveId: 'ID du lecteur', siteId: 'ID du site SharePoint', userId: 'Utilisateur (ID ou UPN)', retentionLabel: 'Étiquette de rétention', authorityHost: 'Hôte de connexion', graphBaseUrl: 'URL Microsoft Graph',
+  signIn: 'Se connecter',
 };
 
 export const LANGUAGES = { en, de, fr } as const;
