@@ -22,7 +22,7 @@ import { posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { describeError, digests, isNotFound, stageOf, type S3Failure } from './s3-errors.ts';
+import { describeError, digests, inParallel, isNotFound, stageOf, type S3Failure } from './s3-helpers.ts';
 import { runTargetTest, TargetError, type LockState, type PutOptions, type Target, type TargetStage, type TargetTestResult, type VersionOptions } from './target.ts';
 
 /** Object Lock mode a target writes with; `none` for a bucket without Object Lock (not WORM). */
@@ -59,6 +59,8 @@ export interface S3TargetOptions {
 }
 /** Parts in flight at once. */
 const PART_CONCURRENCY = 4;
+/** Requests in flight at once in the batch forms (the aws CLI uses 10). */
+const BATCH_CONCURRENCY = 8;
 
 /** The Object Lock fields of a new object version. */
 type LockParams = Pick<PutObjectCommandInput, 'ObjectLockMode' | 'ObjectLockRetainUntilDate' | 'ObjectLockLegalHoldStatus'>;
@@ -185,6 +187,23 @@ export class S3Target implements Target {
     if (lock.ObjectLockLegalHoldStatus === 'ON' && h.ObjectLockLegalHoldStatus !== 'ON') {
       await this.#send('write', `legal hold on ${Key}`, () => this.#client.send(new PutObjectLegalHoldCommand({ Bucket: this.#c.bucket, Key, ...version, LegalHold: { Status: 'ON' } })));
     }
+  }
+
+  /** Several uploads in parallel (the outbox hands a batch of recordings). */
+  async putMany(items: readonly { readonly local: string; readonly remote: string; readonly options?: PutOptions | undefined }[]): Promise<void> {
+    await inParallel(items, BATCH_CONCURRENCY, (i) => this.put(i.local, i.remote, i.options));
+  }
+
+  async statMany(remotes: readonly string[]): Promise<Map<string, number | undefined>> {
+    const out = new Map<string, number | undefined>();
+    await inParallel(remotes, BATCH_CONCURRENCY, async (r) => { out.set(r, (await this.stat(r))?.size); });
+    return out;
+  }
+
+  async sha256Many(remotes: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    await inParallel(remotes, BATCH_CONCURRENCY, async (r) => { out.set(r, await this.sha256(r)); });
+    return out;
   }
 
   async stat(remotePath: string): Promise<{ size: number } | undefined> {

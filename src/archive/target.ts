@@ -86,8 +86,11 @@ export interface Target {
   setLegalHold?(remotePath: string, on: boolean, options?: VersionOptions): Promise<void>;
   /** The lock of a stored copy, or undefined when it is not there. */
   describeLock?(remotePath: string, options?: VersionOptions): Promise<LockState | undefined>;
-  /** Optional batch forms, for protocols where each call costs a login (SMB through smbclient). */
-  putMany?(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void>;
+  /**
+   * Optional batch forms, for protocols where each call costs a login (SMB through smbclient) or
+   * that gain from requests in parallel (S3). Targets with locks honour each item's `options`.
+   */
+  putMany?(items: readonly { readonly local: string; readonly remote: string; readonly options?: PutOptions | undefined }[]): Promise<void>;
   statMany?(remotes: readonly string[]): Promise<Map<string, number | undefined>>;
   sha256Many?(remotes: readonly string[]): Promise<Map<string, string>>;
 }

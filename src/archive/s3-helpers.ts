@@ -1,6 +1,6 @@
 /**
- * What the S3 target reads from the SDK's errors (the stage, a short text) and the digests it
- * sends with each upload. No I/O but reading a local file.
+ * Helpers of the S3 target: what it reads from the SDK's errors (the stage, a short text), the
+ * digests it sends with each upload, and a bounded parallel loop. No I/O but reading a local file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -49,4 +49,16 @@ export async function digests(path: string, start = 0, end = Infinity): Promise<
     sha.update(chunk as Buffer);
   }
   return { md5: md5.digest('base64'), sha256: sha.digest('base64') };
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; the first failure rejects. */
+export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
