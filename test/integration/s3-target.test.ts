@@ -50,7 +50,8 @@ afterAll(async () => {
   await rgw.stop();
 });
 
-describe('S3 target with Object Lock against Ceph radosgw', () => {
+// Each test runs the aws CLI several times (a Python start each, seconds on a loaded machine).
+describe('S3 target with Object Lock against Ceph radosgw', { timeout: 120_000 }, () => {
   it('copies a recording through the outbox, verified, locked in COMPLIANCE until the retention ends', async () => {
     const db = openDatabase(join(dir, 'outbox.db'));
     const recDir = join(dir, 'rec1');
