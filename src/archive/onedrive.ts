@@ -194,13 +194,19 @@ export class OneDriveTarget implements Target {
   /** Downloads the content; Graph redirects to a pre-authenticated URL, fetched without the token. */
   async #download(remotePath: string, sink: Writable): Promise<void> {
     const what = `download ${remotePath}`;
-    const token = await this.#auth.token();
-    const a = await httpsDownload({ method: 'GET', url: this.#byPath(remotePath, '/content'), ca: this.#ca, timeoutMs: 300_000, headers: { authorization: `Bearer ${token}` } }, sink);
-    if (a.status >= 200 && a.status <= 299) return;
-    const location = a.headers['location'];
-    if (a.status !== 302 || location === undefined) throw this.#error(a, what);
-    const r = await httpsDownload({ method: 'GET', url: new URL(location, this.#graph).href, ca: this.#ca, timeoutMs: 300_000 }, sink);
-    if (r.status < 200 || r.status > 299) throw this.#error(r, what);
+    try {
+      const token = await this.#auth.token();
+      const a = await httpsDownload({ method: 'GET', url: this.#byPath(remotePath, '/content'), ca: this.#ca, timeoutMs: 300_000, headers: { authorization: `Bearer ${token}` } }, sink);
+      if (a.status >= 200 && a.status <= 299) return;
+      const location = a.headers['location'];
+      if (a.status !== 302 || location === undefined) throw this.#error(a, what);
+      const r = await httpsDownload({ method: 'GET', url: new URL(location, this.#graph).href, ca: this.#ca, timeoutMs: 300_000 }, sink);
+      if (r.status < 200 || r.status > 299) throw this.#error(r, what);
+    } catch (err) {
+      // A file being written is closed, not left open.
+      sink.destroy();
+      throw err;
+    }
   }
 
   async sha256(remotePath: string): Promise<string> {
