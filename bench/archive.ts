@@ -1,7 +1,8 @@
 /**
- * bench/archive: upload throughput of callseal's SFTP and SMB targets against real servers on
- * loopback (OpenSSH sshd, Samba smbd), as a ratio to `scp` and `smbclient` moving the same files in
- * the same run (target ≥ 0.8). Files are sized like one-minute stereo G.711 recordings.
+ * bench/archive: upload throughput of callseal's SFTP, SMB and S3 targets against real servers on
+ * loopback (OpenSSH sshd, Samba smbd, Ceph radosgw), as a ratio to `scp`, `smbclient` and
+ * `aws s3 cp` moving the same files in the same run (target ≥ 0.8). Files are sized like
+ * one-minute stereo G.711 recordings.
  *
  * Usage: npm run bench -- archive [--files 40]
  */
@@ -10,8 +11,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SftpTarget, SmbTarget } from '../src/archive/index.ts';
+import { S3Target, SftpTarget, SmbTarget } from '../src/archive/index.ts';
 import { startSmbd, startSshd } from '../test/helpers/servers.ts';
+import { awsCli, startRgw } from '../test/helpers/rgw.ts';
 import { arg } from './lib/args.ts';
 
 
@@ -33,6 +35,7 @@ export async function archiveBench(): Promise<Record<string, number>> {
     await fn();
     return (performance.now() - t) / 1000;
   };
+  let sftpSmb: Record<string, number> = {};
   try {
     // scp (OpenSSH 9 speaks SFTP underneath), one process for all files.
     mkdirSync(join(sshd.data, 'scp'), { recursive: true });
@@ -86,10 +89,61 @@ export async function archiveBench(): Promise<Record<string, number>> {
     console.log(`  SMB: smbclient mput          ${result.smbclientMiBps} MiB/s`);
     console.log(`  SMB: callseal target batch   ${result.smbMiBps} MiB/s — ratio ${result.smbRatio} (target ≥ 0.8)`);
     console.log(`  SMB: verified copy           ${result.smbVerifiedMiBps} MiB/s (put, sizes, read-back) — ratio ${result.smbVerifiedRatio} to smbclient mput + mget`);
-    mkdirSync(resolve(import.meta.dirname, 'out'), { recursive: true });
-    writeFileSync(resolve(import.meta.dirname, 'out/archive.json'), JSON.stringify(result, null, 2));
-    return result;
+    sftpSmb = result;
   } finally {
     await Promise.all([sshd.stop(), smbd.stop()]);
+  }
+  const all = { ...sftpSmb, ...await s3Bench(dir, files, mib) };
+  mkdirSync(resolve(import.meta.dirname, 'out'), { recursive: true });
+  writeFileSync(resolve(import.meta.dirname, 'out/archive.json'), JSON.stringify(all, null, 2));
+  return all;
+}
+
+/**
+ * S3 against Ceph radosgw: callseal's target uploading the batch as the outbox hands it (COMPLIANCE
+ * lock, Content-MD5 on every request) against `aws s3 cp --recursive` of the same folder to the
+ * same bucket, best of two interleaved rounds; and the whole verified copy (put, sizes, read-back).
+ */
+async function s3Bench(dir: string, files: readonly string[], mib: number): Promise<Record<string, number>> {
+  const rgw = await startRgw();
+  const s3 = new S3Target({
+    kind: 's3', endpoint: rgw.endpoint, region: 'us-east-1', bucket: 'bench', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey,
+    pathStyle: true, prefix: 'callseal', lockMode: 'COMPLIANCE',
+  });
+  const time = async (fn: () => Promise<unknown>): Promise<number> => {
+    const t = performance.now();
+    await fn();
+    return (performance.now() - t) / 1000;
+  };
+  try {
+    await awsCli(rgw, ['s3api', 'create-bucket', '--bucket', 'bench', '--object-lock-enabled-for-bucket']);
+    // The first requests create the pools (seconds): warm up before measuring.
+    await s3.put(files[0] ?? '', 'warmup.wav');
+    await awsCli(rgw, ['s3', 'cp', files[0] ?? '', 's3://bench/warmup-cli.wav', '--only-show-errors', '--no-progress']);
+    const items = (round: number): { local: string; remote: string; options: { retainUntilMs: number } }[] => files.map((f) => ({
+      local: f, remote: `r${round}/2026/11/23/${f.split('/').pop() ?? ''}`, options: { retainUntilMs: Date.now() + 600_000 },
+    }));
+    const cli = (round: number): Promise<unknown> => awsCli(rgw, ['s3', 'cp', dir, `s3://bench/cli${round}/`, '--recursive', '--exclude', '*', '--include', 'rec*.wav', '--only-show-errors', '--no-progress']);
+    let cliSec = await time(() => cli(1));
+    let s3Sec = await time(() => s3.putMany(items(1)));
+    cliSec = Math.min(cliSec, await time(() => cli(2)));
+    s3Sec = Math.min(s3Sec, await time(() => s3.putMany(items(2))));
+    const remotes = items(3).map((i) => i.remote);
+    const verifiedSec = await time(async () => {
+      await s3.putMany(items(3));
+      await s3.statMany(remotes);
+      await s3.sha256Many(remotes);
+    });
+    const r = {
+      awsCliMiBps: Number((mib / cliSec).toFixed(1)), s3MiBps: Number((mib / s3Sec).toFixed(1)), s3Ratio: Number((cliSec / s3Sec).toFixed(2)),
+      s3VerifiedMiBps: Number((mib / verifiedSec).toFixed(1)),
+    };
+    console.log(`  S3: aws s3 cp --recursive    ${r.awsCliMiBps} MiB/s (Ceph radosgw, memstore)`);
+    console.log(`  S3: callseal target batch    ${r.s3MiBps} MiB/s — ratio ${r.s3Ratio} (target ≥ 0.8); COMPLIANCE lock, Content-MD5`);
+    console.log(`  S3: verified copy            ${r.s3VerifiedMiBps} MiB/s (put, sizes, read-back)`);
+    return r;
+  } finally {
+    await s3.close();
+    await rgw.stop();
   }
 }

@@ -14,6 +14,13 @@ command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v smbd >/dev/null 2>&1 || [ -x /usr/sbin/smbd ] || need+=(samba)
 command -v smbclient >/dev/null 2>&1 || need+=(smbclient)
+# The S3 target is tested against a real single-node Ceph radosgw (Object Lock enforced), checked
+# with Debian's aws CLI.
+command -v ceph-mon >/dev/null 2>&1 || need+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || need+=(ceph-osd)
+command -v radosgw >/dev/null 2>&1 || need+=(radosgw)
+command -v ceph >/dev/null 2>&1 || need+=(ceph-common)
+[ -x /usr/bin/aws ] || need+=(awscli)
 # SQL recording log tests start PostgreSQL and MariaDB and read rows back with psql and mariadb.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)

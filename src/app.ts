@@ -89,7 +89,10 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const policyStore = new PolicyStore(db, config.recording.channels);
   const policy = new PolicyEngine(policyStore, config.numbers, log);
   const box = new SecretBox(config.home);
-  const targets = new TargetRegistry(db, box);
+  // F4: a cloud sign-in that expired or lost its consent is mailed at once (the alerts are set up below).
+  const targets = new TargetRegistry(db, box, {
+    onSignInLost: (targetId, message) => { lastErrors.note(`archive target ${targetId}: ${message}`); void alerts.signInLost(targetId, message); },
+  });
   teardown.add('storage targets', () => targets.close());
   const sqlLogs = new SqlLogRegistry(db, box, log);
   teardown.add('SQL logs', () => sqlLogs.close());
@@ -110,7 +113,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   outbox.on('recovered', (e) => { void alerts.targetRecovered(e.targetId, e.failedForMs); });
 
   const finisher = new Finisher({
-    seal: (f) => sealer.seal(f), isSealed: (recId) => repo.has(recId), enqueue: (recId, ids) => { outbox.enqueue(recId, ids); },
+    seal: (f) => sealer.seal(f), isSealed: (recId) => repo.has(recId), enqueue: (recId, ids, retainUntil) => { outbox.enqueue(recId, ids, { retainUntilMs: retainUntil }); },
     complete: (recId) => spool.complete(recId), onError: (message) => { lastErrors.note(message); }, log,
   });
   // Invariant 1: recordings left by a crash are finished and sealed before new calls are taken.

@@ -61,6 +61,11 @@ export class Alerts {
     return this.send(`target ${targetId} is failing`, `Copies to storage target "${targetId}" fail since ${new Date(sinceMs).toISOString()}.\n\nLast error: ${error}\n\nRecordings stay on the recorder and are retried; you get one more mail when the target works again.\n`);
   }
 
+  /** F4: a cloud target's sign-in expired or lost its consent; copies wait until somebody acts. */
+  signInLost(targetId: string, message: string): Promise<boolean> {
+    return this.send(`target ${targetId}: Microsoft sign-in needs attention`, `The sign-in of storage target "${targetId}" stopped working, so no recording can be copied to it.\n\n${message}\n\nRecordings stay on the recorder and are retried. For a user sign-in, use "Sign in" on the target in the web UI; for an app sign-in, renew the secret or certificate, or grant the app's permissions again.\n`);
+  }
+
   targetRecovered(targetId: string, failedForMs: number): Promise<boolean> {
     return this.send(`target ${targetId} works again`, `Storage target "${targetId}" accepts copies again after ${Math.round(failedForMs / 1000)} s of failures. Waiting recordings are being copied.\n`);
   }

@@ -13,7 +13,7 @@ import { CallsealError, errorMessage } from '../common/errors.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { expandTemplate, timeParts } from '../recording/index.ts';
 import { sha256File } from '../seal/index.ts';
-import { batch, TargetError, type Target } from './target.ts';
+import { batch, TargetError, type PutOptions, type Target } from './target.ts';
 import { LocalDeletedRepository, OutboxRepository, type OutboxBacklog, type OutboxRow } from '../store/index.ts';
 
 /** Recordings per batch on targets with batch operations (SMB: one smbclient session per step). */
@@ -43,6 +43,15 @@ export interface ArchivedRecording {
   readonly dir: string;
   readonly files: readonly string[];
   readonly startMs: number;
+  /** Whether the recording is under legal hold now (its copies are written held, F6). */
+  readonly legalHold?: boolean | undefined;
+}
+
+/** What a job carries besides its recording and destination. */
+export interface EnqueueOptions {
+  /** End of the recording's retention (F6): targets with locks keep each copy locked until then. */
+  readonly retainUntilMs?: number | undefined;
+  readonly nowMs?: number | undefined;
 }
 
 /** Events: a target starts or stops failing (for alerts), a copy completes. */
@@ -96,8 +105,8 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
   }
 
   /** Queues a recording for its targets (no targets: it stays local, F2). */
-  enqueue(recordingId: string, targetIds: readonly string[], nowMs = Date.now()): void {
-    this.#jobs.enqueue(recordingId, targetIds, nowMs);
+  enqueue(recordingId: string, targetIds: readonly string[], options: EnqueueOptions = {}): void {
+    this.#jobs.enqueue(recordingId, targetIds, options.nowMs ?? Date.now(), options.retainUntilMs);
   }
 
   /** Jobs of a recording, or all unfinished jobs. */
@@ -222,7 +231,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     const recs = rows.map((r) => this.#o.recording(r.recording_id));
     if (recs.some((r) => r === undefined)) return false;
     try {
-      await this.#copyFiles(recs.filter((r): r is ArchivedRecording => r !== undefined), dest);
+      await this.#copyFiles(rows.flatMap((row, i) => { const rec = recs[i]; return rec ? [{ rec, row }] : []; }), dest);
     } catch (err) {
       this.#o.log.debug({ target: rows[0]?.target_id, recordings: rows.length, err: errorMessage(err) }, 'batch copy failed; copying one by one');
       return false;
@@ -241,7 +250,7 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
       if (!rec) throw new CallsealError('CS_ARCHIVE_RECORDING_UNKNOWN', `recording ${r.recording_id} is unknown`);
       if (!dest) throw new CallsealError('CS_ARCHIVE_DESTINATION_UNKNOWN', `destination ${r.target_id} is not configured`);
       if (dest.kind === 'row') await dest.insert(r.recording_id);
-      else await this.#copyFiles([rec], dest);
+      else await this.#copyFiles([{ rec, row: r }], dest);
       await this.#done(r, rec);
       return true;
     } catch (err) {
@@ -259,13 +268,15 @@ export class Outbox extends TypedEmitter<OutboxEvents> {
     }
   }
 
-  async #copyFiles(recs: readonly ArchivedRecording[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
+  async #copyFiles(jobs: readonly { readonly rec: ArchivedRecording; readonly row: Row }[], t: { readonly target: Target; readonly pathTemplate: string }): Promise<void> {
     const entries = [];
-    for (const rec of recs) {
+    for (const { rec, row } of jobs) {
       const folder = this.#remoteFolder(rec, t.pathTemplate);
+      // F6: targets with locks keep each copy locked until the retention ends, and held while the recording is.
+      const options: PutOptions = { ...(row.retain_until_ms !== null ? { retainUntilMs: row.retain_until_ms } : {}), ...(rec.legalHold === true ? { legalHold: true } : {}) };
       for (const name of rec.files) {
         const local = join(rec.dir, name);
-        entries.push({ local, remote: `${folder}/${name}`, size: (await stat(local)).size, hash: await sha256File(local) });
+        entries.push({ local, remote: `${folder}/${name}`, options, size: (await stat(local)).size, hash: await sha256File(local) });
       }
     }
     // Idempotent resume: files already there, complete and identical, are not sent again.

@@ -5,7 +5,7 @@
 import { CallsealError } from '../common/errors.ts';
 
 /** What failed, so an admin knows where to look (F3 "test" action). */
-export type TargetStage = 'config' | 'dns' | 'connect' | 'auth' | 'hostkey' | 'permission' | 'path' | 'write' | 'verify';
+export type TargetStage = 'config' | 'dns' | 'connect' | 'auth' | 'hostkey' | 'permission' | 'path' | 'write' | 'verify' | 'locked';
 
 /** A target operation failed at a stage. */
 export class TargetError extends CallsealError {
@@ -24,13 +24,51 @@ export interface TargetTestResult {
   readonly durationMs: number;
 }
 
-/** A storage target. Paths are relative to the target's root and use `/`. */
+/** How a new copy is to be locked, on targets with a retention of their own (F6). */
+export interface PutOptions {
+  /** End of the recording's retention (ms since epoch): the copy cannot be deleted before. */
+  readonly retainUntilMs?: number | undefined;
+  /** The recording is under legal hold: the copy cannot be deleted until the hold is released. */
+  readonly legalHold?: boolean | undefined;
+}
+
+/** Which stored version an operation applies to (versioned object stores). */
+export interface VersionOptions {
+  /** One version; without it, every version of the path. */
+  readonly versionId?: string | undefined;
+  /** S3 GOVERNANCE mode: act although the version is locked (needs the permission to bypass). */
+  readonly bypassGovernance?: boolean | undefined;
+}
+
+/** The lock of one stored copy as the target reports it. */
+export interface LockState {
+  /** COMPLIANCE and GOVERNANCE as in S3 Object Lock; `label` a tenant retention label (OneDrive). */
+  readonly mode: 'COMPLIANCE' | 'GOVERNANCE' | 'label' | 'none';
+  readonly retainUntilMs: number | undefined;
+  readonly legalHold: boolean;
+  readonly versionId?: string;
+  /** The retention label's name (mode `label`). */
+  readonly label?: string;
+  /** Whether nobody, not even an administrator of the storage, can delete the copy before it ends. */
+  readonly worm: boolean;
+}
+
+/**
+ * A storage target. Paths are relative to the target's root and use `/`.
+ *
+ * The optional `remove`, `setRetention`, `setLegalHold` and `describeLock` are there on targets
+ * that can do them; retention code checks for them. A refusal because a copy is locked (retention
+ * or legal hold) is a {@link TargetError} with stage `locked`.
+ */
 export interface Target {
   readonly kind: string;
   /** Writes a test file and removes it; reports exactly what failed. */
   test(): Promise<TargetTestResult>;
-  /** Stores a local file at `remotePath`, creating folders; idempotent (overwrites the same name). */
-  put(localPath: string, remotePath: string): Promise<void>;
+  /**
+   * Stores a local file at `remotePath`, creating folders; idempotent (overwrites the same name,
+   * or adds a version on a versioned store). Targets without locks ignore `options`.
+   */
+  put(localPath: string, remotePath: string, options?: PutOptions): Promise<void>;
   /** Size of a stored file, or undefined when it is not there. */
   stat(remotePath: string): Promise<{ size: number } | undefined>;
   /** SHA-256 of a stored file, read back through the protocol. */
@@ -40,34 +78,38 @@ export interface Target {
   /** Copies stored files to local paths (the recording browser's access to archived recordings). */
   getMany(items: readonly { readonly remote: string; readonly local: string }[]): Promise<void>;
   close(): Promise<void>;
-  /** Optional batch forms, for protocols where each call costs a login (SMB through smbclient). */
-  putMany?(items: readonly { readonly local: string; readonly remote: string }[]): Promise<void>;
+  /**
+   * Deletes a stored copy for good (every version unless one is named; retention, F6). A file that
+   * is not there is no error, so a retried deletion never fails on what an earlier attempt removed;
+   * a target that refuses (a version still under WORM retention or legal hold) throws `locked`.
+   */
+  remove?(remotePath: string, options?: VersionOptions): Promise<void>;
+  /** Sets the retention end of a stored copy; shortening a COMPLIANCE lock is refused (`locked`). */
+  setRetention?(remotePath: string, retainUntilMs: number, options?: VersionOptions): Promise<void>;
+  /** Places (`on`) or releases a legal hold on a stored copy. */
+  setLegalHold?(remotePath: string, on: boolean, options?: VersionOptions): Promise<void>;
+  /** The lock of a stored copy, or undefined when it is not there. */
+  describeLock?(remotePath: string, options?: VersionOptions): Promise<LockState | undefined>;
+  /**
+   * Optional batch forms, for protocols where each call costs a login (SMB through smbclient) or
+   * that gain from requests in parallel (S3). Targets with locks honour each item's `options`.
+   */
+  putMany?(items: readonly { readonly local: string; readonly remote: string; readonly options?: PutOptions | undefined }[]): Promise<void>;
   statMany?(remotes: readonly string[]): Promise<Map<string, number | undefined>>;
   sha256Many?(remotes: readonly string[]): Promise<Map<string, string>>;
-  /**
-   * Removes a stored file (retention, F6). A file that is not there is no error: removal is
-   * idempotent, so a retried deletion never fails on what an earlier attempt already removed. A
-   * target that refuses (an object still under WORM retention or legal hold) throws; the deletion
-   * is retried later.
-   */
-  remove?(remotePath: string): Promise<void>;
   /** Removes several files at once, where each call costs a login (SMB). */
   removeMany?(remotes: readonly string[]): Promise<void>;
-  /** Object-lock targets (WORM): the stored file cannot be changed or removed before `retainUntilMs`. */
-  setRetention?(remotePath: string, retainUntilMs: number): Promise<void>;
-  /** Object-lock targets: sets or clears a legal hold on a stored file. */
-  setLegalHold?(remotePath: string, hold: boolean): Promise<void>;
 }
 
 /** Batch operations on any target: its own batch forms, or one call per file. */
 export const batch = {
-  async put(t: Target, items: readonly { readonly local: string; readonly remote: string }[]): Promise<void> {
+  async put(t: Target, items: readonly { readonly local: string; readonly remote: string; readonly options?: PutOptions | undefined }[]): Promise<void> {
     if (items.length === 0) return;
     if (t.putMany) {
       await t.putMany(items);
       return;
     }
-    for (const i of items) await t.put(i.local, i.remote);
+    for (const i of items) await t.put(i.local, i.remote, i.options);
   },
   async stat(t: Target, remotes: readonly string[]): Promise<Map<string, number | undefined>> {
     if (t.statMany) return t.statMany(remotes);

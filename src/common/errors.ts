@@ -49,7 +49,7 @@ export const ERROR_CODES = {
   CS_SEAL_FAILED: 'A recording could not be sealed (hash file, signature or chain link).',
   CS_SEAL_HASHFILE_INVALID: 'A hash file has a line that is not `<64 hex digits>  <file name>`: the verifier reports that recording as unreadable.',
   CS_POLICY_INVALID: 'A policy change (directory, settings, exception lists) is invalid; every problem names its field.',
-  CS_ARCHIVE_TARGET: 'A storage target or SQL log operation failed (the message names the stage: config, dns, connect, auth, hostkey, permission, path, write, verify).',
+  CS_ARCHIVE_TARGET: 'A storage target or SQL log operation failed (the message names the stage: config, dns, connect, auth, hostkey, permission, path, write, verify, or locked when retention or a legal hold refuses it).',
   CS_ARCHIVE_TARGET_INVALID: 'The settings of a storage target are invalid; every problem names its field.',
   CS_ARCHIVE_RECORDING_UNKNOWN: 'An outbox job or an archive fetch names a recording that the recording log does not hold.',
   CS_ARCHIVE_DESTINATION_UNKNOWN: 'An outbox job names a storage target or SQL log that is not configured (any more): the job stays failing and is retried.',

@@ -6,6 +6,7 @@
  * new calls are taken. This module depends on the spool, the recording log and the outbox only
  * through the small interfaces below.
  */
+import { retainUntilMs } from '../common/retention.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { FinishedRecording } from '../recording/index.ts';
@@ -18,7 +19,8 @@ export interface FinisherOptions {
   /** Whether a recording id is sealed already (a crash after sealing, before the spool went). */
   readonly isSealed: (recordingId: string) => boolean;
   /** Queues the durable copy jobs of a sealed recording. */
-  readonly enqueue: (recordingId: string, targetIds: readonly string[]) => void;
+  /** Queues the copies; `retainUntilMs` is the end of the recording's retention, for targets that lock copies (S3 Object Lock). */
+  readonly enqueue: (recordingId: string, targetIds: readonly string[], retainUntilMs: number | undefined) => void;
   /** Removes a recording's spool entry once it is sealed and queued. */
   readonly complete: (recordingId: string) => Promise<void>;
   /** Called with a message when a recording could not be sealed (it stays in the spool). */
@@ -45,7 +47,7 @@ export class Finisher {
     }
     const sealed = await o.seal(finished);
     // The copy jobs are durable before the spool goes: a crash here loses no archive job.
-    o.enqueue(facts.id, facts.targetIds ?? []);
+    o.enqueue(facts.id, facts.targetIds ?? [], retainUntilMs(facts.startMs, facts.retention ?? 'keep'));
     await o.complete(facts.id);
     o.log.info({ recordingId: facts.id, callId: facts.callId, dir: finished.dir, base: facts.baseName, chainSeq: sealed.chain.sequence, interrupted: facts.interrupted, files: sealed.files }, 'recording finished');
     return sealed;

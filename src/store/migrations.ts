@@ -182,6 +182,13 @@ CREATE TABLE retention_removals (
 );
 CREATE INDEX retention_removals_due ON retention_removals(state, next_ms);`,
   },
+  {
+    // Each archive job carries the end of its recording's retention (F6), for targets that lock
+    // their copies until then (S3 Object Lock), used by archive/outbox.ts.
+    version: 11,
+    name: 'archive job retention',
+    sql: 'ALTER TABLE outbox ADD COLUMN retain_until_ms INTEGER;',
+  },
 ];
 
 /**

@@ -12,6 +12,8 @@ export interface OutboxRow {
   readonly attempts: number;
   readonly next_ms: number;
   readonly failing_since_ms: number | null;
+  /** End of the recording's retention, for targets that lock copies until then (S3 Object Lock). */
+  readonly retain_until_ms: number | null;
   readonly last_error: string | null;
   readonly done_ms: number | null;
 }
@@ -40,9 +42,9 @@ export class OutboxRepository {
   }
 
   /** Adds pending jobs; a job that exists is kept as it is. */
-  enqueue(recordingId: string, targetIds: readonly string[], nowMs: number): void {
-    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms) VALUES (?, ?, 'pending', ?, ?)");
-    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs);
+  enqueue(recordingId: string, targetIds: readonly string[], nowMs: number, retainUntilMs?: number): void {
+    const insert = this.#db.prepare("INSERT OR IGNORE INTO outbox (recording_id, target_id, state, next_ms, created_ms, retain_until_ms) VALUES (?, ?, 'pending', ?, ?, ?)");
+    for (const t of targetIds) insert.run(recordingId, t, nowMs, nowMs, retainUntilMs ?? null);
   }
 
   /** The jobs of one recording, by destination. */

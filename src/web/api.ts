@@ -216,6 +216,22 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     const r = await o.targets.test(id);
     return r ? r : reply.code(404).send({ error: `no target "${id}"` });
   });
+  // Device code sign-in of a OneDrive target with user sign-in (F3): the code to enter, then its state.
+  app.post('/api/targets/:id/sign-in', { config: ADMIN_ONLY }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    let prompt;
+    try {
+      prompt = await o.targets.signIn(id);
+    } catch (err) {
+      return reply.code(400).send({ error: errorMessage(err) });
+    }
+    return prompt ?? reply.code(404).send({ error: `no target "${id}"` });
+  });
+  app.get('/api/targets/:id/sign-in', { config: ADMIN_ONLY }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const state = await o.targets.signInState(id);
+    return state ?? reply.code(404).send({ error: `no OneDrive target "${id}"` });
+  });
   // External SQL recording logs (G2): "test connection" and "create table" actions.
   app.get('/api/sql-logs', { config: ADMIN_ONLY }, () => o.sqlLogs.list());
   app.put('/api/sql-logs/:id', { config: ADMIN_ONLY }, (req, reply) => {

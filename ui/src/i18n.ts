@@ -2,6 +2,11 @@
 import { createContext, useContext } from 'react';
 
 const en = {
+  endpoint: 'Endpoint (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Access key id', secretAccessKey: 'Secret access key', pathStyle: 'Path-style addressing',
+  prefix: 'Key prefix', lockMode: 'Object Lock mode', checksumSha256: 'Also send SHA-256 checksums (AWS S3)', signInKind: 'Sign-in', tenant: 'Tenant (directory id or domain)',
+  clientId: 'Application (client) id', clientSecret: 'Client secret', certificatePem: 'Certificate (PEM, instead of a secret)', privateKeyPem: 'Certificate private key (PEM)',
+  driveId: 'Drive id', siteId: 'SharePoint site id', userId: 'User (id or UPN)', retentionLabel: 'Retention label', authorityHost: 'Sign-in host', graphBaseUrl: 'Microsoft Graph URL',
+  signIn: 'Sign in',
   epoch: 'chain epoch', codec: 'Codec', chainLink: 'Chain link (epoch:sequence)', signature: 'Signature', keySize: 'Key', connected: 'connected', disconnected: 'disconnected',
   tlsOnConnect: 'TLS from the start (port 465)', useFile: 'Use the configuration file', source: 'Source', sourceUi: 'entered here', sourceFile: 'configuration file', passwordKept: 'empty: keep the stored password',
   appTitle: 'callseal', login: 'Log in', logout: 'Log out', username: 'User name', password: 'Password', wrongLogin: 'Wrong user name or password',
@@ -41,6 +46,11 @@ export type Key = keyof typeof en;
 type Dictionary = Record<Key, string>;
 
 const de: Dictionary = {
+  endpoint: 'Endpunkt (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Zugriffsschlüssel-ID', secretAccessKey: 'Geheimer Zugriffsschlüssel', pathStyle: 'Pfad-Adressierung',
+  prefix: 'Schlüssel-Präfix', lockMode: 'Object-Lock-Modus', checksumSha256: 'Auch SHA-256-Prüfsummen senden (AWS S3)', signInKind: 'Anmeldung', tenant: 'Mandant (Verzeichnis-ID oder Domäne)',
+  clientId: 'Anwendungs-ID (Client)', clientSecret: 'Geheimer Clientschlüssel', certificatePem: 'Zertifikat (PEM, statt eines Geheimnisses)', privateKeyPem: 'Privater Schlüssel des Zertifikats (PEM)',
+  driveId: 'Laufwerks-ID', siteId: 'SharePoint-Website-ID', userId: 'Benutzer (ID oder UPN)', retentionLabel: 'Aufbewahrungsbezeichnung', authorityHost: 'Anmelde-Host', graphBaseUrl: 'Microsoft-Graph-URL',
+  signIn: 'Anmelden',
   epoch: 'Kettenepoche', codec: 'Codec', chainLink: 'Kettenglied (Epoche:Nummer)', signature: 'Signatur', keySize: 'Schlüssel', connected: 'verbunden', disconnected: 'getrennt',
   tlsOnConnect: 'TLS von Anfang an (Port 465)', useFile: 'Konfigurationsdatei verwenden', source: 'Quelle', sourceUi: 'hier eingegeben', sourceFile: 'Konfigurationsdatei', passwordKept: 'leer: gespeichertes Passwort behalten',
   appTitle: 'callseal', login: 'Anmelden', logout: 'Abmelden', username: 'Benutzername', password: 'Passwort', wrongLogin: 'Benutzername oder Passwort falsch',
@@ -77,6 +87,11 @@ const de: Dictionary = {
 };
 
 const fr: Dictionary = {
+  endpoint: 'Point de terminaison (https://...)', region: 'Région', bucket: 'Compartiment', accessKeyId: 'ID de clé d’accès', secretAccessKey: 'Clé d’accès secrète', pathStyle: 'Adressage par chemin',
+  prefix: 'Préfixe des clés', lockMode: 'Mode Object Lock', checksumSha256: 'Envoyer aussi des sommes SHA-256 (AWS S3)', signInKind: 'Connexion', tenant: 'Locataire (ID d’annuaire ou domaine)',
+  clientId: 'ID d’application (client)', clientSecret: 'Secret client', certificatePem: 'Certificat (PEM, au lieu d’un secret)', privateKeyPem: 'Clé privée du certificat (PEM)',
+  driveId: 'ID du lecteur', siteId: 'ID du site SharePoint', userId: 'Utilisateur (ID ou UPN)', retentionLabel: 'Étiquette de rétention', authorityHost: 'Hôte de connexion', graphBaseUrl: 'URL Microsoft Graph',
+  signIn: 'Se connecter',
   epoch: 'époque de la chaîne', codec: 'Codec', chainLink: 'Maillon de chaîne (époque:numéro)', signature: 'Signature', keySize: 'Clé', connected: 'connecté', disconnected: 'déconnecté',
   tlsOnConnect: 'TLS dès la connexion (port 465)', useFile: 'Utiliser le fichier de configuration', source: 'Source', sourceUi: 'saisi ici', sourceFile: 'fichier de configuration', passwordKept: 'vide : garder le mot de passe enregistré',
   appTitle: 'callseal', login: 'Se connecter', logout: 'Se déconnecter', username: 'Nom d’utilisateur', password: 'Mot de passe', wrongLogin: 'Nom d’utilisateur ou mot de passe incorrect',

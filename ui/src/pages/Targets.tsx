@@ -4,12 +4,43 @@ import { DeleteButton, DuplicateButton, ErrorText, Field, Page, TextInput, useAc
 import { useT } from '../i18n.ts';
 
 interface TargetRow { id: string; name: string; kind: string; pathTemplate: string; status: string; lastTest: { ok: boolean; stage?: string; message: string; durationMs: number } | null; config: Record<string, unknown> }
-type Kind = 'local' | 'sftp' | 'smb';
-const FIELDS: Record<Kind, readonly { key: string; label: 'path' | 'host' | 'port' | 'user' | 'password' | 'hostKey' | 'folder' | 'share' | 'domain'; type?: string }[]> = {
+type Kind = 'local' | 'sftp' | 'smb' | 's3' | 'onedrive';
+type FieldLabel = 'path' | 'host' | 'port' | 'user' | 'password' | 'hostKey' | 'folder' | 'share' | 'domain' | 'endpoint' | 'region' | 'bucket' | 'accessKeyId'
+  | 'secretAccessKey' | 'pathStyle' | 'prefix' | 'lockMode' | 'checksumSha256' | 'signInKind' | 'tenant' | 'clientId' | 'clientSecret' | 'certificatePem'
+  | 'privateKeyPem' | 'driveId' | 'siteId' | 'userId' | 'retentionLabel' | 'authorityHost' | 'graphBaseUrl';
+interface FieldSpec { key: string; label: FieldLabel; type?: 'text' | 'number' | 'password' | 'bool' | 'select' | 'textarea'; options?: readonly string[]; initial?: string }
+const FIELDS: Record<Kind, readonly FieldSpec[]> = {
   local: [{ key: 'path', label: 'path' }],
   sftp: [{ key: 'host', label: 'host' }, { key: 'port', label: 'port', type: 'number' }, { key: 'username', label: 'user' }, { key: 'password', label: 'password', type: 'password' }, { key: 'hostKeySha256', label: 'hostKey' }, { key: 'folder', label: 'folder' }],
   smb: [{ key: 'host', label: 'host' }, { key: 'port', label: 'port', type: 'number' }, { key: 'share', label: 'share' }, { key: 'username', label: 'user' }, { key: 'password', label: 'password', type: 'password' }, { key: 'domain', label: 'domain' }, { key: 'folder', label: 'folder' }],
+  s3: [
+    { key: 'endpoint', label: 'endpoint' }, { key: 'region', label: 'region', initial: 'us-east-1' }, { key: 'bucket', label: 'bucket' }, { key: 'accessKeyId', label: 'accessKeyId' },
+    { key: 'secretAccessKey', label: 'secretAccessKey', type: 'password' }, { key: 'lockMode', label: 'lockMode', type: 'select', options: ['COMPLIANCE', 'GOVERNANCE', 'none'] },
+    { key: 'prefix', label: 'prefix' }, { key: 'pathStyle', label: 'pathStyle', type: 'bool', initial: 'true' }, { key: 'checksumSha256', label: 'checksumSha256', type: 'bool' },
+  ],
+  onedrive: [
+    { key: 'signIn', label: 'signInKind', type: 'select', options: ['app', 'user'] }, { key: 'tenant', label: 'tenant' }, { key: 'clientId', label: 'clientId' },
+    { key: 'clientSecret', label: 'clientSecret', type: 'password' }, { key: 'certificatePem', label: 'certificatePem', type: 'textarea' }, { key: 'privateKeyPem', label: 'privateKeyPem', type: 'textarea' },
+    { key: 'siteId', label: 'siteId' }, { key: 'driveId', label: 'driveId' }, { key: 'userId', label: 'userId' }, { key: 'folder', label: 'folder' }, { key: 'retentionLabel', label: 'retentionLabel' },
+    { key: 'authorityHost', label: 'authorityHost', initial: 'https://login.microsoftonline.com' }, { key: 'graphBaseUrl', label: 'graphBaseUrl', initial: 'https://graph.microsoft.com/v1.0' },
+  ],
 };
+
+/** What a target guarantees against deletion before the retention ends (docs/archive.md). */
+function guarantee(x: TargetRow): string {
+  if (x.kind === 's3') return x.config['lockMode'] === 'COMPLIANCE' ? 'WORM' : x.config['lockMode'] === 'GOVERNANCE' ? 'WORM (GOVERNANCE: bypassable)' : '';
+  if (x.kind === 'onedrive') return typeof x.config['retentionLabel'] === 'string' ? `label: ${x.config['retentionLabel']}` : '';
+  return '';
+}
+
+function initialConfig(kind: Kind): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of FIELDS[kind]) {
+    if (f.initial !== undefined) out[f.key] = f.initial;
+    else if (f.type === 'select' && f.options?.[0] !== undefined) out[f.key] = f.options[0];
+  }
+  return out;
+}
 
 /** Storage targets (F3): credentials go in, never come back (F5); "test" writes and removes a file. */
 export function Targets(): ReactNode {
@@ -17,12 +48,20 @@ export function Targets(): ReactNode {
   const { data, error, reload } = useLoad<TargetRow[]>('/api/targets');
   const [form, setForm] = useState<{ id: string; name: string; pathTemplate: string; kind: Kind; config: Record<string, string> } | null>(null);
   const { message, run } = useAction();
+  const [signIn, setSignIn] = useState<{ id: string; text: string } | null>(null);
+  const startSignIn = (id: string): void => {
+    void run(async () => {
+      const p = await api<{ userCode: string; verificationUri: string; message: string }>('POST', `/api/targets/${encodeURIComponent(id)}/sign-in`);
+      setSignIn({ id, text: p.message });
+    });
+  };
   const save = (): void => {
     if (!form) return;
     const config: Record<string, unknown> = { kind: form.kind };
     for (const f of FIELDS[form.kind]) {
       const v = form.config[f.key] ?? '';
-      if (v !== '') config[f.key] = f.type === 'number' ? Number(v) : v;
+      if (f.type === 'bool') config[f.key] = v === 'true';
+      else if (v !== '') config[f.key] = f.type === 'number' ? Number(v) : v;
     }
     void run(async () => { await api('PUT', `/api/targets/${encodeURIComponent(form.id)}`, { name: form.name, pathTemplate: form.pathTemplate, config }); setForm(null); reload(); });
   };
@@ -34,28 +73,42 @@ export function Targets(): ReactNode {
           <Field label={t('id')}><TextInput name="id" value={form.id} onChange={(v) => { setForm({ ...form, id: v }); }} /></Field>
           <Field label={t('name')}><TextInput name="name" value={form.name} onChange={(v) => { setForm({ ...form, name: v }); }} /></Field>
           <Field label={t('kind')}>
-            <select name="kind" value={form.kind} onChange={(e) => { setForm({ ...form, kind: e.target.value as Kind }); }}>
+            <select name="kind" value={form.kind} onChange={(e) => { const kind = e.target.value as Kind; setForm({ ...form, kind, config: initialConfig(kind) }); }}>
               <option value="local">local</option><option value="sftp">SFTP</option><option value="smb">SMB/CIFS</option>
+              <option value="s3">S3 (Object Lock)</option><option value="onedrive">OneDrive / SharePoint</option>
             </select>
           </Field>
-          {FIELDS[form.kind].map((f) => (
-            <Field key={f.key} label={t(f.label)}><TextInput name={f.key} type={f.type ?? 'text'} value={form.config[f.key] ?? ''} onChange={(v) => { setForm({ ...form, config: { ...form.config, [f.key]: v } }); }} /></Field>
-          ))}
+          {FIELDS[form.kind].map((f) => {
+            const value = form.config[f.key] ?? '';
+            const set = (v: string): void => { setForm({ ...form, config: { ...form.config, [f.key]: v } }); };
+            if (f.type === 'bool') return <label key={f.key} className="check"><input type="checkbox" name={f.key} checked={value === 'true'} onChange={(e) => { set(String(e.target.checked)); }} /> {t(f.label)}</label>;
+            return (
+              <Field key={f.key} label={t(f.label)}>
+                {f.type === 'select'
+                  ? <select name={f.key} value={value} onChange={(e) => { set(e.target.value); }}>{f.options?.map((o) => <option key={o} value={o}>{o}</option>)}</select>
+                  : f.type === 'textarea'
+                    ? <textarea name={f.key} rows={4} value={value} onChange={(e) => { set(e.target.value); }} />
+                    : <TextInput name={f.key} type={f.type ?? 'text'} value={value} onChange={set} />}
+              </Field>
+            );
+          })}
           <Field label={`${t('pathTemplate')} ($Y $M $D $h $m $s)`}><TextInput name="pathTemplate" value={form.pathTemplate} onChange={(v) => { setForm({ ...form, pathTemplate: v }); }} /></Field>
           <div className="actions"><button type="submit">{t('save')}</button><button type="button" onClick={() => { setForm(null); }}>{t('cancel')}</button></div>
         </form>
       )}
       {message}
+      {signIn && <p className="notice" data-testid="sign-in-code">{signIn.id}: {signIn.text} <button type="button" onClick={() => { setSignIn(null); reload(); }}>{t('close')}</button></p>}
       <div className="table-wrap">
         <table data-testid="targets-table">
           <thead><tr><th>{t('id')}</th><th>{t('name')}</th><th>{t('kind')}</th><th>{t('pathTemplate')}</th><th>{t('status')}</th><th /></tr></thead>
           <tbody>
             {data?.map((x) => (
               <tr key={x.id}>
-                <td>{x.id}</td><td>{x.name}</td><td>{x.kind}</td><td>{x.pathTemplate}</td>
+                <td>{x.id}</td><td>{x.name}</td><td>{x.kind}{guarantee(x) !== '' && <span className="muted"> ({guarantee(x)})</span>}</td><td>{x.pathTemplate}</td>
                 <td className={x.status === 'ok' ? 'ok' : x.status === 'failed' ? 'error' : ''}>{x.status}{x.lastTest && !x.lastTest.ok && `: ${x.lastTest.stage ?? ''} ${x.lastTest.message}`}{x.lastTest && <span className="muted"> ({x.lastTest.durationMs} ms)</span>}</td>
                 <td className="actions">
                   <button type="button" onClick={() => { void run(async () => { await api('POST', `/api/targets/${encodeURIComponent(x.id)}/test`); reload(); }); }}>{t('test')}</button>
+                  {x.kind === 'onedrive' && x.config['signIn'] === 'user' && <button type="button" onClick={() => { startSignIn(x.id); }}>{t('signIn')}</button>}
                   <DuplicateButton path={`/api/targets/${encodeURIComponent(x.id)}`} id={x.id} run={run} reload={reload} />
                   <DeleteButton path={`/api/targets/${encodeURIComponent(x.id)}`} run={run} reload={reload} />
                 </td>
