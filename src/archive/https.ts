@@ -4,6 +4,7 @@
  * a limit), an optional extra CA certificate. It follows no redirect by itself: callers decide
  * where a bearer token may go.
  */
+import { CallsealError } from '../common/errors.ts';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
@@ -59,7 +60,7 @@ function start(r: HttpsRequest, onAnswer: (status: number, headers: Record<strin
   const body = r.body;
   if (body === undefined) req.end();
   else if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
-  else pipeline(body, req).catch((err: unknown) => { req.destroy(err instanceof Error ? err : new Error(String(err))); });
+  else pipeline(body, req).catch((err: unknown) => { req.destroy(err instanceof Error ? err : new CallsealError('CS_ARCHIVE_TARGET', `sending the request body failed: ${String(err)}`)); });
 }
 
 /** Sends one request and reads the answer (bounded). */
