@@ -12,7 +12,7 @@ import { systemClock, type Clock, type Scheduler } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  getHeader, getHeaders, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
+  BadExtensionError, errorHeaders, errorResponse, getHeader, getHeaders, parseNameAddr, SessionIntervalError, warning, randomToken, RateLimiter, RefusalLog, unmapAddress,
   type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipResponse,
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
@@ -20,7 +20,7 @@ import type { SiprecServerEvents, SiprecServerOptions } from './server-options.t
 import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
 import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { ACCEPT, BadExtensionError, errorHeaders, hostForUri, readBody, readInvite, readUpdate, SessionIntervalError, warning } from './request.ts';
+import { ACCEPT, ACCEPT_TYPES, hostForUri, readBody, readInvite, readUpdate } from './request.ts';
 import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, type DialogMedia } from './recorder-adapter.ts';
 
 /**
@@ -114,7 +114,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       // RFC 3261 section 8.2.2.3: unknown extensions in Require get 420 with Unsupported.
       const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
       if (unsupported.length > 0) {
-        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported)) });
+        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported), ACCEPT_TYPES) });
         return;
       }
     }
@@ -123,7 +123,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const timer = judgeSessionTimer(msg, this.#minSeSec);
       if (timer.kind === 'too-small') {
         this.#log.info({ callId, requestedSec: timer.requestedSec, minSeSec: timer.minSeSec }, 'session interval too small; answered 422');
-        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec)) });
+        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec), ACCEPT_TYPES) });
         return;
       }
     }
@@ -215,19 +215,14 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     return n;
   }
 
+  /** Invariant 3: a session that cannot be recorded is refused visibly (`sip/error-response.ts`: a failed media worker or no ports is a 503, so the SRC can use another recorder). */
   #failRequest(req: ServerRequest, err: unknown): void {
     this.stats.refused++;
     const callId = getHeader(req.message, 'call-id') ?? '';
-    if (err instanceof SipError) {
-      this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
-      req.respond(err.status, err.reason, { headers: errorHeaders(err) });
-    } else {
-      this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
-      // Invariant 3: refuse visibly so the SRC knows the call is not being recorded.
-      // A failed media worker is a temporary refusal too: the SRC can use another recorder.
-      const busy = err instanceof CallsealError && (err.code === 'CS_PORTS_EXHAUSTED' || err.code === 'CS_MEDIA_WORKER_FAILED');
-      req.respond(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error', { headers: warning(errorMessage(err)) });
-    }
+    if (err instanceof SipError) this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
+    else this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
+    const r = errorResponse(err, ACCEPT_TYPES);
+    req.respond(r.status, r.reason, { headers: r.headers });
     this.safeEmit('failed', { callId, error: errorMessage(err) });
   }
 
@@ -339,7 +334,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       update = readUpdate(msg, parts, this.#o.channels === 'stereo', new Map(r.legs().map((l) => [l.label, l.codec])));
     } catch (err) {
       const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
-      req.respond(e.status, e.reason, { headers: errorHeaders(e) });
+      req.respond(e.status, e.reason, { headers: errorHeaders(e, ACCEPT_TYPES) });
       return;
     }
     const streams = await followUpdate(r, session, update, this.#o.decide, this.#clock.nowMs(), this.#log);
