@@ -5,8 +5,7 @@
  * are not touched. The refusals are logged at most every few seconds per reason.
  */
 import type { Logger } from '../common/log.ts';
-import { RefusalLog, type ServerRequest } from '../sip/index.ts';
-import { warning } from './request.ts';
+import { RefusalLog, warning, type ServerRequest } from '../sip/index.ts';
 
 /** Why new sessions are refused. */
 export interface IntakeBlock {

@@ -1,17 +1,18 @@
 /**
  * Reading a SIPREC request (RFC 7866): its Accept header (RFC 3261 section 8.2.3, judged by
  * `accept.ts`), its body parts (SDP, rs-metadata, multipart/mixed in any order) and its metadata,
- * with the SIP status each problem gets; and the headers of callseal's error responses (Warning,
- * Unsupported, Min-SE, Accept). Does no I/O.
+ * with the SIP status each problem gets (the responses themselves come from `sip/error-response.ts`).
+ * Does no I/O.
  */
 import { ParseError, SipError, errorMessage } from '../common/errors.ts';
-import { getHeader, getHeaders, parseContentType, parseMultipartBody, type SipHeader, type SipRequest } from '../sip/index.ts';
+import { getHeader, getHeaders, parseContentType, parseMultipartBody, type SipRequest } from '../sip/index.ts';
 import { judgeAccept } from './accept.ts';
 import { parseMetadata, type RecordingMetadata } from './metadata.ts';
 import { codecLayoutNote, parseOffer, type OfferedStream } from './sdp.ts';
 
 /** Body types callseal accepts (the Accept of its OPTIONS answers and 415s). */
-export const ACCEPT = 'application/sdp, application/rs-metadata+xml, application/rs-metadata, multipart/mixed';
+export const ACCEPT_TYPES: readonly string[] = ['application/sdp', 'application/rs-metadata+xml', 'application/rs-metadata', 'multipart/mixed'];
+export const ACCEPT = ACCEPT_TYPES.join(', ');
 
 /** Parts of a SIPREC request body. */
 export interface BodyParts {
@@ -117,39 +118,6 @@ export function readMetadata(body: Buffer | undefined): RecordingMetadata | unde
     if (err instanceof ParseError && /exceeds/.test(err.message)) throw new SipError('CS_SIPREC_METADATA', 413, 'Request Entity Too Large', err.message);
     throw new SipError('CS_SIPREC_METADATA', 400, 'Bad Request', `recording metadata: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-/** A Warning header (RFC 3261 section 20.43, code 399) with `text` made safe, before `extra`. */
-export function warning(text: string, extra: SipHeader[] = []): SipHeader[] {
-  return [{ name: 'warning', value: `399 callseal "${text.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` }, ...extra];
-}
-
-/** 420 Bad Extension, listing the extensions in Unsupported (RFC 3261 section 8.2.2.3). */
-export class BadExtensionError extends SipError {
-  readonly unsupported: readonly string[];
-  constructor(unsupported: readonly string[]) {
-    super('CS_SIPREC_NOT_SIPREC', 420, 'Bad Extension', `unsupported extension ${unsupported.join(', ')}`);
-    this.unsupported = unsupported;
-  }
-}
-
-/** 422 Session Interval Too Small, carrying callseal's Min-SE (RFC 4028 section 9). */
-export class SessionIntervalError extends SipError {
-  readonly minSeSec: number;
-  constructor(requestedSec: number, minSeSec: number) {
-    super('CS_SIP_SESSION_INTERVAL', 422, 'Session Interval Too Small', `session interval ${requestedSec} s is below the minimum ${minSeSec} s`);
-    this.minSeSec = minSeSec;
-  }
-}
-
-/** The headers of an error response: Warning, and what the status calls for (Unsupported, Min-SE, Accept). */
-export function errorHeaders(err: SipError): SipHeader[] {
-  const extra: SipHeader[] = [];
-  if (err instanceof BadExtensionError) extra.push({ name: 'unsupported', value: err.unsupported.join(', ') });
-  if (err instanceof SessionIntervalError) extra.push({ name: 'min-se', value: String(err.minSeSec) });
-  // RFC 3261 section 21.4.13: a 415 lists what is accepted.
-  if (err.status === 415) extra.push({ name: 'accept', value: ACCEPT });
-  return warning(err.message, extra);
 }
 
 /** A host for a SIP URI or Via: IPv6 literals in brackets (RFC 3261 section 25.1). */

@@ -12,15 +12,15 @@ import { systemClock, type Clock, type Scheduler } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  getHeader, getHeaders, parseNameAddr, randomToken, RateLimiter, RefusalLog, unmapAddress,
-  type Remote, type ServerRequest, type SipHeader, type SipRequest, type SipResponse,
+  BadExtensionError, Dialog, DialogTable, errorHeaders, errorResponse, getHeader, getHeaders, randomToken, RateLimiter, RefusalLog, SessionIntervalError, tagOf, uasDialogInit, unmapAddress, warning,
+  type Remote, type RespondOptions, type ServerRequest, type SipHeader, type SipResponse,
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
 import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
 import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
 import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { ACCEPT, BadExtensionError, errorHeaders, hostForUri, readBody, readInvite, readUpdate, SessionIntervalError, warning } from './request.ts';
+import { ACCEPT, ACCEPT_TYPES, hostForUri, readBody, readInvite, readUpdate } from './request.ts';
 import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, type DialogMedia } from './recorder-adapter.ts';
 
 /**
@@ -39,18 +39,14 @@ interface Session extends DialogMedia {
   readonly remoteTag: string;
   readonly localTag: string;
   readonly remote: Remote;
-  readonly remoteTarget: string;
-  /** The SRC's From and To values, for requests callseal sends in the dialog. */
-  readonly remoteFrom: string;
-  readonly localTo: string;
   readonly recorder: Recorder;
   /** `o=` session id of every answer in the dialog (RFC 3264 section 8: it stays, the version grows). */
   readonly sdpSession: string;
   answerVersion: number;
-  localCSeq: number;
+  /** The SIP dialog once the INVITE is answered: it retransmits the 2xx until the ACK, waits 64*T1 for it, and sends the BYE. */
+  dialog: Dialog | undefined;
   state: 'starting' | 'answered' | 'confirmed' | 'ending' | 'ended';
   cancelled: boolean;
-  retransmitTimer: NodeJS.Timeout | undefined;
   /** Ends the session when the SRC stops refreshing it (RFC 4028 section 10); unset without a session timer. */
   sessionTimer: NodeJS.Timeout | undefined;
   /** Serializes re-INVITE/UPDATE handling and ending. */
@@ -64,6 +60,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #sessions = new Map<string, Session>();
+  readonly #dialogs = new DialogTable<Dialog>();
   readonly #rate: RateLimiter | undefined;
   readonly #refusals = new RefusalLog();
   #closed = false;
@@ -114,7 +111,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       // RFC 3261 section 8.2.2.3: unknown extensions in Require get 420 with Unsupported.
       const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
       if (unsupported.length > 0) {
-        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported)) });
+        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported), ACCEPT_TYPES) });
         return;
       }
     }
@@ -123,7 +120,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const timer = judgeSessionTimer(msg, this.#minSeSec);
       if (timer.kind === 'too-small') {
         this.#log.info({ callId, requestedSec: timer.requestedSec, minSeSec: timer.minSeSec }, 'session interval too small; answered 422');
-        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec)) });
+        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec), ACCEPT_TYPES) });
         return;
       }
     }
@@ -140,7 +137,10 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
         } else req.respond(481, 'Call/Transaction Does Not Exist');
         return;
       case 'ACK':
-        if (dialog) this.#ack(dialog);
+        if (dialog) {
+          dialog.recorder.noteSipActivity();
+          dialog.dialog?.receive(req);
+        }
         return;
       case 'BYE':
         if (!dialog) {
@@ -215,19 +215,14 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     return n;
   }
 
+  /** Invariant 3: a session that cannot be recorded is refused visibly (`sip/error-response.ts`: a failed media worker or no ports is a 503, so the SRC can use another recorder). */
   #failRequest(req: ServerRequest, err: unknown): void {
     this.stats.refused++;
     const callId = getHeader(req.message, 'call-id') ?? '';
-    if (err instanceof SipError) {
-      this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
-      req.respond(err.status, err.reason, { headers: errorHeaders(err) });
-    } else {
-      this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
-      // Invariant 3: refuse visibly so the SRC knows the call is not being recorded.
-      // A failed media worker is a temporary refusal too: the SRC can use another recorder.
-      const busy = err instanceof CallsealError && (err.code === 'CS_PORTS_EXHAUSTED' || err.code === 'CS_MEDIA_WORKER_FAILED');
-      req.respond(busy ? 503 : 500, busy ? 'Service Unavailable' : 'Server Internal Error', { headers: warning(errorMessage(err)) });
-    }
+    if (err instanceof SipError) this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
+    else this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
+    const r = errorResponse(err, ACCEPT_TYPES);
+    req.respond(r.status, r.reason, { headers: r.headers });
     this.safeEmit('failed', { callId, error: errorMessage(err) });
   }
 
@@ -257,8 +252,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
     // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
     if (!this.#admit(req)) return;
-    const from = parseNameAddr(getHeader(msg, 'from') ?? '');
-    const contact = getHeader(msg, 'contact') ?? '';
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
@@ -268,10 +261,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       metadata: parts.metadata ? [parts.metadata] : [], layoutNote,
     });
     const session: Session = {
-      callId, remoteTag: from.tag ?? '', localTag: randomToken(6), remote: req.remote, remoteTarget: contact ? parseNameAddr(contact).uri : from.uri,
-      remoteFrom: getHeader(msg, 'from') ?? '', localTo: getHeader(msg, 'to') ?? '', recorder, sdpSession: recorder.id,
-      metadata, offer, answerVersion: 1, localCSeq: 1, state: 'starting', cancelled: false,
-      retransmitTimer: undefined, sessionTimer: undefined, queue: Promise.resolve(),
+      callId, remoteTag: tagOf(getHeader(msg, 'from')) ?? '', localTag: randomToken(6), remote: req.remote,
+      recorder, sdpSession: recorder.id, metadata, offer, answerVersion: 1, dialog: undefined, state: 'starting', cancelled: false,
+      sessionTimer: undefined, queue: Promise.resolve(),
     };
     this.#follow(session);
     this.#sessions.set(callId, session);
@@ -283,10 +275,10 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
       recorder.confirmAnswer();
-      const response = this.#answer(session, req, buildAnswer(answered, this.#o.rtpAddress, session.sdpSession, session.answerVersion));
+      const dialog = this.#openDialog(session, req);
+      this.#answer(session, req, buildAnswer(answered, this.#o.rtpAddress, session.sdpSession, session.answerVersion), (status, reason, options) => dialog.acceptInvite(req, status, reason, options));
       session.state = 'answered';
       if (!recorder.recording) this.#log.info({ callId, reason: recorder.decision.reason }, 'call not recorded');
-      this.#retransmit2xx(session, req, response.status);
     } catch (err) {
       if (!session.cancelled) {
         this.#sessions.delete(callId);
@@ -339,12 +331,12 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       update = readUpdate(msg, parts, this.#o.channels === 'stereo', new Map(r.legs().map((l) => [l.label, l.codec])));
     } catch (err) {
       const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
-      req.respond(e.status, e.reason, { headers: errorHeaders(e) });
+      req.respond(e.status, e.reason, { headers: errorHeaders(e, ACCEPT_TYPES) });
       return;
     }
     const streams = await followUpdate(r, session, update, this.#o.decide, this.#clock.nowMs(), this.#log);
     if (streams) session.answerVersion++;
-    this.#answer(session, req, streams ? buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion) : undefined);
+    this.#answer(session, req, streams ? buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion) : undefined, (status, reason, options) => req.respond(status, reason, { toTag: session.localTag, ...options }));
   }
 
   /**
@@ -354,10 +346,10 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
    */
   #end(session: Session, reason: string, sendBye: boolean, cause = 200): void {
     if (session.state === 'ending' || session.state === 'ended') return;
-    if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
     if (session.sessionTimer) clearTimeout(session.sessionTimer);
     session.state = 'ending';
     if (sendBye) this.#sendBye(session, reason, cause);
+    session.dialog?.close();
     this.#enqueue(session, async () => {
       try {
         await session.recorder.close(reason);
@@ -368,25 +360,29 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
   }
 
+  /** BYE through the dialog, with `Reason` (RFC 3326); nothing before the INVITE is answered. */
   #sendBye(session: Session, reason: string, cause: number): void {
-    const branch = `z9hG4bK${randomToken(8)}`;
-    const localFrom = /;\s*tag\s*=/i.test(session.localTo) ? session.localTo : `${session.localTo};tag=${session.localTag}`;
-    const transport = session.remote.transport;
-    const bye: SipRequest = {
-      kind: 'request', method: 'BYE', uri: session.remoteTarget, version: 'SIP/2.0', body: Buffer.alloc(0),
-      headers: [
-        { name: 'via', value: `SIP/2.0/${transport} ${hostForUri(this.#o.sipAddress)}:${this.#o.sipPort};branch=${branch};rport` },
-        { name: 'max-forwards', value: '70' },
-        { name: 'from', value: localFrom },
-        { name: 'to', value: session.remoteFrom },
-        { name: 'call-id', value: session.callId },
-        { name: 'cseq', value: `${session.localCSeq++} BYE` },
-        { name: 'reason', value: `SIP;cause=${cause};text="${reason.replace(/["\\\r\n]/g, "'").slice(0, 200)}"` },
-      ],
-    };
-    void this.#o.stack.sendRequest(bye, session.remote).then((r) => {
-      this.#log.info({ callId: session.callId, status: r?.status }, 'BYE sent to the SRC');
+    const dialog = session.dialog;
+    if (!dialog || dialog.state === 'terminated') return;
+    const value = `SIP;cause=${cause};text="${reason.replace(/["\\\r\n]/g, "'").slice(0, 200)}"`;
+    dialog.bye({ headers: [{ name: 'reason', value }] }).then((r) => {
+      this.#log.info({ callId: session.callId, status: r.status }, 'BYE sent to the SRC');
+    }, (err: unknown) => {
+      this.#log.warn({ callId: session.callId, err: errorMessage(err) }, 'BYE to the SRC failed');
     });
+  }
+
+  /** The UAS dialog of an answered INVITE: its ACK confirms the session; without one (64*T1) the dialog sends BYE and the recording ends. */
+  #openDialog(session: Session, req: ServerRequest): Dialog {
+    const dialog = new Dialog({ stack: this.#o.stack, table: this.#dialogs, log: this.#log }, uasDialogInit(req.message, req.remote, session.localTag, this.#contact(req.remote)));
+    session.dialog = dialog;
+    dialog.on('ack', () => {
+      if (session.state === 'answered') session.state = 'confirmed';
+    });
+    dialog.on('terminated', (why) => {
+      if (why === 'no-ack') this.#end(session, 'no-ack', false);
+    });
+    return dialog;
   }
 
   /** Ends every recording (BYE to the SRCs) and waits until their files are finished. Idempotent. */
@@ -468,7 +464,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
    * Contact for the dialog's transport, Supported, Allow, and the session timer (RFC 4028 section 9),
    * which is (re)armed from this answer on.
    */
-  #answer(session: Session, req: ServerRequest, sdp: Buffer | undefined): SipResponse {
+  #answer(session: Session, req: ServerRequest, sdp: Buffer | undefined, respond: (status: number, reason: string, options: RespondOptions) => SipResponse): SipResponse {
     const timer = judgeSessionTimer(req.message, this.#minSeSec);
     const headers: SipHeader[] = [
       { name: 'contact', value: this.#contact(session.remote) },
@@ -477,7 +473,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       ...sessionTimerHeaders(timer),
       ...(sdp ? [{ name: 'content-type', value: 'application/sdp' }] : []),
     ];
-    const response = req.respond(200, 'OK', { toTag: session.localTag, headers, ...(sdp ? { body: sdp } : {}) });
+    const response = respond(200, 'OK', { headers, ...(sdp ? { body: sdp } : {}) });
     if (session.sessionTimer) clearTimeout(session.sessionTimer);
     session.sessionTimer = undefined;
     if (timer.kind === 'uac-refreshes') {
@@ -505,43 +501,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       case 'TCP': return `<sip:callseal@${host}:${this.#o.sipTcpPort ?? this.#o.sipPort};transport=tcp>;+sip.srs`;
       case 'UDP': return `<sip:callseal@${host}:${this.#o.sipPort}>;+sip.srs`;
     }
-  }
-
-  /** Retransmits the 2xx until the ACK arrives (RFC 3261 section 13.3.1.4); without an ACK the session ends. */
-  #retransmit2xx(session: Session, req: ServerRequest, status: number): void {
-    const { t1, t2 } = this.#o.stack.timers;
-    if (req.remote.transport !== 'UDP') {
-      // Reliable transports carry no retransmissions, but a dialog without an ACK still ends
-      // after 64*T1, so unconfirmed dialogs cannot pile up (issue 3).
-      session.retransmitTimer = setTimeout(() => {
-        if (session.state !== 'answered') return;
-        this.#log.warn({ callId: session.callId }, 'no ACK for the 2xx; ending the recording session');
-        this.#end(session, 'no-ack', true);
-      }, 64 * t1).unref();
-      return;
-    }
-    let interval = t1;
-    let elapsed = 0;
-    const resend = (): void => {
-      if (session.state !== 'answered') return;
-      elapsed += interval;
-      if (elapsed >= 64 * t1) {
-        this.#log.warn({ callId: session.callId }, 'no ACK for the 2xx; ending the recording session');
-        this.#end(session, 'no-ack', true);
-        return;
-      }
-      req.respond(status, 'OK');
-      interval = Math.min(interval * 2, t2);
-      session.retransmitTimer = setTimeout(resend, interval).unref();
-    };
-    session.retransmitTimer = setTimeout(resend, interval).unref();
-  }
-
-  #ack(session: Session): void {
-    if (session.state === 'answered') session.state = 'confirmed';
-    session.recorder.noteSipActivity();
-    if (session.retransmitTimer) clearTimeout(session.retransmitTimer);
-    session.retransmitTimer = undefined;
   }
 
   #cancel(req: ServerRequest, session: Session | undefined): void {
