@@ -5,7 +5,11 @@
  * Does no I/O.
  */
 import { ParseError, SipError, errorMessage } from '../common/errors.ts';
-import { getHeader, getHeaders, parseContentType, parseMultipartBody, type SipRequest } from '../sip/index.ts';
+import {
+  BadExtensionError, errorHeaders, getHeader, getHeaders, parseContentType, parseMultipartBody, SessionIntervalError,
+  type Remote, type SipHeader, type SipRequest,
+} from '../sip/index.ts';
+import { judgeSessionTimer } from './session-timer.ts';
 import { judgeAccept } from './accept.ts';
 import { parseMetadata, type RecordingMetadata } from './metadata.ts';
 import { codecLayoutNote, parseOffer, type OfferedStream } from './sdp.ts';
@@ -123,4 +127,50 @@ export function readMetadata(body: Buffer | undefined): RecordingMetadata | unde
 /** A host for a SIP URI or Via: IPv6 literals in brackets (RFC 3261 section 25.1). */
 export function hostForUri(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
+}
+
+/** A request refused before any state exists for it. */
+export interface Refusal {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: SipHeader[];
+  readonly text: string;
+}
+
+/**
+ * The checks every request but ACK and CANCEL passes before dispatch: RFC 3261 section 8.2.2.1
+ * (416 for a Request-URI scheme callseal does not know), 8.2.2.3 (420 with Unsupported for an
+ * extension in Require it does not implement), and for INVITE and UPDATE RFC 4028 section 9 (422
+ * with Min-SE for a session interval below callseal's minimum).
+ */
+export function precheck(msg: SipRequest, minSeSec: number, supported: readonly string[]): Refusal | undefined {
+  if (msg.method !== 'ACK' && msg.method !== 'CANCEL') {
+    if (!/^(sips?|tel):/i.test(msg.uri)) return { status: 416, reason: 'Unsupported URI Scheme', headers: [], text: 'unsupported URI scheme' };
+    const unsupported = getHeaders(msg, 'require').filter((r) => !supported.includes(r.toLowerCase().trim()));
+    if (unsupported.length > 0) {
+      const err = new BadExtensionError(unsupported);
+      return { status: 420, reason: 'Bad Extension', headers: errorHeaders(err, ACCEPT_TYPES), text: err.message };
+    }
+  }
+  if (msg.method === 'INVITE' || msg.method === 'UPDATE') {
+    const timer = judgeSessionTimer(msg, minSeSec);
+    if (timer.kind === 'too-small') {
+      const err = new SessionIntervalError(timer.requestedSec, timer.minSeSec);
+      return { status: 422, reason: 'Session Interval Too Small', headers: errorHeaders(err, ACCEPT_TYPES), text: err.message };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * callseal's Contact for a dialog: the transport the SRC used, so its in-dialog requests (BYE)
+ * come the same way (RFC 3263; `sips:` over TLS, RFC 5630 section 3.1.3).
+ */
+export function contactFor(remote: Remote, o: { readonly sipAddress: string; readonly sipPort: number; readonly sipTcpPort?: number | undefined; readonly sipTlsPort?: number | undefined }): string {
+  const host = hostForUri(o.sipAddress);
+  switch (remote.transport) {
+    case 'TLS': return `<sips:callseal@${host}:${o.sipTlsPort ?? o.sipPort}>;+sip.srs`;
+    case 'TCP': return `<sip:callseal@${host}:${o.sipTcpPort ?? o.sipPort};transport=tcp>;+sip.srs`;
+    case 'UDP': return `<sip:callseal@${host}:${o.sipPort}>;+sip.srs`;
+  }
 }

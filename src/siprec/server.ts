@@ -12,15 +12,16 @@ import { systemClock, type Clock, type Scheduler } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  BadExtensionError, Dialog, DialogTable, errorHeaders, errorResponse, getHeader, getHeaders, randomToken, RateLimiter, RefusalLog, SessionIntervalError, tagOf, uasDialogInit, unmapAddress, warning,
+  Dialog, DialogTable, errorHeaders, errorResponse, getHeader, randomToken, tagOf, uasDialogInit,
   type Remote, type RespondOptions, type ServerRequest, type SipHeader, type SipResponse,
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
 import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
 import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
+import { SessionAdmitter } from './session-admission.ts';
 import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { ACCEPT, ACCEPT_TYPES, hostForUri, readBody, readInvite, readUpdate } from './request.ts';
+import { ACCEPT, ACCEPT_TYPES, contactFor, precheck, readBody, readInvite, readUpdate } from './request.ts';
 import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, type DialogMedia } from './recorder-adapter.ts';
 
 /**
@@ -29,9 +30,6 @@ import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, ty
  */
 const SUPPORTED = ['siprec', 'timer'];
 const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
-
-/** Source addresses whose token buckets are kept; the least recently seen is forgotten first. */
-const MAX_RATE_SOURCES = 4096;
 
 /** One dialog: SIP state (with the offer/answer state the recording depends on) and its Recorder. */
 interface Session extends DialogMedia {
@@ -61,8 +59,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #scheduler: Scheduler;
   readonly #sessions = new Map<string, Session>();
   readonly #dialogs = new DialogTable<Dialog>();
-  readonly #rate: RateLimiter | undefined;
-  readonly #refusals = new RefusalLog();
+  readonly #admission: SessionAdmitter;
   #closed = false;
   readonly #intake: IntakeGate;
   /**
@@ -78,8 +75,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#scheduler = options.scheduler ?? systemClock;
     this.#intake = new IntakeGate(options.log);
-    const a = options.admission;
-    this.#rate = a ? new RateLimiter({ perSecond: a.newSessionsPerSecondPerSource, burst: a.newSessionBurstPerSource, maxKeys: MAX_RATE_SOURCES }) : undefined;
+    this.#admission = new SessionAdmitter(options.admission, options.log);
     this.onListenerError((err, event) => {
       this.#log.error({ err: errorMessage(err), event }, 'listener failed');
     });
@@ -88,7 +84,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   /** Dialogs held (recorded or not), and source addresses with a rate bucket: bounded tables for health. */
   get tables(): { readonly dialogs: number; readonly rateSources: number } {
-    return { dialogs: this.#sessions.size, rateSources: this.#rate?.size ?? 0 };
+    return { dialogs: this.#sessions.size, rateSources: this.#admission.rateSources };
   }
 
   /** Recordings in progress. */
@@ -102,27 +98,11 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const toTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'to') ?? '')?.[1];
     const session = this.#sessions.get(callId);
     const dialog = toTag !== undefined && session?.localTag === toTag ? session : undefined;
-    if (msg.method !== 'ACK' && msg.method !== 'CANCEL') {
-      // RFC 3261 section 8.2.2.1: a Request-URI scheme callseal does not know gets 416.
-      if (!/^(sips?|tel):/i.test(msg.uri)) {
-        req.respond(416, 'Unsupported URI Scheme');
-        return;
-      }
-      // RFC 3261 section 8.2.2.3: unknown extensions in Require get 420 with Unsupported.
-      const unsupported = getHeaders(msg, 'require').filter((r) => !SUPPORTED.includes(r.toLowerCase().trim()));
-      if (unsupported.length > 0) {
-        req.respond(420, 'Bad Extension', { headers: errorHeaders(new BadExtensionError(unsupported), ACCEPT_TYPES) });
-        return;
-      }
-    }
-    if (msg.method === 'INVITE' || msg.method === 'UPDATE') {
-      // RFC 4028 section 9: an interval below callseal's minimum gets 422 with Min-SE, before any state.
-      const timer = judgeSessionTimer(msg, this.#minSeSec);
-      if (timer.kind === 'too-small') {
-        this.#log.info({ callId, requestedSec: timer.requestedSec, minSeSec: timer.minSeSec }, 'session interval too small; answered 422');
-        req.respond(422, 'Session Interval Too Small', { headers: errorHeaders(new SessionIntervalError(timer.requestedSec, timer.minSeSec), ACCEPT_TYPES) });
-        return;
-      }
+    const refusal = precheck(msg, this.#minSeSec, SUPPORTED);
+    if (refusal) {
+      if (refusal.status === 422) this.#log.info({ callId, err: refusal.text }, 'session interval too small; answered 422');
+      req.respond(refusal.status, refusal.reason, { headers: refusal.headers });
+      return;
     }
     switch (msg.method) {
       case 'INVITE':
@@ -179,42 +159,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
   }
 
-  /**
-   * Admission of a new session (issue 3): a source over its rate, or beyond the session caps, gets
-   * 503 with Retry-After before any port, file or dialog exists for it. Only INVITEs that would
-   * open a session count. Refusals are counted and
-   * logged with the source (at most every few seconds per source and reason).
-   */
-  #admit(req: ServerRequest): boolean {
-    const a = this.#o.admission;
-    if (!a || !this.#rate) return true;
-    const address = unmapAddress(req.remote.address);
-    let reason: 'rate' | 'source-cap' | 'total-cap' | undefined;
-    let retryAfterSec = 1;
-    if (this.#sessions.size >= a.maxSessions) reason = 'total-cap';
-    else if (a.maxSessionsPerSource > 0 && this.#sessionsFrom(address) >= a.maxSessionsPerSource) reason = 'source-cap';
-    else if (!this.#rate.take(address, performance.now())) {
-      reason = 'rate';
-      retryAfterSec = this.#rate.retryAfterSec(address);
-    }
-    if (reason === undefined) return true;
-    if (reason === 'rate') this.stats.rateLimited++;
-    else this.stats.overCapacity++;
-    const suppressed = this.#refusals.shouldLog(`${reason}|${address}`, Date.now());
-    if (suppressed !== undefined) {
-      this.#log.warn({ remote: req.remote, callId: getHeader(req.message, 'call-id'), reason, suppressed, sessions: this.#sessions.size }, 'recording session refused: too many sessions from this source');
-    }
-    const text = reason === 'rate' ? 'too many new sessions from this source' : reason === 'source-cap' ? 'too many sessions from this source' : 'too many sessions';
-    req.respond(503, 'Service Unavailable', { headers: [{ name: 'retry-after', value: String(retryAfterSec) }, ...warning(text)] });
-    return false;
-  }
-
-  #sessionsFrom(address: string): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) if (unmapAddress(s.remote.address) === address) n++;
-    return n;
-  }
-
   /** Invariant 3: a session that cannot be recorded is refused visibly (`sip/error-response.ts`: a failed media worker or no ports is a 503, so the SRC can use another recorder). */
   #failRequest(req: ServerRequest, err: unknown): void {
     this.stats.refused++;
@@ -251,7 +195,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     }
     // Admission comes after the cheap checks (so junk INVITEs do not use up a source's rate) and
     // before the first await and the first port, so concurrent INVITEs cannot pass the caps together.
-    if (!this.#admit(req)) return;
+    if (!this.#admission.admit(req, this.#sessions, this.stats)) return;
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
@@ -374,7 +318,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
 
   /** The UAS dialog of an answered INVITE: its ACK confirms the session; without one (64*T1) the dialog sends BYE and the recording ends. */
   #openDialog(session: Session, req: ServerRequest): Dialog {
-    const dialog = new Dialog({ stack: this.#o.stack, table: this.#dialogs, log: this.#log }, uasDialogInit(req.message, req.remote, session.localTag, this.#contact(req.remote)));
+    const dialog = new Dialog({ stack: this.#o.stack, table: this.#dialogs, log: this.#log }, uasDialogInit(req.message, req.remote, session.localTag, contactFor(req.remote, this.#o)));
     session.dialog = dialog;
     dialog.on('ack', () => {
       if (session.state === 'answered') session.state = 'confirmed';
@@ -467,7 +411,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   #answer(session: Session, req: ServerRequest, sdp: Buffer | undefined, respond: (status: number, reason: string, options: RespondOptions) => SipResponse): SipResponse {
     const timer = judgeSessionTimer(req.message, this.#minSeSec);
     const headers: SipHeader[] = [
-      { name: 'contact', value: this.#contact(session.remote) },
+      { name: 'contact', value: contactFor(session.remote, this.#o) },
       { name: 'supported', value: SUPPORTED.join(', ') },
       { name: 'allow', value: ALLOW },
       ...sessionTimerHeaders(timer),
@@ -488,19 +432,6 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     if (session.state === 'ending' || session.state === 'ended') return;
     this.#log.warn({ callId: session.callId, recordingId: session.recorder.id, intervalSec }, 'session not refreshed by the SRC; ending the recording');
     this.#end(session, 'session-timer-expired', true);
-  }
-
-  /**
-   * callseal's Contact for a dialog: the transport the SRC used, so its in-dialog requests (BYE)
-   * come the same way (RFC 3263; `sips:` over TLS, RFC 5630 section 3.1.3).
-   */
-  #contact(remote: Remote): string {
-    const host = hostForUri(this.#o.sipAddress);
-    switch (remote.transport) {
-      case 'TLS': return `<sips:callseal@${host}:${this.#o.sipTlsPort ?? this.#o.sipPort}>;+sip.srs`;
-      case 'TCP': return `<sip:callseal@${host}:${this.#o.sipTcpPort ?? this.#o.sipPort};transport=tcp>;+sip.srs`;
-      case 'UDP': return `<sip:callseal@${host}:${this.#o.sipPort}>;+sip.srs`;
-    }
   }
 
   #cancel(req: ServerRequest, session: Session | undefined): void {
