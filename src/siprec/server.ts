@@ -13,43 +13,20 @@ import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import {
   Dialog, DialogTable, errorHeaders, errorResponse, getHeader, randomToken, tagOf, uasDialogInit,
-  type Remote, type RespondOptions, type ServerRequest, type SipHeader, type SipResponse,
+  type RespondOptions, type ServerRequest, type SipHeader, type SipResponse,
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
 import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
 import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
 import { SessionAdmitter } from './session-admission.ts';
+import { ALLOW, dispatch, SUPPORTED, type RequestHandlers } from './dispatch.ts';
+import { isEnding, type Session } from './session.ts';
 import { buildAnswer } from './sdp.ts';
 import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { ACCEPT, ACCEPT_TYPES, contactFor, precheck, readBody, readInvite, readUpdate } from './request.ts';
-import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording, type DialogMedia } from './recorder-adapter.ts';
+import { ACCEPT_TYPES, contactFor, precheck, readBody, readInvite, readUpdate } from './request.ts';
+import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording } from './recorder-adapter.ts';
 
-/**
- * Extensions callseal implements (RFC 3261 section 8.2.2.3): SIPREC and RFC 4028 session timers
- * (as UAS with the SRC refreshing, `session-timer.ts`). Nothing else is advertised.
- */
-const SUPPORTED = ['siprec', 'timer'];
-const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
 
-/** One dialog: SIP state (with the offer/answer state the recording depends on) and its Recorder. */
-interface Session extends DialogMedia {
-  readonly callId: string;
-  readonly remoteTag: string;
-  readonly localTag: string;
-  readonly remote: Remote;
-  readonly recorder: Recorder;
-  /** `o=` session id of every answer in the dialog (RFC 3264 section 8: it stays, the version grows). */
-  readonly sdpSession: string;
-  answerVersion: number;
-  /** The SIP dialog once the INVITE is answered: it retransmits the 2xx until the ACK, waits 64*T1 for it, and sends the BYE. */
-  dialog: Dialog | undefined;
-  state: 'starting' | 'answered' | 'confirmed' | 'ending' | 'ended';
-  cancelled: boolean;
-  /** Ends the session when the SRC stops refreshing it (RFC 4028 section 10); unset without a session timer. */
-  sessionTimer: NodeJS.Timeout | undefined;
-  /** Serializes re-INVITE/UPDATE handling and ending. */
-  queue: Promise<void>;
-}
 
 /** The SIPREC recording server. */
 export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
@@ -60,6 +37,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #sessions = new Map<string, Session>();
   readonly #dialogs = new DialogTable<Dialog>();
   readonly #admission: SessionAdmitter;
+  readonly #handlers: RequestHandlers<Session>;
   #closed = false;
   readonly #intake: IntakeGate;
   /**
@@ -79,6 +57,22 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.onListenerError((err, event) => {
       this.#log.error({ err: errorMessage(err), event }, 'listener failed');
     });
+    this.#handlers = {
+      session: (callId) => this.#sessions.get(callId),
+      localTag: (session) => session.localTag,
+      newSession: (req) => { void this.#newSession(req).catch((err: unknown) => { this.#failRequest(req, err); }); },
+      update: (session, req) => { this.#enqueue(session, () => this.#reinvite(session, req)); },
+      ack: (session, req) => {
+        session.recorder.noteSipActivity();
+        session.dialog?.receive(req);
+      },
+      bye: (session, req) => {
+        req.respond(200, 'OK');
+        this.#end(session, 'bye', false);
+      },
+      cancel: (req, session) => { this.#cancel(req, session); },
+      activity: (session) => { session.recorder.noteSipActivity(); },
+    };
     options.stack.setUser({ onRequest: (req) => { this.#onRequest(req); } });
   }
 
@@ -93,70 +87,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   }
 
   #onRequest(req: ServerRequest): void {
-    const msg = req.message;
-    const callId = getHeader(msg, 'call-id') ?? '';
-    const toTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'to') ?? '')?.[1];
-    const session = this.#sessions.get(callId);
-    const dialog = toTag !== undefined && session?.localTag === toTag ? session : undefined;
-    const refusal = precheck(msg, this.#minSeSec, SUPPORTED);
+    const refusal = precheck(req.message, this.#minSeSec, SUPPORTED);
     if (refusal) {
-      if (refusal.status === 422) this.#log.info({ callId, err: refusal.text }, 'session interval too small; answered 422');
+      if (refusal.status === 422) this.#log.info({ callId: getHeader(req.message, 'call-id'), err: refusal.text }, 'session interval too small; answered 422');
       req.respond(refusal.status, refusal.reason, { headers: refusal.headers });
       return;
     }
-    switch (msg.method) {
-      case 'INVITE':
-        if (toTag === undefined) {
-          if (session) {
-            req.respond(482, 'Loop Detected');
-            return;
-          }
-          void this.#newSession(req).catch((err: unknown) => { this.#failRequest(req, err); });
-        } else if (dialog) {
-          this.#enqueue(dialog, () => this.#reinvite(dialog, req));
-        } else req.respond(481, 'Call/Transaction Does Not Exist');
-        return;
-      case 'ACK':
-        if (dialog) {
-          dialog.recorder.noteSipActivity();
-          dialog.dialog?.receive(req);
-        }
-        return;
-      case 'BYE':
-        if (!dialog) {
-          req.respond(481, 'Call/Transaction Does Not Exist');
-          return;
-        }
-        req.respond(200, 'OK');
-        this.#end(dialog, 'bye', false);
-        return;
-      case 'CANCEL':
-        this.#cancel(req, session);
-        return;
-      case 'UPDATE':
-        if (!dialog) {
-          req.respond(481, 'Call/Transaction Does Not Exist');
-          return;
-        }
-        this.#enqueue(dialog, () => this.#reinvite(dialog, req));
-        return;
-      case 'OPTIONS':
-        dialog?.recorder.noteSipActivity();
-        req.respond(200, 'OK', { headers: [{ name: 'allow', value: ALLOW }, { name: 'accept', value: ACCEPT }, { name: 'supported', value: SUPPORTED.join(', ') }] });
-        return;
-      case 'INFO':
-        if (!dialog) req.respond(481, 'Call/Transaction Does Not Exist');
-        else {
-          dialog.recorder.noteSipActivity();
-          req.respond(200, 'OK');
-        }
-        return;
-      case 'REGISTER': case 'SUBSCRIBE': case 'NOTIFY': case 'PUBLISH': case 'MESSAGE': case 'REFER': case 'PRACK':
-        req.respond(405, 'Method Not Allowed', { headers: [{ name: 'allow', value: ALLOW }] });
-        return;
-      default:
-        req.respond(501, 'Not Implemented', { headers: [{ name: 'allow', value: ALLOW }] });
-    }
+    dispatch(req, this.#handlers);
   }
 
   /** Invariant 3: a session that cannot be recorded is refused visibly (`sip/error-response.ts`: a failed media worker or no ports is a 503, so the SRC can use another recorder). */
@@ -455,9 +392,4 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       });
     }
   }
-}
-
-/** Whether a session is ending or ended (read again after a call that may end it). */
-function isEnding(session: Session): boolean {
-  return session.state === 'ending' || session.state === 'ended';
 }
