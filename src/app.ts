@@ -132,7 +132,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const retention = createRetention({
     db, repo, outbox, keys, verifyKeys: () => epochKeys, recordingsRoot: spool.recordingsRoot, workRoot: join(config.home, 'cache'), destination,
     timeZone: config.recording.timeZone, numbers: config.numbers, archive: config.archive, log, clock: systemClock,
-    audit: (e) => { audit.append({ actor: 'retention', address: '-', ...e }); },
+    audit: (e) => { audit.append({ actor: 'retention', address: '-', ...e }); }, noteError: (message) => { lastErrors.note(message); },
   });
   const checkpoints = new Checkpointer({ recordingsRoot: spool.recordingsRoot, keys, chainHead: () => repo.currentHead(), auditHead: () => audit.head(), log });
   teardown.add('checkpoints', () => { checkpoints.close(); });
@@ -229,7 +229,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
       memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     }),
     ready: () => readiness({ started, closing: closing !== undefined, intakeBlock: siprec.intakeBlock, mediaWorkersRunning: media.health.running }),
-    retention: { holds: retention.holds, exporter: retention.exporter, removals: retention.removals },
+    retention: { holds: retention.holds, holdSync: retention.holdSync, exporter: retention.exporter, removals: retention.removals },
     recordings: {
       repo, recordingsRoot: spool.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
       certificateFile: (epoch) => join(spool.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),

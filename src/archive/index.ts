@@ -15,6 +15,7 @@ export * from './outbox.ts';
 export * from './alerts.ts';
 export * from './sqllog/index.ts';
 export * from './holds.ts';
+export * from './hold-sync.ts';
 export * from './retention.ts';
 export * from './export.ts';
 export * from './retention-setup.ts';

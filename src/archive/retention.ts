@@ -11,7 +11,8 @@
  * 3. when every copy is gone, the row is marked deleted. The row stays: the log keeps what was
  *    recorded and when it went.
  * A hold placed while a deletion runs stops what is left of it until it is released. Time comes
- * from the injected clock. The audit trail is written through a callback (nothing imports web/).
+ * from the injected clock. Each run also applies the legal hold state to the stored copies again
+ * (`hold-sync.ts`), so a target that was down when a hold was set or released catches up. The audit trail is written through a callback (nothing imports web/).
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { expandTemplate, timeParts } from '../recording/index.ts';
 import { DELETION_SIG, RETENTION_EXPIRED, writeDeletionRecord, type KeyStore } from '../seal/index.ts';
 import { transaction, type RecordingRepository, type RecordingRow, type RemovalRepository } from '../store/index.ts';
 import type { DatabaseSync } from 'node:sqlite';
+import type { HoldSync } from './hold-sync.ts';
 import type { LegalHolds } from './holds.ts';
 import type { Destination, Outbox } from './outbox.ts';
 import { batch, TargetError } from './target.ts';
@@ -77,6 +79,8 @@ export interface RetentionOptions {
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly intervalMs?: number;
+  /** Applies the legal hold state to the copies on targets with object locks again (retries failures). */
+  readonly holdSync?: HoldSync | undefined;
 }
 
 /** Deletes expired recordings on the local disk and every storage target. */
@@ -140,6 +144,7 @@ export class RetentionJob extends TypedEmitter<RetentionEvents> {
       if (result.done) deleted++;
       failedRemovals += result.failed;
     }
+    await this.#o.holdSync?.reapply(nowMs);
     if (started + deleted + failedRemovals > 0) this.#o.log.info({ started, deleted, held, failedRemovals }, 'retention run');
     return { started, deleted, held, failedRemovals };
   }

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   CS_RETENTION_REMOVE: 'Retention could not remove a storage target\'s copy of an expired recording (target unreachable, refusing, or the object still under WORM retention or legal hold): the removal is retried later and the recording stays marked as being deleted.',
   CS_HOLD_INVALID: 'A legal hold names nothing that can match (no recording, no number that normalises, no period) or an unknown recording.',
   CS_HOLD_RELEASE: 'A legal hold cannot be released: it is released already or unknown, or the two-person rule (`archive.legalHoldTwoPersonRelease`) needs a second admin to confirm the release.',
+  CS_HOLD_SYNC: 'Setting or clearing the object legal hold (S3 Object Lock) on a stored copy failed after a legal hold was set or released (target unreachable or refusing): callseal\'s own hold is in force either way; the retention job\'s next run applies the state again.',
   CS_RECORDING_DELETED: 'The recording was deleted by retention: only its log entry and its signed deletion record remain (HTTP 410).',
   CS_EXPORT_INVALID: 'An export names neither a number nor a period, or matches more recordings than one export holds.',
   CS_WEB_NOT_LOGGED_IN: 'A web request that needs a logged-in principal (session or API token) has none: 401.',

@@ -1,14 +1,15 @@
 /**
  * Routes of retention, legal holds and exports (F6, H7). Holds: admins and auditors list and set
  * them (a hold only keeps recordings); only admins release them, with the two-person rule when
- * `archive.legalHoldTwoPersonRelease` is set. Every hold and release is in the audit trail.
+ * `archive.legalHoldTwoPersonRelease` is set. Every hold and release is in the audit trail, and is
+ * pushed to the copies on targets with object locks before the answer.
  * Export: auditors download every recording of a number and/or a period as one streamed ZIP with
  * its signed manifest and the verification kit; each export is audited with its request and size.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CallsealError } from '../common/errors.ts';
-import type { Exporter, LegalHolds } from '../archive/index.ts';
+import type { Exporter, HoldSync, LegalHolds, ReleaseOutcome } from '../archive/index.ts';
 import type { LegalHoldRow, RemovalRepository } from '../store/index.ts';
 import type { AuditLog } from './audit.ts';
 import { ADMIN_ONLY, principal } from './auth.ts';
@@ -16,6 +17,8 @@ import { ADMIN_ONLY, principal } from './auth.ts';
 /** Options of {@link retentionRoutes}. */
 export interface RetentionRoutesOptions {
   readonly holds: LegalHolds;
+  /** Pushes a hold set or released to the copies on targets with object locks (failures are retried by the retention job). */
+  readonly holdSync?: HoldSync | undefined;
   readonly exporter: Exporter;
   readonly removals: RemovalRepository;
   readonly audit: AuditLog;
@@ -71,27 +74,33 @@ export function retentionRoutes(app: FastifyInstance, o: RetentionRoutesOptions)
   app.get('/api/holds', { config: STAFF, schema: { summary: 'Legal holds, newest first (released ones included)', tags: ['retention'] } }, () =>
     ({ twoPersonRelease: o.holds.twoPersonRelease, holds: o.holds.list().map(holdView) }));
 
-  app.post('/api/holds', { config: STAFF, schema: { summary: 'Set a legal hold on a recording, a number and/or a period: stops their deletion', tags: ['retention'] } }, (req, reply) => {
+  app.post('/api/holds', { config: STAFF, schema: { summary: 'Set a legal hold on a recording, a number and/or a period: stops their deletion', tags: ['retention'] } }, async (req, reply) => {
     const b = holdSchema.parse(req.body);
+    let h: LegalHoldRow;
     try {
-      const h = o.holds.add({ recordingId: b.recordingId, number: b.number, fromMs: b.from, toMs: b.to, reason: b.reason }, principal(req).name, now());
-      audit(req, 'legal-hold', `legal-hold:${h.id}`, { recordingId: h.recordingId, number: h.number, fromMs: h.fromMs, toMs: h.toMs, reason: h.reason });
-      return reply.code(201).send(holdView(h));
+      h = o.holds.add({ recordingId: b.recordingId, number: b.number, fromMs: b.from, toMs: b.to, reason: b.reason }, principal(req).name, now());
     } catch (err) {
       return refuse(reply, err);
     }
+    audit(req, 'legal-hold', `legal-hold:${h.id}`, { recordingId: h.recordingId, number: h.number, fromMs: h.fromMs, toMs: h.toMs, reason: h.reason });
+    // The hold is in force once stored; a copy that could not be held yet is reported and retried.
+    await o.holdSync?.apply(h);
+    return reply.code(201).send(holdView(h));
   });
 
-  app.post('/api/holds/:id/release', { config: ADMIN_ONLY, schema: { summary: 'Release a legal hold (with the two-person rule: ask, then a second admin confirms)', tags: ['retention'] } }, (req, reply) => {
+  app.post('/api/holds/:id/release', { config: ADMIN_ONLY, schema: { summary: 'Release a legal hold (with the two-person rule: ask, then a second admin confirms)', tags: ['retention'] } }, async (req, reply) => {
     const { id } = z.object({ id: z.coerce.number().int().min(1) }).parse(req.params);
+    let r: ReleaseOutcome;
     try {
-      const r = o.holds.release(id, principal(req).name, now());
-      audit(req, r.state === 'released' ? 'legal-hold-release' : 'legal-hold-release-requested', `legal-hold:${id}`, { reason: r.hold.reason, createdBy: r.hold.createdBy, requestedBy: r.hold.releaseRequestedBy });
-      return holdView(r.hold);
+      r = o.holds.release(id, principal(req).name, now());
     } catch (err) {
       if (err instanceof CallsealError) audit(req, 'legal-hold-release', `legal-hold:${id}`, { error: err.message }, 'denied');
       return refuse(reply, err);
     }
+    audit(req, r.state === 'released' ? 'legal-hold-release' : 'legal-hold-release-requested', `legal-hold:${id}`, { reason: r.hold.reason, createdBy: r.hold.createdBy, requestedBy: r.hold.releaseRequestedBy });
+    // Copies no other active hold keeps lose their object legal hold.
+    if (r.state === 'released') await o.holdSync?.apply(r.hold);
+    return holdView(r.hold);
   });
 
   app.get('/api/retention', { config: STAFF, schema: { summary: 'Deletions by retention still removing copies, per storage target', tags: ['retention'] } }, () => ({ removals: o.removals.backlog() }));

@@ -2,7 +2,8 @@
  * The S3 target against a real Ceph radosgw (single node, memstore, started here), judged with the
  * aws CLI against the same server: copies go through the outbox and are verified; a COMPLIANCE
  * version can neither be deleted nor have its retention shortened; GOVERNANCE needs the bypass;
- * a legal hold blocks deletion until released; a short retention runs out and the version can
+ * a legal hold blocks deletion until released; a hold set after the upload reaches the stored
+ * copies and its release clears it (a target down meanwhile catches up on the next run); a short retention runs out and the version can
  * then be deleted; `test` names what is wrong (no Object Lock, keys, endpoint, bucket).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,8 +11,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Target, Outbox, TargetError, type S3TargetConfig } from '../../src/archive/index.ts';
-import { openDatabase } from '../../src/store/index.ts';
+import { HoldSync, LegalHolds, S3Target, Outbox, TargetError, type S3TargetConfig } from '../../src/archive/index.ts';
+import { HoldRepository, openDatabase, RecordingRepository } from '../../src/store/index.ts';
+import { DEFAULT_CONTEXT } from '../../src/policy/index.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { awsCli, awsCliError, startRgw, type Rgw } from '../helpers/rgw.ts';
 import { freePort } from '../helpers/callseal.ts';
@@ -125,6 +127,66 @@ describe('S3 target with Object Lock against Ceph radosgw', { timeout: 120_000 }
     const v = await awsCli(rgw, ['s3api', 'list-object-versions', '--bucket', 'locked', '--prefix', 'governance/']) as Versions | undefined;
     expect(v?.Versions ?? []).toEqual([]);
     expect(v?.DeleteMarkers ?? []).toEqual([]);
+  });
+
+  it('a legal hold set after the upload holds the stored copies; its release (no other hold left) clears it; a target down catches up', async () => {
+    const db = openDatabase(join(dir, 'holds.db'));
+    const repo = new RecordingRepository(db);
+    repo.startEpoch(1, 'k', 0);
+    const files = ['20261124-090000-000_+4930555111_+4989_h.wav', '20261124-090000-000_+4930555111_+4989_h_info.txt'];
+    const recDir = join(dir, 'rec-hold');
+    mkdirSync(recDir);
+    for (const f of files) writeFileSync(join(recDir, f), randomBytes(2000));
+    const startMs = Date.UTC(2026, 10, 24, 9);
+    repo.insertSealed({
+      id: 'h1', baseName: 'b', dir: 'rec-hold', callId: 'c', startMs, endMs: startMs + 1000, callerNumber: '+4930555111', callerName: '', calleeNumber: '+4989',
+      calleeName: '', direction: 'in', setting: 's', channels: 'stereo', codec: 'PCMA', interrupted: false, files, hashFileSha256: '', signature: 'sig', chainEpoch: 1,
+      chainSeq: 1, previous: 'genesis', sealedAtMs: startMs,
+    });
+    const s3 = target({ prefix: 'late-hold' });
+    // An endpoint nobody listens on: the target is down.
+    const down = target({ prefix: 'late-hold', endpoint: `http://127.0.0.1:${await freePort()}` });
+    let current: S3Target = s3;
+    const destination = (): { kind: 'files'; target: S3Target; pathTemplate: string } => ({ kind: 'files', target: current, pathTemplate: 'calls/$Y/$M/$D' });
+    const outbox = new Outbox({
+      db, log: silentLogger(), timeZone: 'UTC', retryBaseMs: 1000, retryMaxMs: 60_000, destination,
+      recording: (id) => (id === 'h1' ? { id, dir: recDir, files, startMs } : undefined),
+    });
+    outbox.enqueue('h1', ['s3'], { retainUntilMs: Date.now() + 3600_000 });
+    await outbox.runOnce();
+    expect(outbox.jobs('h1')).toMatchObject([{ state: 'done' }]);
+    const holds = new LegalHolds({ repo: new HoldRepository(db), numbers: DEFAULT_CONTEXT, twoPersonRelease: false, recordingExists: (id) => repo.has(id) });
+    const errors: string[] = [];
+    const sync = new HoldSync({ repo, holds, outbox, destination, timeZone: 'UTC', log: silentLogger(), noteError: (m) => { errors.push(m); } });
+    const status = async (f: string): Promise<unknown> => awsCli(rgw, ['s3api', 'get-object-legal-hold', '--bucket', 'locked', '--key', `late-hold/calls/2026/11/24/${f}`]);
+    const statuses = async (): Promise<unknown[]> => Promise.all(files.map(status));
+    const on = files.map(() => ({ LegalHold: { Status: 'ON' } }));
+    const off = files.map(() => ({ LegalHold: { Status: 'OFF' } }));
+
+    // Uploaded without a hold: the object has none.
+    const head = await awsCli(rgw, ['s3api', 'head-object', '--bucket', 'locked', '--key', `late-hold/calls/2026/11/24/${files[0] ?? ''}`]) as { ObjectLockLegalHoldStatus?: string };
+    expect(head.ObjectLockLegalHoldStatus ?? 'OFF').toBe('OFF');
+    const byNumber = holds.add({ number: '030 555-111', reason: 'court order' }, 'admin', Date.now());
+    expect(await sync.apply(byNumber)).toEqual({ applied: 2, failed: 0 });
+    expect(await statuses()).toEqual(on);
+    // A second hold (the recording) keeps the copies held when the first is released.
+    const byRecording = holds.add({ recordingId: 'h1', reason: 'audit' }, 'admin', Date.now());
+    await sync.apply(byRecording);
+    holds.release(byNumber.id, 'admin', Date.now());
+    await sync.apply(byNumber);
+    expect(await statuses()).toEqual(on);
+    // The last one released while the target is down: reported, and the next periodic run clears it.
+    current = down;
+    holds.release(byRecording.id, 'admin', Date.now());
+    expect(await sync.apply(byRecording)).toEqual({ applied: 0, failed: 1 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/legal hold off for recording h1 on target s3/);
+    expect(await statuses()).toEqual(on);
+    current = s3;
+    expect(await sync.reapply(Date.now())).toEqual({ applied: 2, failed: 0 });
+    expect(await statuses()).toEqual(off);
+    outbox.close();
+    db.close();
   });
 
   it('a legal hold blocks deletion until it is released', async () => {
