@@ -343,8 +343,10 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   }
 
   #onAck(msg: SipRequest): void {
-    const wait = this.#ackWait;
-    if (wait?.cseq !== cseqNumber(msg)) return;
+    // RFC 3261 section 13.2.2.4 gives an ACK its INVITE's CSeq number, yet published SRC traces
+    // (BroadWorks) ACK with other numbers: while a 2xx waits, an ACK of the dialog ends the wait
+    // whatever its CSeq says, so such a peer's calls are not ended for want of an ACK.
+    if (!this.#ackWait) return;
     this.#stopAckWait();
     this.safeEmit('ack', msg);
   }
