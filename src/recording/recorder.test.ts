@@ -72,7 +72,7 @@ afterEach(async () => {
 
 function recorder(d: Decision = decision()): Recorder {
   const r = new Recorder({
-    callId: 'call-1', media: engine, spool, clock, scheduler: clock, log, rtpHost: '127.0.0.1', reorderMs: 60, channels: 'stereo',
+    callId: 'call-1', mode: 'siprec', media: engine, spool, clock, scheduler: clock, log, rtpHost: '127.0.0.1', reorderMs: 60, channels: 'stereo',
     mediaTimeoutSec: MEDIA_TIMEOUT_SEC, parties, decision: d, metadata: [Buffer.from('<recording xmlns="urn:ietf:params:xml:ns:recording:1"/>')],
   });
   recorders.push(r);
