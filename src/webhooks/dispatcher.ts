@@ -74,6 +74,8 @@ export class Webhooks {
   readonly #inFlight = new Map<string, Promise<void>>();
   #started = false;
   #closed = false;
+  /** Cancels the attempts in flight at close; they stay pending for the next start. */
+  readonly #abort = new AbortController();
 
   constructor(options: WebhooksOptions) {
     this.#o = options;
@@ -139,6 +141,7 @@ export class Webhooks {
     this.#closed = true;
     this.#wakeTimer?.cancel();
     this.#flushTimer?.cancel();
+    this.#abort.abort();
     await Promise.all(this.#inFlight.values());
   }
 
@@ -220,7 +223,7 @@ export class Webhooks {
   #post(e: WebhookEndpoint, eventId: string, kind: string, body: string): Promise<PostOutcome> {
     const timestampSec = Math.floor(this.#o.clock.nowMs() / 1000);
     return postJson({
-      url: e.url, body, timeoutMs: this.#o.timeoutMs,
+      url: e.url, body, timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal,
       headers: { [SIGNATURE_HEADER]: signatureHeader(e.secret, timestampSec, body), 'callseal-event': kind, 'callseal-delivery': eventId, 'user-agent': this.#o.userAgent },
     });
   }

@@ -18,6 +18,8 @@ export interface PostOptions {
   readonly body: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+  /** Ends the attempt at once (shutdown). */
+  readonly signal?: AbortSignal;
 }
 
 /** POSTs `body`; resolves with the status once the response headers arrive, or with the failure. */
@@ -56,6 +58,9 @@ export function postJson(o: PostOptions): Promise<PostOutcome> {
     });
     const timer = setTimeout(() => { done({ ok: false, status: undefined, error: `no answer within ${String(o.timeoutMs)} ms` }); }, o.timeoutMs);
     req.on('error', (err) => { done({ ok: false, status: undefined, error: err.message }); });
+    const abort = (): void => { done({ ok: false, status: undefined, error: 'cancelled: callseal is stopping' }); };
+    if (o.signal?.aborted === true) abort();
+    else o.signal?.addEventListener('abort', abort, { once: true });
     req.end(body);
   });
 }
