@@ -116,7 +116,10 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
 
   // H8: the live recording events go to the webhook endpoints from a durable queue, never in the call path.
   const webhookRepo = new WebhookRepository(db);
-  const webhooks = new Webhooks({ ...config.webhooks, repo: webhookRepo, endpoints: new WebhookEndpoints(webhookRepo, box), clock: systemClock, log, userAgent: `callseal/${VERSION}` });
+  const webhooks = new Webhooks({
+    ...config.webhooks, repo: webhookRepo, endpoints: new WebhookEndpoints(webhookRepo, box), clock: systemClock, log, userAgent: `callseal/${VERSION}`,
+    onGiveUp: (endpointId, error) => { lastErrors.note(`webhook ${endpointId}: a delivery was given up after ${String(config.webhooks.maxAttempts)} attempts (${error})`); },
+  });
   teardown.add('webhooks', () => webhooks.close());
   const liveEvents = new LiveEventFeed(webhooks);
 
@@ -236,7 +239,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     }), {
       instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,
       // Issue 3: refusals and the size of every bounded table, so a flood and its end are visible.
-      transport: transport.stats,
+      transport: transport.stats, webhooks: webhooks.stats,
       tables: { serverTransactions: stack.serverTransactionCount, clientTransactions: stack.clientTransactionCount, ...siprec.tables, connections: transport.stats.connections },
       memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     }),

@@ -241,6 +241,26 @@ describe('close and discard', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('H8: started carries the mode; ended comes once, after the last recorded, and only for a call that recorded', async () => {
+    const r = recorder();
+    const seen: string[] = [];
+    r.on('started', (l) => seen.push(`started:${l.mode}`));
+    r.on('recorded', () => seen.push('recorded'));
+    r.on('ended', (e) => seen.push(`ended:${e.mode}:${e.reason}:${String(e.endMs === clock.nowMs())}`));
+    await r.start([stream('1'), stream('2')]);
+    r.confirmAnswer();
+    expect(r.live().mode).toBe('siprec');
+    await Promise.all([r.close('bye'), r.close('shutdown')]);
+    expect(seen).toEqual(['started:siprec', 'recorded', 'ended:siprec:bye:true']);
+
+    const unrecorded = recorder(decision({ enabled: false }));
+    let ended = 0;
+    unrecorded.on('ended', () => { ended++; });
+    unrecorded.confirmAnswer();
+    await unrecorded.close('bye');
+    expect(ended).toBe(0);
+  });
+
   it('discard closes the legs, returns the ports and removes the spool; nothing is recorded', async () => {
     const r = recorder();
     const before = engine.ports.inUse;

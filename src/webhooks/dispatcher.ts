@@ -47,6 +47,8 @@ export interface WebhooksOptions extends DeliverySettings {
   readonly log: Logger;
   /** The `user-agent` of deliveries. */
   readonly userAgent: string;
+  /** Called when a delivery is given up after its last attempt (for the dashboard's last errors). */
+  readonly onGiveUp?: (endpointId: string, error: string) => void;
 }
 
 /** Counters for the health report. */
@@ -212,12 +214,13 @@ export class Webhooks {
     if (attempts >= o.maxAttempts || !endpoint) {
       o.repo.markFailed(d.seq, attempts, status, outcome.error, nowMs);
       this.stats.givenUp++;
-      o.log.warn({ endpointId: d.endpoint_id, eventId: d.event_id, kind: d.kind, attempts, err: outcome.error }, 'webhook delivery given up');
+      o.log.warn({ code: 'CS_WEBHOOK_DELIVERY', endpointId: d.endpoint_id, eventId: d.event_id, kind: d.kind, attempts, err: outcome.error }, 'webhook delivery given up');
+      o.onGiveUp?.(d.endpoint_id, outcome.error);
       return;
     }
     const waitMs = retryDelayMs(attempts, o.retryBaseMs, o.retryMaxMs);
     o.repo.markRetry(d.seq, attempts, nowMs + waitMs, status, outcome.error);
-    o.log.info({ endpointId: d.endpoint_id, eventId: d.event_id, kind: d.kind, attempts, retryInMs: waitMs, err: outcome.error }, 'webhook delivery failed; retrying');
+    o.log.info({ code: 'CS_WEBHOOK_DELIVERY', endpointId: d.endpoint_id, eventId: d.event_id, kind: d.kind, attempts, retryInMs: waitMs, err: outcome.error }, 'webhook delivery failed; retrying');
   }
 
   #post(e: WebhookEndpoint, eventId: string, kind: string, body: string): Promise<PostOutcome> {
