@@ -21,7 +21,7 @@ import { eventBody, TEST_EVENT_KIND, type WebhookEvent, type WebhookEventKind } 
 import { postJson, type PostOutcome } from './post.ts';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
 
-/** Events held in memory before they are written; beyond it new events are counted as dropped. */
+/** Events held in memory until the next turn writes them; beyond it new events are counted as dropped. */
 const MAX_BUFFERED_EVENTS = 10_000;
 /** Finished deliveries kept per endpoint, for the admin's view. */
 const KEEP_FINISHED = 200;
@@ -53,6 +53,7 @@ export interface WebhooksOptions extends DeliverySettings {
 
 /** Counters for the health report. */
 export interface WebhookStats {
+  /** Deliveries queued (one per event and endpoint). */
   published: number;
   delivered: number;
   failedAttempts: number;
@@ -70,7 +71,7 @@ export function retryDelayMs(failedAttempts: number, baseMs: number, maxMs: numb
 export class Webhooks {
   readonly stats: WebhookStats = { published: 0, delivered: 0, failedAttempts: 0, givenUp: 0, dropped: 0 };
   readonly #o: WebhooksOptions;
-  #buffer: { endpointId: string; eventId: string; kind: string; body: string }[] = [];
+  #buffer: { eventId: string; kind: WebhookEventKind; body: string }[] = [];
   #flushTimer: TimerHandle | undefined;
   #wakeTimer: TimerHandle | undefined;
   readonly #inFlight = new Map<string, Promise<void>>();
@@ -90,22 +91,20 @@ export class Webhooks {
     this.#wake();
   }
 
-  /** Publishes an event to every enabled endpoint that wants its kind. Never throws, never waits. */
+  /**
+   * Publishes an event to every enabled endpoint that wants its kind. Never throws, never waits:
+   * the event is only buffered here; which endpoints get it is decided when the buffer is written.
+   */
   publish(kind: WebhookEventKind, data: Readonly<Record<string, unknown>>): void {
     if (this.#closed) return;
     try {
-      const event: WebhookEvent = { id: randomUUID(), kind, atMs: this.#o.clock.nowMs(), data };
-      const body = eventBody(event);
-      for (const e of this.#o.endpoints.all()) {
-        if (!e.enabled || !e.events.includes(kind)) continue;
-        if (this.#buffer.length >= MAX_BUFFERED_EVENTS) {
-          this.stats.dropped++;
-          continue;
-        }
-        this.#buffer.push({ endpointId: e.id, eventId: event.id, kind, body });
-        this.stats.published++;
+      if (this.#buffer.length >= MAX_BUFFERED_EVENTS) {
+        this.stats.dropped++;
+        return;
       }
-      if (this.#buffer.length > 0) this.#flushTimer ??= this.#o.clock.schedule(0, () => { this.#flush(); });
+      const event: WebhookEvent = { id: randomUUID(), kind, atMs: this.#o.clock.nowMs(), data };
+      this.#buffer.push({ eventId: event.id, kind, body: eventBody(event) });
+      this.#flushTimer ??= this.#o.clock.schedule(0, () => { this.#flush(); });
     } catch (err) {
       this.#o.log.error({ kind, err: errorMessage(err) }, 'webhook event could not be queued');
     }
@@ -147,15 +146,19 @@ export class Webhooks {
     await Promise.all(this.#inFlight.values());
   }
 
+  /** Writes the buffered events, one delivery per enabled endpoint that wants each, in one transaction. */
   #flush(): void {
     this.#flushTimer?.cancel();
     this.#flushTimer = undefined;
     if (this.#buffer.length === 0 || this.#closed) return;
-    const rows = this.#buffer;
+    const events = this.#buffer;
     this.#buffer = [];
     const nowMs = this.#o.clock.nowMs();
     try {
+      const endpoints = this.#o.endpoints.all().filter((e) => e.enabled);
+      const rows = events.flatMap((ev) => endpoints.filter((e) => e.events.includes(ev.kind)).map((e) => ({ endpointId: e.id, ...ev })));
       this.#o.repo.enqueueMany(rows, nowMs);
+      this.stats.published += rows.length;
       for (const id of new Set(rows.map((r) => r.endpointId))) {
         const dropped = this.#o.repo.dropOldestPending(id, this.#o.queueMax, `queue full (${String(this.#o.queueMax)} pending)`, nowMs);
         if (dropped > 0) {
@@ -164,8 +167,8 @@ export class Webhooks {
         }
       }
     } catch (err) {
-      this.stats.dropped += rows.length;
-      this.#o.log.error({ events: rows.length, err: errorMessage(err) }, 'webhook deliveries could not be stored');
+      this.stats.dropped += events.length;
+      this.#o.log.error({ events: events.length, err: errorMessage(err) }, 'webhook deliveries could not be stored');
     }
     this.#wake();
   }

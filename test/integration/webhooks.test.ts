@@ -12,14 +12,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
-import { ALICE, BOB, rsMetadata, runSipp, siprecScenario } from '../helpers/sipp.ts';
+import { ALICE, BOB, rsMetadata, runSipp, siprecScenario, type MetaParty } from '../helpers/sipp.ts';
 import { twoTonePcap } from '../helpers/pcap.ts';
 import { apiCall, until } from '../helpers/api.ts';
 
 const TOKEN = 'webhooks-test-token';
+const SIPP_PCAPS = '/usr/share/sip-tester';
+const MARIA: MetaParty = { id: 'cDE=', aor: 'sip:301@pbx.example.com', name: 'Maria Member', sends: 'c3Ry' };
+const CUSTOMER: MetaParty = { id: 'cDI=', aor: 'tel:+4940111222', name: 'Customer', sends: 'c3Qy' };
 const SECRET = 'receiver-secret-0123456789';
 
-interface Received { readonly headers: http.IncomingHttpHeaders; readonly body: string; readonly status: number }
+interface Received { readonly headers: http.IncomingHttpHeaders; readonly body: string; readonly status: number; readonly atMs: number }
 interface Body { id: string; type: string; createdMs: number; data: Record<string, unknown> }
 
 /** A receiver on 127.0.0.1: `answer` picks the status of each request, or 'hang' to never answer. */
@@ -31,7 +34,7 @@ async function startReceiver(answer: (n: number) => number | 'hang'): Promise<{ 
     req.on('data', (c: Buffer) => { chunks.push(c); });
     req.on('end', () => {
       const a = answer(received.length);
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: a === 'hang' ? 0 : a });
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status: a === 'hang' ? 0 : a, atMs: Date.now() });
       if (a === 'hang') {
         hanging.add(res);
         res.on('close', () => { hanging.delete(res); });
@@ -151,6 +154,45 @@ describe('webhooks of the live recording events', () => {
       await until('the second recording sealed', () => cs.logs.filter((l) => l['msg'] === 'recording finished').length >= 2, 20_000);
     } finally {
       await api('DELETE', '/api/webhooks/slow');
+      await rx.close();
+    }
+  });
+
+  // Last: it replaces the policy the calls above were recorded under.
+  it('*1 from the internal party: recording.stopped comes while the call goes on, call.ended at its end', async () => {
+    const put = await api('PUT', '/api/policy', {
+      users: [{ id: 'maria', name: 'Maria Member', extensions: ['301'] }],
+      groups: [{ id: 'sales', name: 'Sales', numbers: ['+4989765432'], members: [{ userId: 'maria', active: true }] }],
+      exceptionLists: [],
+      settings: [{ id: 'sales', name: 'Sales', scope: { kind: 'groups', groupIds: ['sales'] }, stopCode: '*1' }],
+    });
+    expect(put.status).toBe(200);
+    const rx = await startReceiver(() => 204);
+    try {
+      const events = ['recording.started', 'recording.stopped', 'call.ended'];
+      expect((await api('POST', '/api/webhooks', { id: 'dtmf', name: 'DTMF', url: rx.url, secret: SECRET, events })).status).toBe(201);
+      const scenario = siprecScenario({
+        metadata: rsMetadata(MARIA, CUSTOMER),
+        sequence: [
+          { pcap, pauseMs: pcapMs + 200 },
+          { pcap: join(SIPP_PCAPS, 'dtmf_2833_star.pcap'), pauseMs: 400 },
+          { pcap: join(SIPP_PCAPS, 'dtmf_2833_1.pcap'), pauseMs: 400 },
+          { pcap, pauseMs: pcapMs + 1500 },
+        ],
+      });
+      const result = await runSipp(dir, scenario, `127.0.0.1:${String(cs.sipPort)}`);
+      const callEndMs = Date.now();
+      expect(result.code, result.errors).toBe(0);
+      await until('call.ended', () => rx.received.some((r) => r.headers['callseal-event'] === 'call.ended'), 20_000);
+      const bodies = rx.received.map((r) => JSON.parse(r.body) as Body);
+      expect(bodies.map((b) => b.type)).toEqual(['recording.started', 'recording.stopped', 'call.ended']);
+      expect(String(bodies[1]?.data['reason'])).toMatch(/^stopped by DTMF \*1 from the caller at /);
+      expect(bodies[1]?.data).toMatchObject({ mode: 'siprec', callId: bodies[0]?.data['callId'] });
+      expect(bodies[2]?.data).toMatchObject({ mode: 'siprec', callId: bodies[0]?.data['callId'], reason: 'bye' });
+      // The stop reached the receiver while the call was still running.
+      expect(rx.received[1]?.atMs ?? Infinity).toBeLessThan(callEndMs);
+    } finally {
+      await api('DELETE', '/api/webhooks/dtmf');
       await rx.close();
     }
   });
