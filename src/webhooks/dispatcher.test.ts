@@ -249,6 +249,16 @@ describe('webhook deliveries (fake clock, real HTTP receiver)', () => {
     expect(repo.pendingCount('rx')).toBe(0);
   });
 
+  it('writes a burst larger than one batch in full', async () => {
+    const { url } = await receiver();
+    endpoints.save({ id: 'rx', name: 'Receiver', url, secret: SECRET }, clock.nowMs());
+    const w = dispatcher({ queueMax: 1000 });
+    for (let n = 0; n < 250; n++) w.publish('recording.started', { n });
+    clock.advance(0);
+    expect(repo.pendingCount('rx')).toBe(250);
+    expect(w.stats.published).toBe(250);
+  });
+
   it('publish returns at once while a receiver hangs', async () => {
     const { r, url } = await receiver();
     r.answers.push(...Array<Answer>(5).fill('hang'));
