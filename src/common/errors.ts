@@ -68,6 +68,8 @@ export const ERROR_CODES = {
   CS_WEB_NOT_LOGGED_IN: 'A web request that needs a logged-in principal (session or API token) has none: 401.',
   CS_WEB_RECORDING_GONE: 'A recording\'s local copy is gone and no storage target holds a verified copy of it: 404.',
   CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
+  CS_WEBHOOK_INVALID: 'The settings of a webhook endpoint are invalid (a URL that is not http or https, credentials in the URL, a short secret, an unknown event kind); every problem names its field.',
+  CS_WEBHOOK_DELIVERY: 'A webhook delivery failed (no answer within `webhooks.timeoutMs`, a connection error, a redirect, a status other than 2xx, or its endpoint was removed): it is retried with back-off up to `webhooks.maxAttempts`.',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 

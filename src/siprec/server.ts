@@ -133,7 +133,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
-      callId, media: o.media, spool: o.spool, clock: this.#clock, scheduler: this.#scheduler, log: this.#log,
+      callId, mode: 'siprec', media: o.media, spool: o.spool, clock: this.#clock, scheduler: this.#scheduler, log: this.#log,
       rtpHost: o.rtpHost, reorderMs: o.reorderMs, channels: o.channels, mediaTimeoutSec: o.mediaTimeoutSec,
       parties, decision: o.decide(callFactsOf(callId, metadata, parties, this.#clock.nowMs()), 'new-session'),
       metadata: parts.metadata ? [parts.metadata] : [], layoutNote,
@@ -181,6 +181,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
     r.on('failed', (f) => { this.safeEmit('failed', f); });
     r.on('stoppedByDtmf', (e) => { this.safeEmit('stoppedByDtmf', e); });
+    r.on('ended', (e) => { this.safeEmit('ended', e); });
     r.on('timeout', () => {
       this.stats.mediaTimeouts++;
       this.#end(session, 'media-timeout', true);
