@@ -105,6 +105,23 @@ describe('UAS dialog: 2xx until the ACK', () => {
     expect(uas.state).toBe('confirmed');
   });
 
+  it('takes an ACK of the dialog whose CSeq is not its INVITE\'s (as published BroadWorks traces send) as the ACK', async () => {
+    // The UAC's ACK is replaced by one with another CSeq number, as in the BroadWorks SIPREC trace.
+    let replaced = 0;
+    net.drop = (m) => {
+      if (m.message.kind !== 'request' || m.message.method !== 'ACK' || replaced > 0) return false;
+      replaced++;
+      net.carry(m.from, m.to, Buffer.from(m.bytes.toString('latin1').replace(/^CSeq: \d+ ACK/m, 'CSeq: 832544241 ACK'), 'latin1'));
+      return true;
+    };
+    const { uas, ended } = await call();
+    clock.advance(40_000);
+    expect(replaced).toBe(1);
+    expect(sent(UA, ok2xx)).toHaveLength(1);
+    expect(uas.state).toBe('confirmed');
+    expect(ended).toEqual([]);
+  });
+
   it('retransmits the same 2xx with T1 doubling to T2 when the ACK is lost, the UAC ACKs each, and the dialog ends with BYE after 64*T1', async () => {
     net.drop = (m) => m.message.kind === 'request' && m.message.method === 'ACK';
     const { uas, uac, ended } = await call();
