@@ -65,6 +65,11 @@ export const ERROR_CODES = {
   CS_WEB_NOT_LOGGED_IN: 'A web request that needs a logged-in principal (session or API token) has none: 401.',
   CS_WEB_RECORDING_GONE: 'A recording\'s local copy is gone and no storage target holds a verified copy of it: 404.',
   CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
+  CS_ANNOUNCE_INVALID: 'An uploaded announcement is not a WAV (PCM, float, A-law or mu-law) or MP3 file that decodes, or has no audio: 400 (415 for another format).',
+  CS_ANNOUNCE_TOO_LARGE: 'An uploaded announcement is larger than the upload limit or longer than the longest announcement allowed: 413.',
+  CS_ANNOUNCE_UNKNOWN: 'No announcement has this id (HTTP 404; a setting naming it is refused with `CS_POLICY_INVALID`).',
+  CS_ANNOUNCE_IN_USE: 'An announcement cannot be deleted while a recording setting uses it (as incoming, outgoing or confirmation announcement): 409 naming the settings.',
+  CS_ANNOUNCE_DAMAGED: 'A stored announcement file is missing or its SHA-256 no longer matches the library\'s record: it is not played (the call goes on without it).',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 
