@@ -4,6 +4,7 @@
  * and certificate in `ops.ts`; this file holds the configuration routes — directory (users, groups,
  * membership), exception lists, settings (with their explanation), import/export as JSON and CSV,
  * the decision log, a dry-run `decide`, storage targets, SQL logs and alerts — and serves the UI.
+ * The announcement library's routes are in `announcements.ts`.
  * The OpenAPI description is at `/api/openapi.json`. Only this module maps errors to HTTP statuses.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -27,6 +28,8 @@ import type { AuditLog } from './audit.ts';
 import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
 import { opsRoutes, type OpsOptions } from './ops.ts';
 import { retentionRoutes, type RetentionRoutesOptions } from './retention.ts';
+import { announcementRoutes } from './announcements.ts';
+import type { AnnouncementLibrary } from '../announce/index.ts';
 import { fromCsvCell, toSafeCsv } from './csv.ts';
 
 /** Options of {@link buildApi}. */
@@ -54,6 +57,8 @@ export interface ApiOptions {
   readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox' | 'holdsOf'>;
   /** Legal holds, retention removals and exports (F6, H7). */
   readonly retention: Omit<RetentionRoutesOptions, 'audit'>;
+  /** The announcement library (C1). */
+  readonly announcements: AnnouncementLibrary;
   readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs' | 'throttle'>;
 }
 
@@ -335,6 +340,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
 
   recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox, holdsOf: (r) => o.retention.holds.matching(r) });
   retentionRoutes(app, { ...o.retention, audit: o.audit });
+  announcementRoutes(app, { library: o.announcements, policy: o.policy });
   opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs, throttle });
   await serveUi(app, o.uiRoot);
   return app;
