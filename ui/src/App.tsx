@@ -11,6 +11,7 @@ import { Targets, SqlLogs, Alerts } from './pages/Targets.tsx';
 import { Certificate } from './pages/Certificate.tsx';
 import { Accounts, Audit, MyGroups } from './pages/Accounts.tsx';
 import { Holds } from './pages/Holds.tsx';
+import { Announcements } from './pages/Announcements.tsx';
 
 export interface Me {
   username: string;
@@ -28,6 +29,7 @@ const ROUTES: readonly Route[] = [
   { path: 'recordings', label: 'recordings', roles: ['auditor'], page: () => <Recordings /> },
   { path: 'holds', label: 'holds', roles: ['admin', 'auditor'], page: (me) => <Holds me={me} /> },
   { path: 'settings', label: 'settings', roles: ['admin'], page: () => <Settings /> },
+  { path: 'announcements', label: 'announcements', roles: ['admin', 'auditor'], page: (me) => <Announcements me={me} /> },
   { path: 'directory', label: 'directory', roles: ['admin'], page: () => <Directory /> },
   { path: 'exceptions', label: 'exceptionLists', roles: ['admin'], page: () => <ExceptionLists /> },
   { path: 'targets', label: 'targets', roles: ['admin'], page: () => <Targets /> },
