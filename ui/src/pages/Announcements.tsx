@@ -16,6 +16,8 @@ export function Announcements({ me }: { me: Me }): ReactNode {
   const { message, run } = useAction();
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState('');
+  // A new key remounts the form after an upload, which clears the file input (not bound to state).
+  const [formKey, setFormKey] = useState(0);
   const admin = me.roles.includes('admin');
   const upload = (): void => {
     if (!file) return;
@@ -24,6 +26,7 @@ export function Announcements({ me }: { me: Me }): ReactNode {
       await uploadFile(`/api/announcements?name=${encodeURIComponent(label)}`, file);
       setFile(null);
       setName('');
+      setFormKey((k) => k + 1);
       reload();
     }, t('saved'));
   };
@@ -32,7 +35,7 @@ export function Announcements({ me }: { me: Me }): ReactNode {
       <p className="muted">{t('announcementHint')}</p>
       <ErrorText error={error} />
       {admin && (
-        <form className="editor" aria-label={t('upload')} onSubmit={(e) => { e.preventDefault(); upload(); }}>
+        <form key={formKey} className="editor" aria-label={t('upload')} onSubmit={(e) => { e.preventDefault(); upload(); }}>
           <Field label={t('audioFile')}><input name="file" type="file" accept=".wav,.mp3,audio/wav,audio/mpeg" onChange={(e) => { setFile(e.target.files?.[0] ?? null); }} /></Field>
           <Field label={t('name')}><TextInput name="name" value={name} onChange={setName} /></Field>
           <div className="actions"><button type="submit" disabled={!file}>{t('upload')}</button></div>
