@@ -114,7 +114,7 @@ export class AnnouncementLibrary {
       await fsyncPath(this.#o.root);
     } catch (err) {
       await rm(staging, { recursive: true, force: true });
-      throw new CallsealError('CS_RECORDING_IO', `announcement files could not be written [announcement:${id}]: ${errorMessage(err)}`, { cause: err });
+      throw new CallsealError('CS_ANNOUNCE_IO', `announcement files could not be written [announcement:${id}]: ${errorMessage(err)}`, { cause: err });
     }
     const row: Announcement = {
       id, name: u.name, format: audio.format, sha256: sha256(u.bytes), sizeBytes: u.bytes.length,

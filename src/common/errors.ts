@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   CS_ANNOUNCE_TOO_LARGE: 'An uploaded announcement is larger than the upload limit or longer than the longest announcement allowed: 413.',
   CS_ANNOUNCE_UNKNOWN: 'No announcement has this id (HTTP 404; a setting naming it is refused with `CS_POLICY_INVALID`).',
   CS_ANNOUNCE_IN_USE: 'An announcement cannot be deleted while a recording setting uses it (as incoming, outgoing or confirmation announcement): 409 naming the settings.',
+  CS_ANNOUNCE_IO: 'The files of an uploaded announcement could not be written under `$CALLSEAL_HOME/announcements/` (disk full, permissions): the upload is refused and nothing of it is kept.',
   CS_ANNOUNCE_DAMAGED: 'A stored announcement file is missing or its SHA-256 no longer matches the library\'s record: it is not played (the call goes on without it).',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;

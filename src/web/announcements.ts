@@ -26,7 +26,7 @@ const nameSchema = z.string().trim().min(1).max(200).regex(/^[^\p{Cc}\p{Cf}]+$/u
 const idParams = z.object({ id: z.string().min(1).max(64) });
 
 const STATUS: Partial<Record<string, number>> = {
-  CS_ANNOUNCE_INVALID: 400, CS_ANNOUNCE_TOO_LARGE: 413, CS_ANNOUNCE_UNKNOWN: 404, CS_ANNOUNCE_IN_USE: 409, CS_ANNOUNCE_DAMAGED: 500,
+  CS_ANNOUNCE_INVALID: 400, CS_ANNOUNCE_TOO_LARGE: 413, CS_ANNOUNCE_UNKNOWN: 404, CS_ANNOUNCE_IN_USE: 409, CS_ANNOUNCE_DAMAGED: 500, CS_ANNOUNCE_IO: 507,
 };
 
 /** Answers a library error with its status; anything else goes to the common error handler. */
