@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -93,6 +93,16 @@ describe('the announcement library (C1)', () => {
     await expect(lib.payloads(a.id, 'PCMA')).rejects.toMatchObject({ code: 'CS_ANNOUNCE_DAMAGED' });
     rmSync(file);
     await expect(lib.payloads(a.id, 'PCMA')).rejects.toMatchObject({ code: 'CS_ANNOUNCE_DAMAGED' });
+  });
+
+  it('removes the staging folder of an upload a crash cut short, and keeps stored announcements', async () => {
+    const a = await lib.upload({ name: 'Kept', bytes: tone(0.2), by: 'admin' });
+    const staging = join(dir, 'announcements', '.upload-0000');
+    mkdirSync(staging);
+    writeFileSync(join(staging, 'original.wav'), 'half');
+    const again = new AnnouncementLibrary({ db, root: join(dir, 'announcements'), log: silentLogger(), usedBy: () => [] });
+    expect(existsSync(staging)).toBe(false);
+    expect((await again.payloads(a.id, 'PCMA')).length).toBe(10);
   });
 
   it('refuses an upload above the size limit before decoding it', async () => {

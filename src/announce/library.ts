@@ -9,6 +9,7 @@
  * must not delete an announcement a setting uses.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
@@ -76,6 +77,10 @@ export class AnnouncementLibrary {
     this.#repo = new AnnouncementRepository(o.db);
     this.maxUploadBytes = o.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
     this.maxDurationMs = o.maxDurationMs ?? DEFAULT_MAX_DURATION_MS;
+    // An upload cut short by a crash leaves its staging folder: it never got a row, so it goes.
+    if (existsSync(o.root)) {
+      for (const name of readdirSync(o.root)) if (name.startsWith('.upload-')) rmSync(join(o.root, name), { recursive: true, force: true });
+    }
   }
 
   /** Every announcement, oldest first. */
