@@ -24,7 +24,8 @@ import { Spool } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
 import { MetaRepository } from './store/index.ts';
 import { Checkpointer, Finisher, KeyStore, Sealer, auditAnchors, installationKeys, openSealing, publishVerificationKit, type SealedRecording } from './seal/index.ts';
-import { PolicyEngine, PolicyStore } from './policy/index.ts';
+import { PolicyEngine, PolicyStore, settingAnnouncementIds } from './policy/index.ts';
+import { AnnouncementLibrary } from './announce/index.ts';
 import { buildApi } from './web/api.ts';
 import { AccountStore, ensureFirstAdmin } from './web/accounts.ts';
 import { AuditLog } from './web/audit.ts';
@@ -89,6 +90,11 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const epochKeys = await installationKeys(config.home, keys);
   const sealer = new Sealer({ keys, repo, log });
   const policyStore = new PolicyStore(db, config.recording.channels);
+  // C1: the announcement library; an announcement a setting names cannot be deleted.
+  const announcements = new AnnouncementLibrary({
+    db, root: join(config.home, 'announcements'), log,
+    usedBy: (announcementId) => policyStore.load().policy.settings.filter((s) => settingAnnouncementIds(s).includes(announcementId)).map((s) => s.id),
+  });
   const policy = new PolicyEngine(policyStore, config.numbers, log);
   const box = new SecretBox(config.home);
   // F4: a cloud sign-in that expired or lost its consent is mailed at once (the alerts are set up below).
@@ -245,6 +251,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     }),
     ready: () => readiness({ started, closing: closing !== undefined, intakeBlock: siprec.intakeBlock, mediaWorkersRunning: media.health.running }),
     retention: { holds: retention.holds, holdSync: retention.holdSync, exporter: retention.exporter, removals: retention.removals },
+    announcements,
     recordings: {
       repo, recordingsRoot: spool.recordingsRoot, keys: () => epochKeys, cacheRoot: join(config.home, 'cache'),
       certificateFile: (epoch) => join(spool.recordingsRoot, `callseal-cert-epoch${epoch}.pem`),

@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
   CS_WEBHOOK_INVALID: 'The settings of a webhook endpoint are invalid (a URL that is not http or https, credentials in the URL, a short secret, an unknown event kind); every problem names its field.',
   CS_WEBHOOK_DELIVERY: 'A webhook delivery failed (no answer within `webhooks.timeoutMs`, a connection error, a redirect, a status other than 2xx, or its endpoint was removed): it is retried with back-off up to `webhooks.maxAttempts`.',
+  CS_ANNOUNCE_INVALID: 'An uploaded announcement is not a WAV (PCM, float, A-law or mu-law) or MP3 file that decodes, or has no audio: 400 (415 for another format).',
+  CS_ANNOUNCE_TOO_LARGE: 'An uploaded announcement is larger than the upload limit or longer than the longest announcement allowed: 413.',
+  CS_ANNOUNCE_UNKNOWN: 'No announcement has this id (HTTP 404; a setting naming it is refused with `CS_POLICY_INVALID`).',
+  CS_ANNOUNCE_IN_USE: 'An announcement cannot be deleted while a recording setting uses it (as incoming, outgoing or confirmation announcement): 409 naming the settings.',
+  CS_ANNOUNCE_IO: 'The files of an uploaded announcement could not be written under `$CALLSEAL_HOME/announcements/` (disk full, permissions): the upload is refused and nothing of it is kept.',
+  CS_ANNOUNCE_DAMAGED: 'A stored announcement file is missing or its SHA-256 no longer matches the library\'s record: it is not played (the call goes on without it).',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 

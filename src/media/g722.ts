@@ -1,8 +1,11 @@
 /**
- * A G.722 decoder (ITU-T G.722, 64 kbit/s mode) for playback in the browser: each code byte (two
- * high-band bits, six low-band bits) becomes two 16 kHz linear samples. Integer arithmetic as the
- * Recommendation specifies it (block 4L/4H inverse quantizers, adaptive predictors, receive QMF),
- * so the output is bit-exact; the test compares it with ffmpeg's decoder.
+ * G.722 (ITU-T G.722, 64 kbit/s mode). The decoder serves playback in the browser: each code byte
+ * (two high-band bits, six low-band bits) becomes two 16 kHz linear samples. The encoder makes
+ * announcements playable into G.722 calls: two 16 kHz samples become one code byte. Integer
+ * arithmetic as the Recommendation specifies it (transmit and receive QMF, block 1L/1H quantizers,
+ * block 2-4 inverse quantizers and adaptive predictors shared by both directions), so the decoder's
+ * output is bit-exact; its test compares it with ffmpeg's decoder, the encoder's test decodes what
+ * it wrote with this decoder and with ffmpeg.
  */
 
 /** Inverse logarithm table of the scale factor (ITU-T G.722 Table 16 "ILA", 32 entries). */
@@ -25,6 +28,16 @@ const HIGH_INV = [-926, -202, 926, 202];
 const HIGH_STEP = [798, -214];
 /** Receive QMF coefficients (ITU-T G.722 Table 11). */
 const QMF = [3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11];
+
+/** Low-band quantizer decision levels (block 1L, ITU-T G.722 Table 6, scaled as Q6). */
+const Q6 = [0, 35, 72, 110, 150, 190, 233, 276, 323, 370, 422, 473, 530, 587, 650, 714, 786, 858, 940, 1023, 1121, 1219, 1339, 1458, 1612, 1765, 1980, 2195, 2557, 2919];
+/** Low-band 6-bit codes by quantizer interval, for negative and positive differences. */
+const ILN = [0, 63, 62, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4];
+const ILP = [0, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32];
+/** High-band decision level (block 1H) and 2-bit codes for negative and positive differences. */
+const HIGH_LEVEL = 564;
+const IHN = [0, 1, 0];
+const IHP = [0, 3, 2];
 
 const clip = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
 const clip16 = (v: number): number => clip(v, -32768, 32767);
@@ -131,5 +144,64 @@ export class G722Decoder {
     }
     // Int16Array is little-endian on every platform Node runs callseal on (x86-64, arm64).
     return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+  }
+}
+
+/** Encodes 16 kHz linear PCM to G.722 chunk by chunk, keeping state between chunks. */
+export class G722Encoder {
+  readonly #low = new Int32Array(BAND_SIZE);
+  readonly #high = new Int32Array(BAND_SIZE);
+  /** The last 24 input samples for the transmit QMF, oldest first. */
+  readonly #x = new Int32Array(24);
+
+  constructor() {
+    this.#low[SCALE] = 8;
+    this.#high[SCALE] = 2;
+  }
+
+  /** One code byte per two samples; an odd last sample is dropped. */
+  encode(pcm: Int16Array): Buffer {
+    const out = Buffer.alloc(pcm.length >> 1);
+    const low = this.#low;
+    const high = this.#high;
+    const x = this.#x;
+    for (let n = 0; n < out.length; n++) {
+      // Transmit QMF: shift in two samples, keep every other output (the even and odd sums).
+      x.copyWithin(0, 2);
+      x[22] = pcm[2 * n] ?? 0;
+      x[23] = pcm[2 * n + 1] ?? 0;
+      let sumOdd = 0;
+      let sumEven = 0;
+      for (let i = 0; i < 12; i++) {
+        sumOdd += (x[2 * i] ?? 0) * (QMF[i] ?? 0);
+        sumEven += (x[2 * i + 1] ?? 0) * (QMF[11 - i] ?? 0);
+      }
+      const xlow = (sumEven + sumOdd) >> 14;
+      const xhigh = (sumEven - sumOdd) >> 14;
+
+      // Low band: block 1L quantizes the prediction error on the 30 levels scaled by the step size.
+      const lowScale = low[SCALE] ?? 0;
+      const el = clip16(xlow - (low[PRED] ?? 0));
+      const wd = el >= 0 ? el : -(el + 1);
+      let level = 1;
+      while (level < 30 && wd >= (((Q6[level] ?? 0) * lowScale) >> 10)) level++;
+      const ilow = el < 0 ? (ILN[level] ?? 0) : (ILP[level] ?? 0);
+      adapt(low, (lowScale * (LOW_INV4[ilow >> 2] ?? 0)) >> 10);
+      low[LOG] = clip((((low[LOG] ?? 0) * 127) >> 7) + (LOW_STEP[ilow >> 2] ?? 0), 0, 18432);
+      rescale(low, 8 << 11);
+
+      // High band: block 1H, one decision level.
+      const highScale = high[SCALE] ?? 0;
+      const eh = clip16(xhigh - (high[PRED] ?? 0));
+      const wdh = eh >= 0 ? eh : -(eh + 1);
+      const mih = wdh >= ((HIGH_LEVEL * highScale) >> 10) ? 2 : 1;
+      const ihigh = eh < 0 ? (IHN[mih] ?? 0) : (IHP[mih] ?? 0);
+      adapt(high, (highScale * (HIGH_INV[ihigh] ?? 0)) >> 10);
+      high[LOG] = clip((((high[LOG] ?? 0) * 127) >> 7) + (HIGH_STEP[ihigh & 1] ?? 0), 0, 22528);
+      rescale(high, 10 << 11);
+
+      out[n] = (ihigh << 6) | ilow;
+    }
+    return out;
   }
 }

@@ -10,3 +10,4 @@ export * from './ogg.ts';
 export * from './writers.ts';
 export * from './engine.ts';
 export type * from './protocol.ts';
+export * from './g722.ts';

@@ -183,3 +183,19 @@ describe('validation and explanations', () => {
     expect(explainSetting(s, p)).toBe('Records incoming calls to group Sales and outgoing calls of its active members, except numbers in list Private; both parties in one stereo file; *1 stops the recording.');
   });
 });
+
+describe('announcements and consent in the decision (C2, C3)', () => {
+  it('names the announcement for the call\'s direction and the IVR for incoming calls only', () => {
+    const policy = parsePolicy({
+      users: [{ id: 'u1', name: 'Ute', extensions: ['201'], directNumbers: ['+4930555201'] }],
+      settings: [{ id: 's', name: 'S', scope: { kind: 'allUsers' }, announcementIncoming: 'in-notice', announcementOutgoing: 'out-notice', consent: { mode: 'opt-out', key: '#' } }],
+    });
+    const compiled = compilePolicy(policy, CTX);
+    const incoming = decide({ callId: 'c1', caller: '+4989123456', callee: '+4930555201', diversions: [], atMs: 0 }, compiled);
+    expect(incoming).toMatchObject({ record: true, announcementId: 'in-notice', consent: { mode: 'opt-out', key: '#', timeoutMs: 5000 } });
+    const outgoing = decide({ callId: 'c2', caller: '201', callee: '+4989123456', diversions: [], atMs: 0 }, compiled);
+    expect(outgoing).toMatchObject({ record: true, announcementId: 'out-notice' });
+    expect(outgoing.consent).toBeUndefined();
+    expect(explainSetting(policy.settings[0] as Policy['settings'][number], policy)).toContain('can press # within 5 s to object');
+  });
+});

@@ -45,6 +45,10 @@ export interface Decision {
   readonly targetIds: readonly string[];
   /** How long the setting keeps its recordings (F6); `keep` for a call that is not recorded. */
   readonly retention: Setting['retention'];
+  /** C2: the announcement the caller hears before the recording (the setting's for this direction), if any. */
+  readonly announcementId?: string | undefined;
+  /** C3: the consent IVR for an incoming call whose setting has one (mode other than `none`). */
+  readonly consent?: Setting['consent'] | undefined;
 }
 
 interface CompiledList {
@@ -244,6 +248,8 @@ export function decide(facts: CallFacts, p: CompiledPolicy): Decision {
       return {
         ...base, record: true, code: 'recorded', settingId: s.id, settingName: s.name, channels: s.channels,
         stopCode: s.stopCode === '' ? undefined : s.stopCode, internalParty, targetIds: s.targetIds, retention: s.retention,
+        announcementId: (view === 'in' ? s.announcementIncoming : s.announcementOutgoing) ?? undefined,
+        consent: view === 'in' && s.consent.mode !== 'none' ? s.consent : undefined,
         reason: `recorded by setting "${s.name}": ${view === 'in' ? 'incoming' : 'outgoing'} ${direction === 'internal' ? 'internal ' : ''}call, ${why}`,
       };
     }
@@ -290,5 +296,8 @@ export function explainSetting(s: Setting, policy: Policy): string {
   let text = `${parts.join(', ')}; ${channels}`;
   if (s.stopCode !== '') text += `; ${s.stopCode} stops the recording`;
   if (s.retention !== 'keep') text += `; kept ${describeRetention(s.retention)}, then deleted`;
+  if (s.announcementIncoming !== null || s.announcementOutgoing !== null) text += '; the caller hears an announcement first';
+  if (s.consent.mode === 'opt-in') text += `; incoming callers are recorded only if they press ${s.consent.key} within ${String(s.consent.timeoutMs / 1000)} s`;
+  if (s.consent.mode === 'opt-out') text += `; incoming callers can press ${s.consent.key} within ${String(s.consent.timeoutMs / 1000)} s to object`;
   return `${text}.`;
 }

@@ -84,8 +84,38 @@ export const retentionSchema = z.union([
     .refine((r) => r.years !== undefined || r.days !== undefined, 'give years or days, or "keep"'),
 ]);
 
-/** A recording setting (A1-A8, B1, B6). */
-export const settingSchema = z.object({
+/** One DTMF key the caller presses in the consent IVR. */
+const dtmfKey = z.string().regex(/^[0-9*#]$/, 'one DTMF key: 0-9, * or #');
+
+/**
+ * The consent IVR of incoming calls (C3): after the announcement the caller has `timeoutMs` to
+ * press `key`. `opt-in`: the key records, no key does not. `opt-out`: the key stops the recording,
+ * no key records. `no-choice`: always recorded. `none`: no IVR. The confirmation announcements
+ * ("this call is / is not recorded") are optional.
+ */
+export const consentSchema = z.object({
+  mode: z.enum(['none', 'opt-in', 'opt-out', 'no-choice']).default('none'),
+  key: dtmfKey.default('1'),
+  timeoutMs: z.number().int().min(1000).max(60_000).default(5000),
+  confirmRecorded: id.optional(),
+  confirmNotRecorded: id.optional(),
+}).strict();
+
+/** The consent fields of a setting with no IVR. */
+export const NO_CONSENT = { mode: 'none', key: '1', timeoutMs: 5000 } as const;
+
+/**
+ * Settings stored before the announcement library had an `announcementIds` slot that nothing
+ * filled; its first id, if any, becomes the incoming announcement, so an assignment is kept.
+ */
+function fromLegacySetting(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('announcementIds' in raw)) return raw;
+  const { announcementIds, ...rest } = raw as Record<string, unknown>;
+  const first = Array.isArray(announcementIds) && typeof announcementIds[0] === 'string' ? announcementIds[0] : undefined;
+  return first !== undefined && rest['announcementIncoming'] === undefined ? { ...rest, announcementIncoming: first } : rest;
+}
+
+const settingObject = z.object({
   id,
   name: z.string().min(1).max(200),
   enabled: z.boolean().default(true),
@@ -99,12 +129,18 @@ export const settingSchema = z.object({
   channels: z.enum(['caller', 'callee', 'stereo', 'separate']).default('stereo'),
   /** B6: DTMF code the internal participant presses to stop the recording; empty disables it. */
   stopCode: z.string().max(8).regex(/^[0-9*#A-D]*$/).default('*1'),
-  /** Slots filled by later features. */
-  announcementIds: z.array(id).max(20).default([]),
+  /** C2: announcement ids (from the library) played to the caller of incoming and of outgoing calls; null: none. */
+  announcementIncoming: id.nullable().default(null),
+  announcementOutgoing: id.nullable().default(null),
+  /** C3: the consent IVR of incoming calls. */
+  consent: consentSchema.default(NO_CONSENT),
   targetIds: z.array(id).max(50).default([]),
   /** F6: deletion after this period on every copy callseal manages; `keep` (the default) never deletes. */
   retention: retentionSchema.default('keep'),
 }).strict();
+
+/** A recording setting (A1-A8, B1, B6, C2, C3). */
+export const settingSchema = z.preprocess(fromLegacySetting, settingObject);
 
 /** Internal number patterns: prefixes or `re:` expressions of numbers that belong to the company. */
 export const internalPatternsSchema = z.array(pattern).max(1000);
@@ -123,6 +159,7 @@ export type User = z.infer<typeof userSchema>;
 export type Group = z.infer<typeof groupSchema>;
 export type ExceptionList = z.infer<typeof exceptionListSchema>;
 export type Setting = z.infer<typeof settingSchema>;
+export type ConsentSetting = z.infer<typeof consentSchema>;
 export type RetentionSetting = z.infer<typeof retentionSchema>;
 export type Scope = z.infer<typeof scopeSchema>;
 export type Policy = z.infer<typeof policySchema>;
@@ -132,6 +169,13 @@ export const DEFAULT_POLICY: Policy = {
   users: [], groups: [], internalPatterns: [], exceptionLists: [],
   settings: [{
     id: 'record-all', name: 'Record all calls', enabled: true, scope: { kind: 'all' }, direction: 'both',
-    directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '', announcementIds: [], targetIds: [], retention: 'keep',
+    directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '',
+    announcementIncoming: null, announcementOutgoing: null, consent: { ...NO_CONSENT }, targetIds: [], retention: 'keep',
   }],
 };
+
+/** Every announcement id a setting names (incoming, outgoing, confirmations). */
+export function settingAnnouncementIds(s: Setting): string[] {
+  const ids = [s.announcementIncoming, s.announcementOutgoing, s.consent.confirmRecorded, s.consent.confirmNotRecorded];
+  return [...new Set(ids.filter((x): x is string => typeof x === 'string'))];
+}

@@ -6,15 +6,18 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import { ConfigError } from '../common/errors.ts';
-import { DecisionRepository, MembershipLogRepository, PolicyRepository, transaction, type DecisionRecord } from '../store/index.ts';
+import { AnnouncementRepository, DecisionRepository, MembershipLogRepository, PolicyRepository, transaction, type ConsentOutcome, type DecisionRecord } from '../store/index.ts';
 import { DEFAULT_POLICY, policySchema, type Policy } from './model.ts';
 import type { CallFacts, Decision } from './decide.ts';
 
-/** A logged decision. */
-export type { DecisionRecord } from '../store/index.ts';
+/** A logged decision, and the consent IVR's outcome in it. */
+export type { ConsentOutcome, DecisionRecord } from '../store/index.ts';
 
-/** Checks references between the parts of a policy; returns problems naming the field. */
-export function policyProblems(p: Policy): { path: string; message: string }[] {
+/**
+ * Checks references between the parts of a policy; returns problems naming the field. With
+ * `announcementIds`, also that every announcement a setting names is in the library (C1).
+ */
+export function policyProblems(p: Policy, announcementIds?: ReadonlySet<string>): { path: string; message: string }[] {
   const problems: { path: string; message: string }[] = [];
   const dup = (items: readonly { id: string }[], where: string): void => {
     const seen = new Set<string>();
@@ -35,15 +38,24 @@ export function policyProblems(p: Policy): { path: string; message: string }[] {
     s.exceptionListIds.forEach((l, li) => { if (!lists.has(l)) problems.push({ path: `settings.${si}.exceptionListIds.${li}`, message: `unknown exception list "${l}"` }); });
     if (s.scope.kind === 'groups') s.scope.groupIds.forEach((g, i) => { if (!groups.has(g)) problems.push({ path: `settings.${si}.scope.groupIds.${i}`, message: `unknown group "${g}"` }); });
     if (s.scope.kind === 'users') s.scope.userIds.forEach((u, i) => { if (!users.has(u)) problems.push({ path: `settings.${si}.scope.userIds.${i}`, message: `unknown user "${u}"` }); });
+    if (announcementIds) {
+      const named: [string, string | null | undefined][] = [
+        ['announcementIncoming', s.announcementIncoming], ['announcementOutgoing', s.announcementOutgoing],
+        ['consent.confirmRecorded', s.consent.confirmRecorded], ['consent.confirmNotRecorded', s.consent.confirmNotRecorded],
+      ];
+      for (const [field, a] of named) {
+        if (typeof a === 'string' && !announcementIds.has(a)) problems.push({ path: `settings.${si}.${field}`, message: `unknown announcement "${a}"` });
+      }
+    }
   });
   return problems;
 }
 
 /** Validates raw input into a policy, or throws ConfigError listing every problem with its field. */
-export function parsePolicy(raw: unknown): Policy {
+export function parsePolicy(raw: unknown, announcementIds?: ReadonlySet<string>): Policy {
   const r = policySchema.safeParse(raw);
   if (!r.success) throw new ConfigError('CS_POLICY_INVALID', r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message })));
-  const problems = policyProblems(r.data);
+  const problems = policyProblems(r.data, announcementIds);
   if (problems.length > 0) throw new ConfigError('CS_POLICY_INVALID', problems);
   return r.data;
 }
@@ -54,6 +66,7 @@ export class PolicyStore {
   readonly #policy: PolicyRepository;
   readonly #memberships: MembershipLogRepository;
   readonly #decisions: DecisionRepository;
+  readonly #announcements: AnnouncementRepository;
 
   /** `defaultChannels` shapes the "Record all calls" setting of a fresh installation (config `recording.channels`). */
   constructor(db: DatabaseSync, defaultChannels: 'stereo' | 'separate' = 'stereo') {
@@ -61,6 +74,7 @@ export class PolicyStore {
     this.#policy = new PolicyRepository(db);
     this.#memberships = new MembershipLogRepository(db);
     this.#decisions = new DecisionRepository(db);
+    this.#announcements = new AnnouncementRepository(db);
     if (!this.#policy.exists()) {
       const initial: Policy = { ...DEFAULT_POLICY, settings: DEFAULT_POLICY.settings.map((st) => ({ ...st, channels: defaultChannels })) };
       this.#policy.create(JSON.stringify(initial), Date.now(), 'defaults');
@@ -80,7 +94,7 @@ export class PolicyStore {
 
   /** Replaces the policy (validated), returning the new version. */
   save(policy: Policy, actor: string): number {
-    const valid = parsePolicy(policy);
+    const valid = parsePolicy(policy, this.#announcements.ids());
     return transaction(this.#db, () => {
       const v = this.version() + 1;
       this.#policy.store(v, JSON.stringify(valid), Date.now(), actor);
@@ -91,7 +105,7 @@ export class PolicyStore {
   /** Applies a change to the current policy atomically. */
   update(actor: string, change: (p: Policy) => Policy): { policy: Policy; version: number } {
     return transaction(this.#db, () => {
-      const next = parsePolicy(change(structuredClone(this.load().policy)));
+      const next = parsePolicy(change(structuredClone(this.load().policy)), this.#announcements.ids());
       const v = this.version() + 1;
       this.#policy.store(v, JSON.stringify(next), Date.now(), actor);
       return { policy: next, version: v };
@@ -116,11 +130,11 @@ export class PolicyStore {
     return this.#memberships.list(limit);
   }
 
-  /** Stores one decision (A9). */
-  logDecision(facts: CallFacts, d: Decision, event: string, policyVersion: number): void {
+  /** Stores one decision (A9), with the consent IVR's outcome (C3) when the call had one. */
+  logDecision(facts: CallFacts, d: Decision, event: string, policyVersion: number, consent?: ConsentOutcome): void {
     this.#decisions.append({
       atMs: facts.atMs, callId: facts.callId, event, caller: d.caller, callee: d.callee, direction: d.direction, record: d.record, code: d.code,
-      settingId: d.settingId ?? null, settingName: d.settingName ?? null, reason: d.reason, policyVersion,
+      settingId: d.settingId ?? null, settingName: d.settingName ?? null, reason: d.reason, policyVersion, ...(consent ? { consent } : {}),
     });
   }
 

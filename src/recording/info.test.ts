@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { emptyStats } from '../rtp/timeline.ts';
-import { parseInfo, renderInfo, type RecordingFacts } from './info.ts';
+import { parseFields, parseInfo, renderInfo, type RecordingFacts } from './info.ts';
 
 const T = Date.UTC(2026, 11, 1, 9, 0, 0, 0);
 
@@ -45,5 +45,16 @@ describe('_info.txt caller-by, channels-by, layout-note', () => {
     expect(info.has('caller-by')).toBe(false);
     expect(info.has('channels-by')).toBe(false);
     expect(info.has('layout-note')).toBe(false);
+  });
+});
+
+describe('_info.txt consent (C3)', () => {
+  it('writes the consent IVR outcome as one field line, and nothing without one', () => {
+    const text = renderInfo(facts({ consent: { mode: 'opt-out', recorded: false, outcome: 'key', key: '1', atMs: T + 4321 } }));
+    const line = parseInfo(text).get('consent')?.[0] ?? '';
+    expect(Object.fromEntries(parseFields(line))).toEqual({ mode: 'opt-out', recorded: 'no', outcome: 'key', key: '1', at: '2026-12-01T09:00:04.321+00:00', 'at-ms': String(T + 4321) });
+    const timeout = parseInfo(renderInfo(facts({ consent: { mode: 'opt-in', recorded: false, outcome: 'timeout', atMs: T } }))).get('consent')?.[0] ?? '';
+    expect(parseFields(timeout).has('key')).toBe(false);
+    expect(parseInfo(renderInfo(facts())).has('consent')).toBe(false);
   });
 });

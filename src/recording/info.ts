@@ -58,6 +58,20 @@ export interface RecordingFacts {
   readonly targetIds?: readonly string[];
   /** F6: the setting's retention (not written to the file; sealing fixes the retain-until from it). */
   readonly retention?: Retention | undefined;
+  /** C3: the consent IVR's outcome, for in-line calls that had one (written as `consent`). */
+  readonly consent?: ConsentInfo | undefined;
+}
+
+/** The consent IVR's outcome as the metadata file states it (C3). */
+export interface ConsentInfo {
+  /** `opt-in`, `opt-out` or `no-choice`. */
+  readonly mode: string;
+  readonly recorded: boolean;
+  /** `key`, `timeout` or `no-choice`. */
+  readonly outcome: string;
+  readonly key?: string | undefined;
+  /** When it was decided: the key press or the end of the wait. */
+  readonly atMs: number;
 }
 
 /** Chain link written by sealing (E5). */
@@ -210,6 +224,10 @@ export function renderInfo(f: RecordingFacts, chain?: ChainLink): string {
   for (const s of f.streams) {
     rows.push([`stream-${s.role}`, fields([['label', s.label], ['codec', s.codec]])]);
     rows.push([`stats-${s.role}`, statsLine(s.stats)]);
+  }
+  if (f.consent) {
+    const c = f.consent;
+    rows.push(['consent', fields([['mode', c.mode], ['recorded', c.recorded ? 'yes' : 'no'], ['outcome', c.outcome], ...(c.key !== undefined ? [['key', c.key] as const] : []), ['at', isoWithOffset(c.atMs, tz)], ['at-ms', c.atMs]])]);
   }
   for (const d of f.dtmf) rows.push(['dtmf', `${d.digit} at ${isoWithOffset(d.atMs, tz)} from ${d.role}`]);
   rows.push(['recorder', f.recorder]);

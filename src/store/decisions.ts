@@ -20,6 +20,20 @@ export interface DecisionRecord {
   readonly settingName: string | null;
   readonly reason: string;
   readonly policyVersion: number;
+  /** C3: how the consent IVR decided, for calls that had one (absent otherwise). */
+  readonly consent?: ConsentOutcome | undefined;
+}
+
+/** The consent IVR's outcome of one call (C3), as logged. */
+export interface ConsentOutcome {
+  /** The setting's consent mode: `opt-in`, `opt-out` or `no-choice`. */
+  readonly mode: string;
+  /** `key` (the caller pressed the key), `timeout` (no key in time) or `no-choice`. */
+  readonly outcome: string;
+  /** The key pressed, when the outcome is `key`. */
+  readonly key?: string | undefined;
+  /** When the outcome was reached (the key press or the end of the wait), ms since epoch. */
+  readonly atMs: number;
 }
 
 /** A filter of the decision log. */
@@ -40,8 +54,11 @@ export class DecisionRepository {
 
   /** Stores one decision. */
   append(d: Omit<DecisionRecord, 'seq'>): void {
-    this.#db.prepare(`INSERT INTO decisions (at_ms, call_id, event, caller, callee, direction, record, code, setting_id, setting_name, reason, policy_version)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(d.atMs, d.callId, d.event, d.caller, d.callee, d.direction, d.record ? 1 : 0, d.code, d.settingId, d.settingName, d.reason, d.policyVersion);
+    const c = d.consent;
+    this.#db.prepare(`INSERT INTO decisions (at_ms, call_id, event, caller, callee, direction, record, code, setting_id, setting_name, reason, policy_version,
+      consent_mode, consent_outcome, consent_key, consent_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(d.atMs, d.callId, d.event, d.caller, d.callee, d.direction, d.record ? 1 : 0, d.code, d.settingId, d.settingName, d.reason, d.policyVersion,
+        c?.mode ?? null, c?.outcome ?? null, c?.key ?? null, c?.atMs ?? null);
   }
 
   /** Decisions, newest first. */
@@ -58,6 +75,12 @@ export class DecisionRepository {
       callee: String(r['callee']), direction: String(r['direction']), record: r['record'] === 1, code: String(r['code']),
       settingId: r['setting_id'] === null ? null : String(r['setting_id']), settingName: r['setting_name'] === null ? null : String(r['setting_name']),
       reason: String(r['reason']), policyVersion: Number(r['policy_version']),
+      ...(r['consent_outcome'] !== null && r['consent_outcome'] !== undefined ? {
+        consent: {
+          mode: String(r['consent_mode']), outcome: String(r['consent_outcome']), atMs: Number(r['consent_at_ms']),
+          ...(r['consent_key'] !== null ? { key: String(r['consent_key']) } : {}),
+        },
+      } : {}),
     }));
   }
 }

@@ -20,3 +20,4 @@ export * from './key-rollovers.ts';
 export * from './outbox.ts';
 export * from './local-deleted.ts';
 export * from './webhooks.ts';
+export * from './announcements.ts';

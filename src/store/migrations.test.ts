@@ -15,6 +15,7 @@ const SCHEMA_OBJECTS = [
   'outbox', 'outbox_due', 'local_deleted', 'targets', 'sql_logs',
   'recordings_retain_until', 'legal_holds', 'retention_removals', 'retention_removals_due',
   'webhook_endpoints', 'webhook_deliveries', 'webhook_deliveries_due',
+  'announcements',
 ];
 
 /**

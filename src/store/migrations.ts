@@ -204,6 +204,23 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, endpoint_id, seq);`,
   },
+  {
+    // The announcement library (C1), used by store/announcements.ts: one row per uploaded file, its
+    // decoded audio kept as files under the data directory with their SHA-256. Settings name an
+    // announcement by this id (never by file name), so assignments survive upgrades. The decision
+    // log gains the consent IVR's outcome (C3): how it was decided, the key and when.
+    version: 13,
+    name: 'announcements and consent outcome',
+    sql: `CREATE TABLE announcements (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, format TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL, source_rate_hz INTEGER NOT NULL, source_channels INTEGER NOT NULL,
+  pcm8k_sha256 TEXT NOT NULL, pcm16k_sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, uploaded_ms INTEGER NOT NULL
+);
+ALTER TABLE decisions ADD COLUMN consent_mode TEXT;
+ALTER TABLE decisions ADD COLUMN consent_outcome TEXT;
+ALTER TABLE decisions ADD COLUMN consent_key TEXT;
+ALTER TABLE decisions ADD COLUMN consent_at_ms INTEGER;`,
+  },
 ];
 
 /**

@@ -3,7 +3,8 @@
  * `auth.ts`; the recording browser in `recordings.ts`; dashboard, live view, accounts, audit trail
  * and certificate in `ops.ts`; this file holds the configuration routes — directory (users, groups,
  * membership), exception lists, settings (with their explanation), import/export as JSON and CSV,
- * the decision log, a dry-run `decide`, storage targets, SQL logs and alerts — and serves the UI.
+ * the decision log, a dry-run `decide`, storage targets, SQL logs and alerts — and serves the UI
+ * (the announcement library's routes are in `announcements.ts`, the webhooks' in `webhooks.ts`).
  * The OpenAPI description is at `/api/openapi.json`. Only this module maps errors to HTTP statuses.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -19,8 +20,7 @@ import {
   compilePolicy, decide, explainSetting, exceptionListSchema, groupSchema, settingSchema, userSchema,
   type NumberContext, type Policy, type PolicyStore,
 } from '../policy/index.ts';
-import type { AlertSettings, Alerts, Outbox, TargetRegistry } from '../archive/index.ts';
-import type { SqlLogRegistry } from '../archive/index.ts';
+import type { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry } from '../archive/index.ts';
 import { ADMIN_ONLY, PUBLIC, registerAuth, type LoginThrottleOptions } from './auth.ts';
 import type { AccountStore } from './accounts.ts';
 import type { AuditLog } from './audit.ts';
@@ -28,6 +28,8 @@ import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
 import { opsRoutes, type OpsOptions } from './ops.ts';
 import { retentionRoutes, type RetentionRoutesOptions } from './retention.ts';
 import { webhookRoutes, type WebhookRoutesOptions } from './webhooks.ts';
+import { announcementRoutes } from './announcements.ts';
+import type { AnnouncementLibrary } from '../announce/index.ts';
 import { fromCsvCell, toSafeCsv } from './csv.ts';
 
 /** Options of {@link buildApi}. */
@@ -55,9 +57,9 @@ export interface ApiOptions {
   readonly recordings: Omit<RecordingRoutesOptions, 'audit' | 'outbox' | 'holdsOf'>;
   /** Legal holds, retention removals and exports (F6, H7). */
   readonly retention: Omit<RetentionRoutesOptions, 'audit'>;
+  readonly announcements: AnnouncementLibrary; // the announcement library (C1)
   readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs' | 'throttle'>;
-  /** Webhook endpoints and their deliveries (H8). */
-  readonly webhooks: WebhookRoutesOptions;
+  readonly webhooks: WebhookRoutesOptions; // webhook endpoints and their deliveries (H8)
 }
 
 type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
@@ -339,6 +341,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox, holdsOf: (r) => o.retention.holds.matching(r) });
   retentionRoutes(app, { ...o.retention, audit: o.audit });
   webhookRoutes(app, o.webhooks);
+  announcementRoutes(app, { library: o.announcements, policy: o.policy });
   opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs, throttle });
   await serveUi(app, o.uiRoot);
   return app;

@@ -11,7 +11,8 @@ import { buildApi, type ApiOptions } from '../../src/web/api.ts';
 import { AccountStore } from '../../src/web/accounts.ts';
 import { AuditLog } from '../../src/web/audit.ts';
 import { HoldRepository, openDatabase, RecordingRepository, RemovalRepository } from '../../src/store/index.ts';
-import { PolicyStore } from '../../src/policy/index.ts';
+import { PolicyStore, settingAnnouncementIds } from '../../src/policy/index.ts';
+import { AnnouncementLibrary } from '../../src/announce/index.ts';
 import { AlertSettings, Alerts, Exporter, LegalHolds, Outbox, SqlLogRegistry, TargetRegistry } from '../../src/archive/index.ts';
 import { SecretBox } from '../../src/common/secretbox.ts';
 import { silentLogger } from '../../src/common/log.ts';
@@ -94,6 +95,10 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: {
       removals: new RemovalRepository(db),
       exporter: new Exporter({ repo, outbox, keys: signer, verifyKeys: () => [], recordingsRoot: join(home, 'recordings'), workRoot: join(home, 'cache'), numbers: config.numbers, log }),
     },
+    announcements: new AnnouncementLibrary({
+      db, root: join(home, 'announcements'), log,
+      usedBy: (id) => policy.load().policy.settings.filter((s) => settingAnnouncementIds(s).includes(id)).map((s) => s.id),
+    }),
     ops: {
       recordingsRoot: home, diskWarnPercent: 10, live: () => [], onLiveChange: () => () => undefined,
       sip: () => ({ listening: { udp: 5060, tcp: undefined, tls: undefined }, stats: {} }),

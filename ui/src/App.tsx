@@ -12,6 +12,7 @@ import { Certificate } from './pages/Certificate.tsx';
 import { Accounts, Audit, MyGroups } from './pages/Accounts.tsx';
 import { Holds } from './pages/Holds.tsx';
 import { Webhooks } from './pages/Webhooks.tsx';
+import { Announcements } from './pages/Announcements.tsx';
 
 export interface Me {
   username: string;
@@ -29,6 +30,7 @@ const ROUTES: readonly Route[] = [
   { path: 'recordings', label: 'recordings', roles: ['auditor'], page: () => <Recordings /> },
   { path: 'holds', label: 'holds', roles: ['admin', 'auditor'], page: (me) => <Holds me={me} /> },
   { path: 'settings', label: 'settings', roles: ['admin'], page: () => <Settings /> },
+  { path: 'announcements', label: 'announcements', roles: ['admin', 'auditor'], page: (me) => <Announcements me={me} /> },
   { path: 'directory', label: 'directory', roles: ['admin'], page: () => <Directory /> },
   { path: 'exceptions', label: 'exceptionLists', roles: ['admin'], page: () => <ExceptionLists /> },
   { path: 'targets', label: 'targets', roles: ['admin'], page: () => <Targets /> },

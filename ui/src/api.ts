@@ -37,6 +37,20 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const get = <T>(path: string): Promise<T> => api<T>('GET', path);
 
+/** Sends a file as the raw request body (announcement uploads); throws ApiError on an error status. */
+export async function uploadFile<T>(path: string, file: Blob): Promise<T> {
+  const headers: Record<string, string> = { 'content-type': file.type !== '' ? file.type : 'application/octet-stream' };
+  if (csrf !== null) headers['x-csrf-token'] = csrf;
+  const res = await fetch(path, { method: 'POST', headers, credentials: 'same-origin', body: file });
+  const text = await res.text();
+  const data: unknown = text !== '' && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
+  if (!res.ok) {
+    const d = (typeof data === 'object' && data !== null ? data : {}) as { error?: string };
+    throw new ApiError(res.status, d.error ?? `HTTP ${res.status}`);
+  }
+  return data as T;
+}
+
 /** Formats epoch milliseconds in the browser's time zone and the UI language. */
 export function when(ms: number | null | undefined, lang: string): string {
   if (ms === null || ms === undefined) return '';

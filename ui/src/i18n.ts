@@ -43,6 +43,12 @@ const en = {
   holdHint: 'A legal hold stops the deletion of every recording it matches (a recording, a number, a period, or all of these) until it is released.',
   twoPerson: 'Two-person rule: the release takes two admins, one asks and a second confirms.', exportZip: 'Export (ZIP)',
   exportHint: 'Export needs a number in the search field or a period.', deletedByRetention: 'Deleted by retention', number: 'Number',
+  announcements: 'Announcements', upload: 'Upload', audioFile: 'Audio file (WAV or MP3)', sha256: 'SHA-256', format: 'Format', uploaded: 'Uploaded', usedBy: 'Used by',
+  announcementIncoming: 'Announcement for incoming calls', announcementOutgoing: 'Announcement for outgoing calls', noAnnouncement: 'no announcement',
+  consent: 'Consent (incoming calls)', consentMode: 'Caller\'s choice', consentNone: 'no IVR', optIn: 'opt-in: recorded only when the key is pressed',
+  optOut: 'opt-out: recorded unless the key is pressed', noChoice: 'no choice: always recorded', consentKey: 'Key', consentTimeout: 'Time to press it (seconds)',
+  confirmRecorded: 'Confirmation "this call is recorded"', confirmNotRecorded: 'Confirmation "this call is not recorded"',
+  announcementHint: 'Announcements are played to the caller before the recording starts; uploads are decoded once and kept with their SHA-256.',
 };
 
 export type Key = keyof typeof en;
@@ -90,6 +96,12 @@ const de: Dictionary = {
   holdHint: 'Eine Löschsperre verhindert das Löschen jeder passenden Aufnahme (eine Aufnahme, eine Nummer, ein Zeitraum oder alles davon), bis sie aufgehoben wird.',
   twoPerson: 'Vier-Augen-Prinzip: zwei Administratoren heben auf, einer beantragt, ein zweiter bestätigt.', exportZip: 'Export (ZIP)',
   exportHint: 'Für den Export eine Nummer im Suchfeld oder einen Zeitraum angeben.', deletedByRetention: 'Nach Aufbewahrungsfrist gelöscht', number: 'Nummer',
+  announcements: 'Ansagen', upload: 'Hochladen', audioFile: 'Audiodatei (WAV oder MP3)', sha256: 'SHA-256', format: 'Format', uploaded: 'Hochgeladen', usedBy: 'Verwendet von',
+  announcementIncoming: 'Ansage für eingehende Gespräche', announcementOutgoing: 'Ansage für ausgehende Gespräche', noAnnouncement: 'keine Ansage',
+  consent: 'Zustimmung (eingehende Gespräche)', consentMode: 'Wahl des Anrufers', consentNone: 'kein IVR', optIn: 'Opt-in: nur mit Tastendruck aufgezeichnet',
+  optOut: 'Opt-out: aufgezeichnet, außer bei Tastendruck', noChoice: 'keine Wahl: immer aufgezeichnet', consentKey: 'Taste', consentTimeout: 'Zeit für den Tastendruck (Sekunden)',
+  confirmRecorded: 'Bestätigung „Dieses Gespräch wird aufgezeichnet“', confirmNotRecorded: 'Bestätigung „Dieses Gespräch wird nicht aufgezeichnet“',
+  announcementHint: 'Ansagen hört der Anrufer vor Beginn der Aufzeichnung; hochgeladene Dateien werden einmal dekodiert und mit ihrer SHA-256-Prüfsumme gespeichert.',
 };
 
 const fr: Dictionary = {
@@ -134,6 +146,12 @@ const fr: Dictionary = {
   holdHint: 'Un gel juridique empêche la suppression de chaque enregistrement qu\'il vise (un enregistrement, un numéro, une période, ou tout cela) jusqu\'à sa levée.',
   twoPerson: 'Règle des quatre yeux : deux administrateurs lèvent le gel, l\'un demande, un second confirme.', exportZip: 'Exporter (ZIP)',
   exportHint: 'L\'export demande un numéro dans le champ de recherche ou une période.', deletedByRetention: 'Supprimé après la durée de conservation', number: 'Numéro',
+  announcements: 'Annonces', upload: 'Téléverser', audioFile: 'Fichier audio (WAV ou MP3)', sha256: 'SHA-256', format: 'Format', uploaded: 'Téléversé', usedBy: 'Utilisée par',
+  announcementIncoming: 'Annonce des appels entrants', announcementOutgoing: 'Annonce des appels sortants', noAnnouncement: 'pas d’annonce',
+  consent: 'Consentement (appels entrants)', consentMode: 'Choix de l’appelant', consentNone: 'pas de SVI', optIn: 'opt-in : enregistré seulement si la touche est pressée',
+  optOut: 'opt-out : enregistré sauf si la touche est pressée', noChoice: 'sans choix : toujours enregistré', consentKey: 'Touche', consentTimeout: 'Délai pour la presser (secondes)',
+  confirmRecorded: 'Confirmation « cet appel est enregistré »', confirmNotRecorded: 'Confirmation « cet appel n’est pas enregistré »',
+  announcementHint: 'Les annonces sont diffusées à l’appelant avant le début de l’enregistrement ; chaque fichier est décodé une fois et conservé avec son SHA-256.',
 };
 
 export const LANGUAGES = { en, de, fr } as const;

@@ -8,8 +8,15 @@ interface Setting {
   id: string; name: string; enabled: boolean; scope: Scope; direction: 'in' | 'out' | 'both'; directCallsToActiveMembers: boolean; excludeInternal: boolean;
   exceptionListIds: string[]; channels: 'caller' | 'callee' | 'stereo' | 'separate'; stopCode: string; targetIds: string[]; explanation?: string;
   retention: 'keep' | { years?: number; days?: number };
+  announcementIncoming: string | null; announcementOutgoing: string | null; consent: Consent;
 }
-const EMPTY: Setting = { id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [], retention: 'keep' };
+/** The consent IVR of incoming calls (C3). */
+interface Consent { mode: 'none' | 'opt-in' | 'opt-out' | 'no-choice'; key: string; timeoutMs: number; confirmRecorded?: string; confirmNotRecorded?: string }
+const EMPTY: Setting = {
+  id: '', name: '', enabled: true, scope: { kind: 'all' }, direction: 'both', directCallsToActiveMembers: false, excludeInternal: false, exceptionListIds: [], channels: 'stereo', stopCode: '*1', targetIds: [], retention: 'keep',
+  announcementIncoming: null, announcementOutgoing: null, consent: { mode: 'none', key: '1', timeoutMs: 5000 },
+};
+const DTMF_KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', '*', '#'];
 
 function scopeList(s: Scope): string[] {
   switch (s.kind) {
@@ -122,6 +129,7 @@ function SettingForm({ initial, isNew, onDone }: { initial: Setting; isNew: bool
       </Field>
       <Field label={t('stopCode')}><TextInput name="stopCode" value={s.stopCode} onChange={(v) => { setS({ ...s, stopCode: v }); }} /></Field>
       <RetentionInput value={s.retention} onChange={(retention) => { setS({ ...s, retention }); }} />
+      <AnnouncementFields s={s} setS={setS} />
       <label className="check"><input type="checkbox" checked={s.excludeInternal} onChange={(e) => { setS({ ...s, excludeInternal: e.target.checked }); }} /> {t('excludeInternal')}</label>
       <label className="check"><input type="checkbox" checked={s.directCallsToActiveMembers} onChange={(e) => { setS({ ...s, directCallsToActiveMembers: e.target.checked }); }} /> {t('directCalls')}</label>
       <fieldset><legend>{t('exceptions')}</legend>
@@ -211,6 +219,52 @@ function RetentionInput({ value, onChange }: { value: Setting['retention']; onCh
     <fieldset><legend>{t('retention')} <span className="muted">({t('keep')}: —)</span></legend>
       <Field label={t('years')}><input name="retentionYears" type="number" min={0} max={100} value={years} onChange={(e) => { change(e.target.value, days); }} /></Field>
       <Field label={t('days')}><input name="retentionDays" type="number" min={0} max={36500} value={days} onChange={(e) => { change(years, e.target.value); }} /></Field>
+    </fieldset>
+  );
+}
+
+/** The setting's announcements (C2) and consent IVR (C3), chosen from the announcement library. */
+function AnnouncementFields({ s, setS }: { s: Setting; setS: (s: Setting) => void }): ReactNode {
+  const { t } = useT();
+  const library = useLoad<{ id: string; name: string }[]>('/api/announcements').data ?? [];
+  const choose = (name: string, value: string | null | undefined, onChange: (id: string | null) => void): ReactNode => (
+    <select name={name} value={value ?? ''} onChange={(e) => { onChange(e.target.value === '' ? null : e.target.value); }}>
+      <option value="">{t('noAnnouncement')}</option>
+      {library.map((a) => <option key={a.id} value={a.id}>{a.name}</option>)}
+    </select>
+  );
+  const c = s.consent;
+  const setConsent = (change: Partial<Consent>): void => { setS({ ...s, consent: { ...c, ...change } }); };
+  // An unset confirmation is left out of the body (the API takes an id or nothing).
+  const optional = (key: 'confirmRecorded' | 'confirmNotRecorded', id: string | null): void => {
+    const { confirmRecorded, confirmNotRecorded, ...rest } = c;
+    const kept = { confirmRecorded, confirmNotRecorded, [key]: id ?? undefined };
+    setS({ ...s, consent: { ...rest, ...(kept.confirmRecorded !== undefined ? { confirmRecorded: kept.confirmRecorded } : {}), ...(kept.confirmNotRecorded !== undefined ? { confirmNotRecorded: kept.confirmNotRecorded } : {}) } });
+  };
+  return (
+    <fieldset><legend>{t('announcements')}</legend>
+      <Field label={t('announcementIncoming')}>{choose('announcementIncoming', s.announcementIncoming, (id) => { setS({ ...s, announcementIncoming: id }); })}</Field>
+      <Field label={t('announcementOutgoing')}>{choose('announcementOutgoing', s.announcementOutgoing, (id) => { setS({ ...s, announcementOutgoing: id }); })}</Field>
+      <fieldset><legend>{t('consent')}</legend>
+        <Field label={t('consentMode')}>
+          <select name="consentMode" value={c.mode} onChange={(e) => { setConsent({ mode: e.target.value as Consent['mode'] }); }}>
+            <option value="none">{t('consentNone')}</option><option value="opt-in">{t('optIn')}</option>
+            <option value="opt-out">{t('optOut')}</option><option value="no-choice">{t('noChoice')}</option>
+          </select>
+        </Field>
+        {c.mode !== 'none' && (<>
+          {c.mode !== 'no-choice' && (<>
+            <Field label={t('consentKey')}>
+              <select name="consentKey" value={c.key} onChange={(e) => { setConsent({ key: e.target.value }); }}>{DTMF_KEYS.map((k) => <option key={k} value={k}>{k}</option>)}</select>
+            </Field>
+            <Field label={t('consentTimeout')}>
+              <input name="consentTimeout" type="number" min={1} max={60} step={1} value={c.timeoutMs / 1000} onChange={(e) => { setConsent({ timeoutMs: Math.round(Number(e.target.value) * 1000) }); }} />
+            </Field>
+          </>)}
+          <Field label={t('confirmRecorded')}>{choose('confirmRecorded', c.confirmRecorded, (id) => { optional('confirmRecorded', id); })}</Field>
+          {c.mode !== 'no-choice' && <Field label={t('confirmNotRecorded')}>{choose('confirmNotRecorded', c.confirmNotRecorded, (id) => { optional('confirmNotRecorded', id); })}</Field>}
+        </>)}
+      </fieldset>
     </fieldset>
   );
 }
