@@ -66,9 +66,7 @@ type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
 const SCHEMAS = { users: userSchema, groups: groupSchema, exceptionLists: exceptionListSchema, settings: settingSchema } as const;
 const PATHS: Record<Collection, string> = { users: 'users', groups: 'groups', exceptionLists: 'exception-lists', settings: 'settings' };
 
-function list(value: string | undefined): string[] {
-  return (value ?? '').split('|').map((x) => x.trim()).filter(Boolean);
-}
+const list = (value: string | undefined): string[] => (value ?? '').split('|').map((x) => x.trim()).filter(Boolean);
 
 /** Builds the fastify instance (not listening). */
 export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
