@@ -245,10 +245,16 @@ export class Dialog extends TypedEmitter<DialogEvents> {
 
   /**
    * A 2xx to the INVITE that created this UAC dialog (the first one, or a retransmission, also
-   * after its transaction ended): ACK it (again).
+   * after its transaction ended): ACK it (again). `options` give the first ACK a body (an answer
+   * to an offer in the 2xx); a retransmission gets the same ACK again.
    */
-  ackInvite(response: SipResponse): void {
-    this.#ack(cseqNumber(response), response);
+  ackInvite(response: SipResponse, options: DialogRequestOptions = {}): void {
+    this.#ack(cseqNumber(response), response, options);
+  }
+
+  /** The CSeq of the INVITE whose 2xx callseal ACKed last; undefined before the first ACK. */
+  get ackedCseq(): number | undefined {
+    return this.#lastAck?.cseq;
   }
 
   /** Ends the dialog without BYE (shutdown); idempotent. */
@@ -257,14 +263,14 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   }
 
   /** The 2xx of INVITE `cseq`: the ACK is built once per CSeq and re-sent for each retransmission (RFC 3261 section 13.2.2.4). */
-  #ack(cseq: number, response: SipResponse): void {
+  #ack(cseq: number, response: SipResponse, options: DialogRequestOptions = {}): void {
     if (response.status < 200 || response.status >= 300) return;
     if (this.#lastAck?.cseq === cseq) {
       this.#ctx.stack.sendStateless(this.#lastAck.request, this.#lastAck.remote, { again: true });
       return;
     }
     const remote = this.#nextHop();
-    const sent = this.#ctx.stack.sendStateless(this.#build('ACK', cseq, {}), remote);
+    const sent = this.#ctx.stack.sendStateless(this.#build('ACK', cseq, options), remote);
     if (sent) this.#lastAck = { cseq, request: sent, remote };
   }
 

@@ -30,6 +30,12 @@ export interface InviteOptions {
   readonly contentType?: string;
   /** Every provisional response. */
   readonly onProvisional?: (response: SipResponse) => void;
+  /**
+   * The first ACK of the 2xx is the caller's to send (`dialog.ackInvite(response, options)`):
+   * a B2BUA ACKs end to end, with the body of the other leg's ACK. 2xx retransmissions before it
+   * are not ACKed; forks are ACKed and ended as always.
+   */
+  readonly deferAck?: boolean;
 }
 
 /** The outcome of an INVITE: the final response and, for a 2xx, the dialog. */
@@ -76,16 +82,17 @@ export function sendInvite(ctx: DialogContext, o: InviteOptions): OutgoingInvite
     const tag = tagOf(getHeader(r, 'to')) ?? '';
     const known = made.get(tag);
     if (known) {
-      known.ackInvite(r);
+      if (o.deferAck !== true || known !== first || known.ackedCseq !== undefined) known.ackInvite(r);
       return;
     }
     const dialog = new Dialog(ctx, uacDialogInit(sentRequest, r, o.remote, o.contact));
     made.set(tag, dialog);
-    dialog.ackInvite(r);
     if (first === undefined) {
       first = dialog;
+      if (o.deferAck !== true) dialog.ackInvite(r);
       return;
     }
+    dialog.ackInvite(r);
     ctx.log.info({ callId: dialog.callId, remoteTag: tag }, '2xx from another fork; ACK and BYE');
     dialog.bye().catch((err: unknown) => {
       ctx.log.warn({ callId: dialog.callId, err: errorMessage(err) }, 'BYE to another fork failed');

@@ -1,0 +1,137 @@
+/**
+ * The in-line B2BUA server (spec I2): its own SIP transport and stack on `inline.port`, admitting
+ * only the PBX's and the trunk's addresses (others get 403 from the stack), the UAS core for the
+ * RFC 3261 section 8.2 checks, CANCEL and in-dialog matching, and one {@link InlineCall} per new
+ * INVITE, routed to the other side. What is recorded is decided by the `prepare` hook, given
+ * before the INVITE goes on: it can anchor the media, or refuse the call.
+ */
+import type { Logger } from '../common/log.ts';
+import { errorMessage } from '../common/errors.ts';
+import { InvalidStateError } from '../common/errors.ts';
+import { SipStack, SipTransport, SourceAllowlist, UasCore, DEFAULT_TIMERS, type IncomingInvite, type Remote, type SipTimers } from '../sip/index.ts';
+import type { InlineConfig, InlineSide } from '../config/index.ts';
+import { InlineCall } from './call.ts';
+import { InlineRouter } from './routing.ts';
+import { TypedEmitter } from '../common/events.ts';
+
+/** Options of {@link InlineServer}. */
+export interface InlineServerOptions {
+  readonly config: InlineConfig & { readonly pbx: InlineSide; readonly trunk: InlineSide };
+  readonly log: Logger;
+  /** Address written into Contact and Via. */
+  readonly advertisedAddress: string;
+  readonly timers?: SipTimers;
+  /**
+   * Called for each new call before its INVITE goes on: sets the call's media path and, for a
+   * recorded call, its recording. Rejecting refuses the call with the error's response (503 for
+   * a fail-closed call that cannot be recorded).
+   */
+  readonly prepare?: (call: InlineCall) => Promise<void>;
+}
+
+/** Events of the server. */
+export interface InlineServerEvents {
+  call: [InlineCall];
+}
+
+/** callseal in the SIP path between a PBX and a trunk. */
+export class InlineServer extends TypedEmitter<InlineServerEvents> {
+  readonly router: InlineRouter;
+  readonly #o: InlineServerOptions;
+  readonly #log: Logger;
+  readonly #transport: SipTransport;
+  readonly #stack: SipStack;
+  readonly #uas: UasCore;
+  readonly #calls = new Map<IncomingInvite, InlineCall>();
+  #ports: { readonly udp: number; readonly tcp: number | undefined } | undefined;
+  #closed = false;
+
+  constructor(options: InlineServerOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.log.child({ mode: 'inline' });
+    const c = options.config;
+    this.router = new InlineRouter(c);
+    const allow = new SourceAllowlist(this.router.addresses);
+    this.#transport = new SipTransport({ host: c.host, udpPort: c.port, tcp: c.tcp, log: this.#log, allow });
+    this.#stack = new SipStack(this.#transport, this.#log, options.timers ?? DEFAULT_TIMERS, { allow, viaHost: options.advertisedAddress });
+    this.#uas = new UasCore({
+      stack: this.#stack, log: this.#log, supported: ['timer', 'replaces', 'histinfo'], accept: ['application/sdp'],
+      contact: (remote) => this.contact(remote),
+    });
+    this.#uas.onInvite((invite) => { this.#onInvite(invite); });
+    this.#uas.on('cancelled', (invite) => { this.#calls.get(invite)?.cancel(); });
+    this.onListenerError((err, event) => {
+      this.#log.error({ err: errorMessage(err), event }, 'in-line server listener failed');
+    });
+  }
+
+  /** Binds the UDP (and TCP) listener. */
+  async listen(): Promise<{ readonly udp: number; readonly tcp: number | undefined }> {
+    if (this.#closed) throw new InvalidStateError('CS_STATE_CLOSED', 'in-line server closed');
+    const bound = await this.#transport.listen();
+    this.#ports = { udp: bound.udp, tcp: bound.tcp };
+    this.#log.info({ udp: bound.udp, tcp: bound.tcp ?? 'off' }, 'in-line B2BUA listening');
+    return this.#ports;
+  }
+
+  /** callseal's Contact toward a peer on `remote`. */
+  contact(remote: Remote): string {
+    const host = this.#o.advertisedAddress.includes(':') ? `[${this.#o.advertisedAddress}]` : this.#o.advertisedAddress;
+    const tcp = remote.transport === 'TCP';
+    const port = (tcp ? this.#ports?.tcp : this.#ports?.udp) ?? this.#o.config.port;
+    return `<sip:callseal@${host}:${port}${tcp ? ';transport=tcp' : ''}>`;
+  }
+
+  /** Calls in progress. */
+  get calls(): readonly InlineCall[] {
+    return [...this.#calls.values()];
+  }
+
+  /** SIP counters for health and tests. */
+  get stats(): SipStack['stats'] {
+    return this.#stack.stats;
+  }
+
+  #onInvite(invite: IncomingInvite): void {
+    const route = this.router.route(invite.remote.address, invite.request.uri);
+    if (!route || this.#closed) {
+      // The stack's allowlist lets only the two sides through; this is a closing server.
+      invite.respond(this.#closed ? 503 : 403, this.#closed ? 'Service Unavailable' : 'Forbidden');
+      return;
+    }
+    const call = new InlineCall({ ctx: this.#uas.context, invite, route, contact: (r) => this.contact(r), log: this.#log });
+    this.#calls.set(invite, call);
+    call.on('ended', () => { this.#calls.delete(invite); });
+    this.safeEmit('call', call);
+    void this.#run(call);
+  }
+
+  async #run(call: InlineCall): Promise<void> {
+    try {
+      await this.#o.prepare?.(call);
+    } catch (err) {
+      this.#log.warn({ callId: call.callId, err: errorMessage(err) }, 'in-line call refused');
+      call.invite.reject(err);
+      call.hangUp('refused');
+      return;
+    }
+    if (call.invite.cancelled) {
+      call.cancel();
+      return;
+    }
+    await call.start();
+  }
+
+  /** Ends every call with BYE and closes SIP; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const call of this.calls) call.hangUp('callseal shutting down');
+    // The BYEs leave before the transport closes.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    this.#uas.close();
+    this.#stack.close();
+    await this.#transport.close();
+  }
+}
