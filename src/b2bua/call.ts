@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { errorMessage } from '../common/errors.ts';
 import {
-  getHeader, isLocalResponse, sendInvite, warning,
+  cseqNumber, getHeader, isLocalResponse, sendInvite, tagOf, warning,
   type Dialog, type DialogContext, type DialogEndReason, type DialogRequest, type IncomingInvite, type OutgoingInvite, type Remote, type SipHeader, type SipMessage, type SipResponse,
 } from '../sip/index.ts';
 import { INVITE_RELAYED, IN_DIALOG_RELAYED, RESPONSE_RELAYED, bodyType, partyValue, relayedHeaders, withoutOptionTag } from './headers.ts';
@@ -39,6 +39,15 @@ export interface InlineCallOptions {
   /** callseal's Contact toward a peer. */
   readonly contact: (remote: Remote) => string;
   readonly log: Logger;
+  /** The callee leg of an INVITE this one retries with credentials: same Call-ID and From tag, the next CSeq. */
+  readonly retryOf?: ChallengedLeg | undefined;
+}
+
+/** The callee leg of an INVITE that was challenged (401/407), for the caller's retry (RFC 3261 section 22.2). */
+export interface ChallengedLeg {
+  readonly callId: string;
+  readonly fromTag: string;
+  readonly cseq: number;
 }
 
 const SDP = 'application/sdp';
@@ -71,6 +80,7 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
   #bAnswer: SipResponse | undefined;
   #cancelled = false;
   #ended = false;
+  #challenged: ChallengedLeg | undefined;
   /** Responses to the caller go out in the order the callee sent them, though rewriting is asynchronous. */
   #toCaller: Promise<void> = Promise.resolve();
 
@@ -97,6 +107,11 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** The callee leg of a call that ended with a challenge (401/407), for the caller's retry. */
+  get challenged(): ChallengedLeg | undefined {
+    return this.#challenged;
   }
 
   /** The callee leg's Call-ID, once the INVITE went out. */
@@ -126,6 +141,7 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
     const hop = this.route.hop;
     this.#out = sendInvite(this.#o.ctx, {
       uri: req.uri, from, to, remote: hop, contact: this.#o.contact(hop), deferAck: true,
+      ...(this.#o.retryOf ? { callId: this.#o.retryOf.callId, fromTag: this.#o.retryOf.fromTag, cseq: this.#o.retryOf.cseq + 1 } : {}),
       headers: [...withoutOptionTag(relayedHeaders(req, INVITE_RELAYED), '100rel'), ...body.headers],
       body: body.body, onProvisional: (r) => { this.#provisional(r); },
     });
@@ -190,6 +206,10 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
     if (isLocalResponse(r)) {
       this.#fail(r.status === 408 ? 408 : 503, r.status === 408 ? 'Request Timeout' : 'Service Unavailable', `callee leg: no final response (${r.status})`);
       return;
+    }
+    if ((r.status === 401 || r.status === 407) && this.#out) {
+      const sent = this.#out.request;
+      this.#challenged = { callId: getHeader(sent, 'call-id') ?? '', fromTag: tagOf(getHeader(sent, 'from')) ?? '', cseq: cseqNumber(sent) };
     }
     // Failures, redirections and challenges (401/407 with their WWW-/Proxy-Authenticate) go back unchanged.
     const body = r.body.length > 0 && !isSdp(r) ? { body: r.body, headers: [{ name: 'content-type', value: bodyType(r) ?? '' }] } : { body: Buffer.alloc(0), headers: [] };

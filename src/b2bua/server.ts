@@ -8,11 +8,21 @@
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
 import { InvalidStateError } from '../common/errors.ts';
-import { SipStack, SipTransport, SourceAllowlist, UasCore, DEFAULT_TIMERS, type IncomingInvite, type Remote, type SipTimers } from '../sip/index.ts';
+import { SipStack, SipTransport, SourceAllowlist, UasCore, DEFAULT_TIMERS, getHeader, tagOf, type IncomingInvite, type Remote, type SipTimers } from '../sip/index.ts';
 import type { InlineConfig, InlineSide } from '../config/index.ts';
-import { InlineCall } from './call.ts';
+import { InlineCall, type ChallengedLeg } from './call.ts';
 import { InlineRouter } from './routing.ts';
 import { TypedEmitter } from '../common/events.ts';
+
+/** How long a challenged INVITE's callee leg waits for the caller's retry (64*T1 at the default T1). */
+const CHALLENGE_KEPT_MS = 32_000;
+/** At most this many challenged legs are kept: a flood of challenges cannot grow the table. */
+const MAX_CHALLENGED = 10_000;
+
+/** The caller's Call-ID and From tag: a retried INVITE keeps both (RFC 3261 section 22.2). */
+function retryKey(invite: IncomingInvite): string {
+  return `${getHeader(invite.request, 'call-id') ?? ''}|${tagOf(getHeader(invite.request, 'from')) ?? ''}`;
+}
 
 /** Options of {@link InlineServer}. */
 export interface InlineServerOptions {
@@ -43,6 +53,8 @@ export class InlineServer extends TypedEmitter<InlineServerEvents> {
   readonly #stack: SipStack;
   readonly #uas: UasCore;
   readonly #calls = new Map<IncomingInvite, InlineCall>();
+  /** Callee legs of challenged INVITEs by the caller's Call-ID and From tag, oldest first, for the retries. */
+  readonly #challenged = new Map<string, { readonly leg: ChallengedLeg; readonly atMs: number }>();
   #ports: { readonly udp: number; readonly tcp: number | undefined } | undefined;
   #closed = false;
 
@@ -100,11 +112,35 @@ export class InlineServer extends TypedEmitter<InlineServerEvents> {
       invite.respond(this.#closed ? 503 : 403, this.#closed ? 'Service Unavailable' : 'Forbidden');
       return;
     }
-    const call = new InlineCall({ ctx: this.#uas.context, invite, route, contact: (r) => this.contact(r), log: this.#log });
+    const key = retryKey(invite);
+    const retryOf = this.#takeChallenged(key);
+    const call = new InlineCall({ ctx: this.#uas.context, invite, route, contact: (r) => this.contact(r), log: this.#log, retryOf });
     this.#calls.set(invite, call);
-    call.on('ended', () => { this.#calls.delete(invite); });
+    call.on('ended', () => {
+      this.#calls.delete(invite);
+      if (call.challenged) this.#keepChallenged(key, call.challenged);
+    });
     this.safeEmit('call', call);
     void this.#run(call);
+  }
+
+  #takeChallenged(key: string): ChallengedLeg | undefined {
+    const nowMs = this.#stack.scheduler.monoMs();
+    for (const [k, v] of this.#challenged) {
+      if (nowMs - v.atMs < CHALLENGE_KEPT_MS) break;
+      this.#challenged.delete(k);
+    }
+    const kept = this.#challenged.get(key);
+    this.#challenged.delete(key);
+    return kept?.leg;
+  }
+
+  #keepChallenged(key: string, leg: ChallengedLeg): void {
+    if (this.#challenged.size >= MAX_CHALLENGED) {
+      const oldest = this.#challenged.keys().next();
+      if (oldest.done !== true) this.#challenged.delete(oldest.value);
+    }
+    this.#challenged.set(key, { leg, atMs: this.#stack.scheduler.monoMs() });
   }
 
   async #run(call: InlineCall): Promise<void> {

@@ -18,7 +18,7 @@ import type { Remote } from './transport.ts';
 import { uriRemote } from './uri.ts';
 import { contactUri, cseqNumber, dialogKey, type DialogInit, type DialogTable } from './dialog-state.ts';
 
-export { DialogTable, dialogKey, uacDialogInit, uasDialogInit, tagOf, type DialogInit } from './dialog-state.ts';
+export { DialogTable, cseqNumber, dialogKey, uacDialogInit, uasDialogInit, tagOf, type DialogInit } from './dialog-state.ts';
 
 /** Why a dialog ended. */
 export type DialogEndReason =

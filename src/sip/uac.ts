@@ -23,6 +23,10 @@ export interface InviteOptions {
   readonly contact: string;
   /** Call-ID; a random one when omitted. */
   readonly callId?: string;
+  /** CSeq number; 1 when omitted (a request retried with credentials takes the next one, RFC 3261 section 22.2). */
+  readonly cseq?: number;
+  /** callseal's From tag; a random one when omitted (a retried request keeps the first one's). */
+  readonly fromTag?: string;
   /** A preloaded route set (an outbound proxy), as Route values. */
   readonly routes?: readonly string[];
   readonly headers?: readonly SipHeader[];
@@ -56,14 +60,14 @@ export interface OutgoingInvite {
 
 /** Sends an INVITE outside any dialog. */
 export function sendInvite(ctx: DialogContext, o: InviteOptions): OutgoingInvite {
-  const localTag = randomToken(6);
+  const localTag = o.fromTag ?? randomToken(6);
   const headers: SipHeader[] = [
     ...(o.routes ?? []).map((value) => ({ name: 'route', value })),
     { name: 'max-forwards', value: '70' },
     { name: 'from', value: `${o.from};tag=${localTag}` },
     { name: 'to', value: o.to },
     { name: 'call-id', value: o.callId ?? `${randomToken(10)}@callseal` },
-    { name: 'cseq', value: '1 INVITE' },
+    { name: 'cseq', value: `${o.cseq ?? 1} INVITE` },
     { name: 'contact', value: o.contact },
     ...(o.headers ?? []),
     ...(o.body && o.body.length > 0 && o.contentType ? [{ name: 'content-type', value: o.contentType }] : []),

@@ -16,6 +16,11 @@ export function sideSdp(ip: string, direction = 'sendrecv', version = 1): string
   ].join('\r\n');
 }
 
+/** Extra header lines, each on its own line (no empty line: that would end the header). */
+function lines(headers: readonly string[] | undefined): string {
+  return (headers ?? []).map((h) => `      ${h}\n`).join('');
+}
+
 /** One step of a generated scenario: raw sipp XML. */
 export type Step = string;
 
@@ -39,8 +44,7 @@ export function pbxInvite(user: string, o: { readonly sdp?: string; readonly hea
       CSeq: ${o.cseq ?? 1} INVITE
       Contact: <sip:201@[local_ip]:[local_port]>
       Max-Forwards: 70
-${(o.headers ?? []).map((h) => `      ${h}`).join('\n')}
-${body === '' ? '' : '      Content-Type: application/sdp\n'}      Content-Length: [len]
+${lines(o.headers)}${body === '' ? '' : '      Content-Type: application/sdp\n'}      Content-Length: [len]
 
 ${body}
     ]]>
@@ -59,8 +63,7 @@ export function uacInDialog(method: string, cseq: number, o: { readonly body?: s
       CSeq: ${cseq} ${method}
       Contact: <sip:201@[local_ip]:[local_port]>
       Max-Forwards: 70
-${(o.headers ?? []).map((h) => `      ${h}`).join('\n')}
-${o.body !== undefined ? `      Content-Type: ${o.type ?? 'application/sdp'}\n` : ''}      Content-Length: [len]
+${lines(o.headers)}${o.body !== undefined ? `      Content-Type: ${o.type ?? 'application/sdp'}\n` : ''}      Content-Length: [len]
 
 ${o.body ?? ''}
     ]]>
@@ -78,8 +81,7 @@ export function uasAnswer(status: number, reason: string, o: { readonly body?: s
       [last_Call-ID:]
       [last_CSeq:]
       Contact: <sip:trunk@[local_ip]:[local_port]>
-${(o.headers ?? []).map((h) => `      ${h}`).join('\n')}
-${o.body !== undefined ? `      Content-Type: ${o.type ?? 'application/sdp'}\n` : ''}      Content-Length: [len]
+${lines(o.headers)}${o.body !== undefined ? `      Content-Type: ${o.type ?? 'application/sdp'}\n` : ''}      Content-Length: [len]
 
 ${o.body ?? ''}
     ]]>
