@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   CS_MEDIA_WORKER_FAILED: 'A media worker failed or exited while running: its recordings were ended (BYE with Reason to the SRC), their files kept and sealed with the failure as end-reason, and a new worker started.',
   CS_MEDIA_WORKER_START: 'A media worker exited or failed before it came online: callseal does not start (a worker that failed while running is `CS_MEDIA_WORKER_FAILED`).',
   CS_MEDIA_TEST_CRASH: 'A media worker crashed on purpose after `CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS` packets; only the tests of worker failure set it.',
+  CS_RELAY_OPEN: 'An RTP relay of the in-line mode could not be opened: a port would not bind, an SDES key is malformed or unsupported, or the relay id is in use.',
+  CS_RELAY_UNKNOWN: 'A relay operation or a tap leg names an RTP relay that is not open.',
   CS_STORAGE_LOW: 'Free space on the recordings\' file system is below `recording.minFreeMb`: new sessions get 503 with Warning; below `recording.stopFreeMb` running recordings are ended and sealed.',
   CS_DATABASE_UNWRITABLE: 'The database cannot be written (read-only, full or failing): new sessions get 503 with Warning and `/healthz` answers 503.',
   CS_KEYSTORE_DAMAGED: 'The key store is missing, damaged, or cannot be decrypted with the installation secret.',
