@@ -8,3 +8,6 @@ export * from './sdp-rewrite.ts';
 export * from './media-path.ts';
 export * from './call.ts';
 export * from './server.ts';
+export * from './facts.ts';
+export * from './dtmf-info.ts';
+export * from './recording.ts';

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
-import { rewriteSdp, sdpMediaAddress } from './sdp-rewrite.ts';
+import { rewriteSdp, sdpAudioCodec, sdpMediaAddress } from './sdp-rewrite.ts';
 
 /** A leg of an in-line call: `a` the caller's, `b` the callee's. */
 export type LegSide = 'a' | 'b';
@@ -32,6 +32,8 @@ export const directPath: MediaPath = {
 export interface RelayPeer {
   readonly remoteHost?: string;
   readonly remotePort?: number;
+  /** The RFC 4733 payload type the peer sends digits with (`relayDtmf` events). */
+  readonly dtmfPayloadType?: number;
 }
 
 /** What an anchored path needs of the media engine's relay (`MediaEngine.openRelay` and friends). */
@@ -41,10 +43,14 @@ export interface RelayControl {
   closeRelay(relayId: string): Promise<unknown>;
 }
 
-/** The peer's media address from its SDP, for the relay (nothing while held or unknown). */
-function peerOf(sdp: Buffer): RelayPeer {
+/** The peer's media address from its SDP, for the relay (none while held or unknown), and its telephone-event type. */
+export function peerOf(sdp: Buffer): RelayPeer {
   const m = sdpMediaAddress(sdp);
-  return m?.host !== undefined && !m.held ? { remoteHost: m.host, remotePort: m.port } : {};
+  const dtmf = sdpAudioCodec(sdp, () => 'any')?.dtmfPayloadType;
+  return {
+    ...(m?.host !== undefined && !m.held ? { remoteHost: m.host, remotePort: m.port } : {}),
+    ...(dtmf !== undefined ? { dtmfPayloadType: dtmf } : {}),
+  };
 }
 
 /**

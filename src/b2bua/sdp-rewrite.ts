@@ -116,3 +116,37 @@ export function rewriteSdp(sdp: Buffer, host: string, port: number): Buffer {
   });
   return Buffer.from(out.join(eol) + (trailing ? eol : ''), 'utf8');
 }
+
+/** The first audio stream's first codec and its telephone-event payload type (RFC 4733), as a recording leg needs them. */
+export interface SdpAudioCodec {
+  readonly codec: string;
+  readonly payloadType: number;
+  readonly dtmfPayloadType: number | undefined;
+}
+
+/**
+ * The codec the first audio m-line lists first (by `a=rtpmap`, else the static type of RFC 3551)
+ * and its telephone-event type; undefined when it has none callseal records.
+ */
+export function sdpAudioCodec(sdp: Buffer, known: (name: string, payloadType: number) => string | undefined): SdpAudioCodec | undefined {
+  const { lines } = linesOf(sdp);
+  let formats: number[] | undefined;
+  const rtpmap = new Map<number, string>();
+  for (const line of lines) {
+    if (line.startsWith('m=')) {
+      if (formats) break;
+      const m = parseMLine(line);
+      if (m?.media === 'audio' && m.port !== 0) formats = m.rest.trim().split(/\s+/).slice(1).map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128);
+    } else if (formats && line.startsWith('a=rtpmap:')) {
+      const r = /^a=rtpmap:(\d{1,3}) ([^/\s]+)/.exec(line);
+      if (r?.[1] !== undefined && r[2] !== undefined) rtpmap.set(Number(r[1]), r[2]);
+    }
+  }
+  if (!formats) return undefined;
+  const dtmfPayloadType = formats.find((pt) => rtpmap.get(pt)?.toLowerCase() === 'telephone-event');
+  for (const pt of formats) {
+    const codec = known(rtpmap.get(pt) ?? '', pt);
+    if (codec !== undefined) return { codec, payloadType: pt, dtmfPayloadType };
+  }
+  return undefined;
+}

@@ -67,6 +67,7 @@ export const ERROR_CODES = {
   CS_WEB_NOT_LOGGED_IN: 'A web request that needs a logged-in principal (session or API token) has none: 401.',
   CS_WEB_RECORDING_GONE: 'A recording\'s local copy is gone and no storage target holds a verified copy of it: 404.',
   CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
+  CS_INLINE_UNRECORDABLE: 'In-line mode: a call that must be recorded cannot be (no media worker or ports, storage low, no recordable codec) and `inline.failMode` is `closed`: the caller gets 503 with Warning.',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 
