@@ -2,7 +2,8 @@
  * The in-line B2BUA between two real sipp instances: sipp as the PBX (UAC, 127.0.0.1) calls
  * through callseal to sipp as the trunk (UAS, 127.0.0.2). A call that is not recorded reaches
  * the far end with its SDP byte for byte, callseal's own Call-ID and tags on the outgoing leg
- * and the caller's identity headers relayed; a request from a third address gets 403.
+ * and the caller's identity headers relayed, every message callseal sent well-formed for tshark;
+ * a request from a third address gets 403.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { silentLogger } from '../../src/common/log.ts';
 import { inlineSchema } from '../../src/config/index.ts';
 import { InlineServer, type InlineCall } from '../../src/b2bua/index.ts';
 import { freePort } from '../helpers/callseal.ts';
+import { SipCapture } from '../helpers/tshark.ts';
 import {
   messagesStarting, pause, pbxInvite, recvRequest, recvResponse, scenario, sideSdp, startSipp, uacInDialog, uasAnswer, uasRecvInvite,
 } from '../helpers/inline.ts';
@@ -54,6 +56,8 @@ describe('in-line B2BUA between sipp as PBX and sipp as trunk', () => {
     ]), { ip: TRUNK_IP, port: trunkPort });
     closers.push(() => { trunk.child.kill(); });
     const { port, calls } = await b2bua(trunkPort);
+    const capture = await SipCapture.start(port);
+    closers.push(() => capture.stop());
     const offer = 'v=0\r\no=pbx 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n';
     const pbx = await startSipp(dir, 'pbx', scenario('pbx', [
       pbxInvite('+4989765432', { sdp: offer, headers: ['P-Asserted-Identity: "Alice Anders" <sip:+4930123456@pbx.example.com>', 'Diversion: <sip:+4930999@pbx.example.com>;reason=unconditional', 'Privacy: none', 'User-Agent: PBX/1.0', 'X-Internal: secret'] }),
@@ -74,6 +78,16 @@ describe('in-line B2BUA between sipp as PBX and sipp as trunk', () => {
     expect(callId).toBeDefined();
     expect(callId).not.toBe(calls[0]?.callId);
     expect(calls[0]?.route.direction).toBe('out');
+    // On the wire, read by tshark: both legs' messages from callseal are well-formed, each request with exactly one Via of callseal's.
+    await capture.stop();
+    expect(capture.findings()).toEqual([]);
+    const vias = capture.requestVias();
+    expect(vias.map((v) => v.method)).toEqual(expect.arrayContaining(['INVITE', 'ACK', 'BYE']));
+    for (const v of vias) {
+      expect(v.vias).toHaveLength(1);
+      expect(v.sentBy).toBe(`127.0.0.1:${port}`);
+    }
+    expect(capture.sent()).toEqual(expect.arrayContaining(['SIP/2.0 100 Trying', 'SIP/2.0 180 Ringing', 'SIP/2.0 200 OK']));
     expect(calls[0]?.ended).toBe(true);
   });
 
