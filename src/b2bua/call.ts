@@ -12,9 +12,10 @@ import { TypedEmitter } from '../common/events.ts';
 import { errorMessage } from '../common/errors.ts';
 import {
   cseqNumber, getHeader, isLocalResponse, sendInvite, tagOf, warning,
-  type Dialog, type DialogContext, type DialogEndReason, type DialogRequest, type IncomingInvite, type OutgoingInvite, type Remote, type SipHeader, type SipMessage, type SipResponse,
+  type Dialog, type DialogContext, type DialogEndReason, type DialogRequest, type IncomingInvite, type OutgoingInvite, type Remote, type ServerRequest, type SipHeader, type SipMessage, type SipResponse,
 } from '../sip/index.ts';
-import { INVITE_RELAYED, IN_DIALOG_RELAYED, RESPONSE_RELAYED, bodyType, partyValue, relayedHeaders, withoutOptionTag } from './headers.ts';
+import { INVITE_RELAYED, IN_DIALOG_RELAYED, RESPONSE_RELAYED, bodyType, partyValue, relayedHeaders } from './headers.ts';
+import { earlyDialogOf, isReliable, prackFor, rackResponseNum, type EarlyDialog } from './prack.ts';
 import { directPath, type LegSide, type MediaPath } from './media-path.ts';
 import type { InlineRoute } from './routing.ts';
 
@@ -81,6 +82,11 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
   #cancelled = false;
   #ended = false;
   #challenged: ChallengedLeg | undefined;
+  /** The callee's early dialog of its last reliable provisional response, and the last CSeq of a PRACK sent in it. */
+  #early: EarlyDialog | undefined;
+  #earlySeq = 0;
+  /** RSeq values already relayed to the caller: a callee's retransmission is not relayed again (RFC 3262 section 3). */
+  readonly #relayedRseq = new Set<string>();
   /** Responses to the caller go out in the order the callee sent them, though rewriting is asynchronous. */
   #toCaller: Promise<void> = Promise.resolve();
 
@@ -142,7 +148,7 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
     this.#out = sendInvite(this.#o.ctx, {
       uri: req.uri, from, to, remote: hop, contact: this.#o.contact(hop), deferAck: true,
       ...(this.#o.retryOf ? { callId: this.#o.retryOf.callId, fromTag: this.#o.retryOf.fromTag, cseq: this.#o.retryOf.cseq + 1 } : {}),
-      headers: [...withoutOptionTag(relayedHeaders(req, INVITE_RELAYED), '100rel'), ...body.headers],
+      headers: [...relayedHeaders(req, INVITE_RELAYED), ...body.headers],
       body: body.body, onProvisional: (r) => { this.#provisional(r); },
     });
     this.#log.info({ callId: this.callId, calleeCallId: this.calleeCallId, from: this.route.from, to: this.route.to, hop: `${hop.address}:${hop.port}` }, 'in-line call relayed');
@@ -174,8 +180,38 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
     this.#end('closed', undefined);
   }
 
+  /**
+   * The caller's PRACK for a reliable provisional response (RFC 3262): sent on in the callee's
+   * early dialog with the RAck naming the callee leg's INVITE; its response goes back.
+   */
+  async prack(req: ServerRequest): Promise<void> {
+    const early = this.#early;
+    const rseq = rackResponseNum(getHeader(req.message, 'rack'));
+    if (!early || rseq === undefined || this.#ended) {
+      req.respond(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    try {
+      const body = await bodyFor(req.message, 'a', this.#media);
+      const cseq = ++this.#earlySeq;
+      const r = await this.#o.ctx.stack.request(prackFor(early, rseq, cseq, [...relayedHeaders(req.message, IN_DIALOG_RELAYED), ...body.headers], body.body), this.route.hop).final;
+      const rb = await bodyFor(r, 'b', this.#media);
+      req.respond(r.status, r.reason, { headers: [...relayedHeaders(r, RESPONSE_RELAYED), ...rb.headers], body: rb.body });
+    } catch (err) {
+      this.#log.info({ callId: this.callId, err: errorMessage(err) }, 'PRACK not relayed');
+      req.respond(500, 'Server Internal Error', { headers: warning(`PRACK not relayed: ${errorMessage(err)}`) });
+    }
+  }
+
   #provisional(r: SipResponse): void {
     if (r.status === 100 || this.#cancelled || this.#ended) return;
+    if (isReliable(r) && this.#out) {
+      const key = `${getHeader(r, 'to') ?? ''}|${getHeader(r, 'rseq') ?? ''}`;
+      if (this.#relayedRseq.has(key) || this.#relayedRseq.size >= 100) return;
+      this.#relayedRseq.add(key);
+      this.#early = earlyDialogOf(this.#out.request, r) ?? this.#early;
+      this.#earlySeq = Math.max(this.#earlySeq, this.#early?.inviteCseq ?? 0);
+    }
     this.#toCaller = this.#toCaller.then(async () => {
       if (this.invite.answered) return;
       const body = await bodyFor(r, 'b', this.#media);
@@ -197,6 +233,8 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
         this.#bye(dialog, []);
         return;
       }
+      // PRACKs sent in the early dialog took CSeq numbers of this dialog (RFC 3262 section 7.1).
+      dialog.raiseLocalSeq(this.#earlySeq);
       this.#b = dialog;
       this.#bAnswer = r;
       void this.#answer(r, dialog);

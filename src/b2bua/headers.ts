@@ -68,19 +68,3 @@ export function partyValue(value: string | undefined): string | undefined {
   }
 }
 
-/**
- * `headers` with the option tag `tag` taken out of Supported (and the field dropped when empty),
- * for an extension callseal does not relay yet.
- */
-export function withoutOptionTag(headers: readonly SipHeader[], tag: string): SipHeader[] {
-  const out: SipHeader[] = [];
-  for (const h of headers) {
-    if (h.name !== 'supported') {
-      out.push(h);
-      continue;
-    }
-    const kept = h.value.split(',').map((t) => t.trim()).filter((t) => t !== '' && t.toLowerCase() !== tag);
-    if (kept.length > 0) out.push({ name: h.name, value: kept.join(', ') });
-  }
-  return out;
-}

@@ -11,3 +11,4 @@ export * from './server.ts';
 export * from './facts.ts';
 export * from './dtmf-info.ts';
 export * from './recording.ts';
+export * from './prack.ts';

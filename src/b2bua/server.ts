@@ -8,7 +8,7 @@
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
 import { InvalidStateError } from '../common/errors.ts';
-import { SipStack, SipTransport, SourceAllowlist, UasCore, DEFAULT_TIMERS, getHeader, tagOf, type IncomingInvite, type Remote, type SipTimers } from '../sip/index.ts';
+import { SipStack, SipTransport, SourceAllowlist, UasCore, DEFAULT_ALLOW_METHODS, DEFAULT_TIMERS, getHeader, tagOf, type IncomingInvite, type ServerRequest, type Remote, type SipTimers } from '../sip/index.ts';
 import type { InlineConfig, InlineSide } from '../config/index.ts';
 import { InlineCall, type ChallengedLeg } from './call.ts';
 import { InlineRouter } from './routing.ts';
@@ -68,8 +68,13 @@ export class InlineServer extends TypedEmitter<InlineServerEvents> {
     this.#transport = new SipTransport({ host: c.host, udpPort: c.port, tcp: c.tcp, log: this.#log, allow });
     this.#stack = new SipStack(this.#transport, this.#log, options.timers ?? DEFAULT_TIMERS, { allow, viaHost: options.advertisedAddress });
     this.#uas = new UasCore({
-      stack: this.#stack, log: this.#log, supported: ['timer', 'replaces', 'histinfo'], accept: ['application/sdp'],
-      contact: (remote) => this.contact(remote),
+      stack: this.#stack, log: this.#log, supported: ['100rel', 'timer', 'replaces', 'histinfo'], accept: ['application/sdp'],
+      allow: [...DEFAULT_ALLOW_METHODS, 'PRACK'], contact: (remote) => this.contact(remote),
+    });
+    // PRACK arrives in an early dialog, before the UAS core knows a dialog for it (RFC 3262).
+    this.#stack.setUser({
+      onRequest: (req) => { this.#onRequest(req); },
+      onStrayResponse: (response) => { this.#uas.onStrayResponse(response); },
     });
     this.#uas.onInvite((invite) => { this.#onInvite(invite); });
     this.#uas.on('cancelled', (invite) => { this.#calls.get(invite)?.cancel(); });
@@ -103,6 +108,19 @@ export class InlineServer extends TypedEmitter<InlineServerEvents> {
   /** SIP counters for health and tests. */
   get stats(): SipStack['stats'] {
     return this.#stack.stats;
+  }
+
+  #onRequest(req: ServerRequest): void {
+    if (req.message.method === 'PRACK' && !this.#uas.dialogs.forRequest(req.message)) {
+      const callId = getHeader(req.message, 'call-id');
+      const toTag = tagOf(getHeader(req.message, 'to'));
+      const call = this.calls.find((c) => c.callId === callId && c.invite.localTag === toTag);
+      if (call) {
+        void call.prack(req);
+        return;
+      }
+    }
+    this.#uas.onRequest(req);
   }
 
   #onInvite(invite: IncomingInvite): void {

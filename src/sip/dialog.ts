@@ -252,6 +252,14 @@ export class Dialog extends TypedEmitter<DialogEvents> {
     this.#ack(cseqNumber(response), response, options);
   }
 
+  /**
+   * Raises the local CSeq to at least `seq`: requests callseal sent in the early dialog before this
+   * dialog existed (PRACK, RFC 3262 section 7.1) count toward it, so later ones go above them.
+   */
+  raiseLocalSeq(seq: number): void {
+    if (this.#localSeq === undefined || this.#localSeq < seq) this.#localSeq = seq;
+  }
+
   /** The CSeq of the INVITE whose 2xx callseal ACKed last; undefined before the first ACK. */
   get ackedCseq(): number | undefined {
     return this.#lastAck?.cseq;

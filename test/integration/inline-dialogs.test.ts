@@ -174,6 +174,60 @@ describe('in-line B2BUA call flows with sipp on both sides', () => {
     expect(r.calls[0]?.ended).toBe(true);
   });
 
+  it('100rel: a reliable 180 reaches the caller with Require and RSeq, its PRACK goes on in the callee\'s early dialog with the callee leg\'s RAck', async () => {
+    const r = await call([
+      pbxInvite('+4989765432', { headers: ['Supported: 100rel'] }), recvResponse(100, { optional: true }), recvResponse(180, { rrs: true }),
+      `  <send retrans="500">
+    <![CDATA[
+      PRACK sip:callseal@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Alice Anders" <sip:201@pbx.example.com>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 PRACK
+      RAck: 1 1 INVITE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>`,
+      recvResponse(200), recvResponse(200), uacInDialog('ACK', 1), pause(200), uacInDialog('BYE', 3), recvResponse(200),
+    ], [
+      `  <recv request="INVITE" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="Via:" assign_to="ivia"/>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="ifrom"/>
+    </action>
+  </recv>`,
+      uasAnswer(180, 'Ringing', { headers: ['Require: 100rel', 'RSeq: 1'] }),
+      recvRequest('PRACK'), uasAnswer(200, 'OK'),
+      `  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      Via:[$ivia]
+      From:[$ifrom]
+      [last_To:]
+      [last_Call-ID:]
+      CSeq: 1 INVITE
+      Contact: <sip:trunk@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+${ANSWER}
+    ]]>
+  </send>`,
+      recvRequest('ACK'), recvRequest('BYE'), uasAnswer(200, 'OK'),
+    ]);
+    const reliable = messagesStarting(r.pbx, 'SIP/2.0 180')[0] ?? '';
+    expect(reliable).toContain('Require: 100rel');
+    expect(reliable).toContain('RSeq: 1');
+    const prack = messagesStarting(r.trunk, 'PRACK')[0] ?? '';
+    expect(prack).toMatch(/RAck: 1 1 INVITE/);
+    expect(prack).toMatch(/CSeq: 2 PRACK/);
+    // The BYE after the PRACK goes above its CSeq in the callee's dialog.
+    expect(messagesStarting(r.trunk, 'BYE')[0]).toMatch(/CSeq: 3 BYE/);
+  });
+
   it('glare: a re-INVITE while one is pending on that leg gets 491, and the other side\'s 491 is relayed', async () => {
     const r = await call([
       pbxInvite('+4989765432'), recvResponse(100, { optional: true }), recvResponse(200, { rrs: true }), uacInDialog('ACK', 1),
