@@ -34,6 +34,8 @@ import { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry, createRe
 import { systemClock } from './common/clock.ts';
 import { IntakeMonitor, RecentErrors, healthParts, healthReport, readiness } from './health/index.ts';
 import { SecretBox } from './common/secretbox.ts';
+import { WebhookRepository } from './store/index.ts';
+import { LiveEventFeed, WebhookEndpoints, Webhooks } from './webhooks/index.ts';
 
 /** callseal's version, written into every metadata file. */
 export const VERSION = '0.1.0';
@@ -113,9 +115,19 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   outbox.on('failing', (e) => { void alerts.targetFailing(e.targetId, e.error, e.sinceMs); });
   outbox.on('recovered', (e) => { void alerts.targetRecovered(e.targetId, e.failedForMs); });
 
+  // H8: the live recording events go to the webhook endpoints from a durable queue, never in the call path.
+  const webhookRepo = new WebhookRepository(db);
+  const webhooks = new Webhooks({
+    ...config.webhooks, repo: webhookRepo, endpoints: new WebhookEndpoints(webhookRepo, box), clock: systemClock, log, userAgent: `callseal/${VERSION}`,
+    onGiveUp: (endpointId, error) => { lastErrors.note(`webhook ${endpointId}: a delivery was given up after ${String(config.webhooks.maxAttempts)} attempts (${error})`); },
+  });
+  teardown.add('webhooks', () => webhooks.close());
+  const liveEvents = new LiveEventFeed(webhooks);
+
   const finisher = new Finisher({
     seal: (f) => sealer.seal(f), isSealed: (recId) => repo.has(recId), enqueue: (recId, ids, retainUntil) => { outbox.enqueue(recId, ids, { retainUntilMs: retainUntil }); },
     complete: (recId) => spool.complete(recId), onError: (message) => { lastErrors.note(message); }, log,
+    onSealed: (sealed) => { liveEvents.sealed(sealed); },
   });
   // Invariant 1: recordings left by a crash are finished and sealed before new calls are taken.
   const recovered = await finisher.recover(await spool.recover());
@@ -199,6 +211,9 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     void alerts.send('media worker failed', `${text}\n\nCall-IDs ended:\n${calls.join('\n') || '(none)'}\n`);
   });
   siprec.on('recorded', (finished) => { finisher.accept(finished); });
+  siprec.on('started', (live) => { liveEvents.started(live); });
+  siprec.on('recorded', (finished) => { liveEvents.stopped(finished); });
+  siprec.on('ended', (e) => { liveEvents.ended(e); });
 
   // I2: the in-line B2BUA between PBX and trunk, on a port of its own; off unless configured.
   const inline = config.inline.enabled ? new InlineRecordings({
@@ -219,6 +234,9 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     teardown.add('in-line calls', () => server.close());
     await server.listen();
     inline.on('recorded', (finished) => { finisher.accept(finished); });
+    inline.on('started', (live) => { liveEvents.started(live); });
+    inline.on('recorded', (finished) => { liveEvents.stopped(finished); });
+    inline.on('ended', (e) => { liveEvents.ended(e); });
     media.on('relayDtmf', (relayId, side, digit, atMs) => { inline.onRelayDtmf(relayId, side, digit, atMs); });
     media.on('workerFailed', (f) => { inline.onWorkerFailed(f.relayIds, f.reason); });
   }
@@ -236,7 +254,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const startedMs = Date.now();
   const api = await buildApi({
     policy: policyStore, numbers: config.numbers, token: apiToken(config.home), log, targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
-    tls,
+    tls, webhooks: { webhooks, endpoints: new WebhookEndpoints(webhookRepo, box) },
     login: {
       failuresPerAddressPerMinute: config.http.loginAttemptsPerMinute, backoffAfterFailures: config.http.loginBackoffAfterFailures,
       backoffBaseMs: 1000, backoffMaxMs: config.http.loginBackoffMaxSeconds * 1000,
@@ -248,7 +266,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     }), {
       instanceId: id, live: siprec.live().length, openLegs: media.openLegs, sealed: repo.count(), sip: stack.stats, siprec: siprec.stats,
       // Issue 3: refusals and the size of every bounded table, so a flood and its end are visible.
-      transport: transport.stats,
+      transport: transport.stats, webhooks: webhooks.stats,
       tables: { serverTransactions: stack.serverTransactionCount, clientTransactions: stack.clientTransactionCount, ...siprec.tables, connections: transport.stats.connections },
       memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
     }),
@@ -286,6 +304,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
 
   outbox.start();
   teardown.add('outbox', () => { outbox.close(); });
+  webhooks.start();
   retention.job.start();
   teardown.add('retention', () => retention.job.close());
   teardown.add('storage checks', () => { intake.close(); });

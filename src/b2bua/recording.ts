@@ -14,7 +14,7 @@ import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
 import { codecByName, codecByStaticType, type MediaEngine } from '../media/index.ts';
 import type { CallFacts, Decision } from '../policy/index.ts';
-import { Recorder, type FinishedRecording, type LiveRecording, type Spool, type StreamSpec } from '../recording/index.ts';
+import { Recorder, type CallEnded, type FinishedRecording, type LiveRecording, type Spool, type StreamSpec } from '../recording/index.ts';
 import { getHeader, randomToken, type SipMessage } from '../sip/index.ts';
 import { bodyType } from './headers.ts';
 import type { InlineCall } from './call.ts';
@@ -48,6 +48,8 @@ export interface InlineRecordingsEvents {
   started: [LiveRecording];
   recorded: [FinishedRecording];
   failed: [{ readonly callId: string; readonly error: string }];
+  /** A call that recorded ended (after its last `recorded`), for the live events (H8). */
+  ended: [CallEnded];
 }
 
 interface Recorded {
@@ -103,7 +105,7 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
       if (!codec) throw new CallsealError('CS_SDP_INVALID', 'the INVITE offers no audio codec callseal records (or no SDP)');
       await path.open(peerOf(req.body));
       recorder = new Recorder({
-        callId: call.callId, media: o.media, spool: o.spool, clock: o.clock, scheduler: o.scheduler, log: o.log,
+        callId: call.callId, mode: 'inline', media: o.media, spool: o.spool, clock: o.clock, scheduler: o.scheduler, log: o.log,
         rtpHost: o.rtpHost, reorderMs: o.reorderMs, channels: o.channels, mediaTimeoutSec: o.mediaTimeoutSec,
         parties: inlineParties(req, call.route),
         // The in-line mode knows the internal party for certain: the side configured as internal (B6).
@@ -139,6 +141,7 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
     recorder.on('started', (live) => { this.safeEmit('started', live); });
     recorder.on('recorded', (finished) => { this.safeEmit('recorded', finished); });
     recorder.on('failed', (f) => { this.safeEmit('failed', f); });
+    recorder.on('ended', (e) => { this.safeEmit('ended', e); });
     recorder.on('timeout', ({ idleMs }) => { call.hangUp(`no media for ${Math.round(idleMs / 1000)} s`); });
     recorder.on('unrecordable', ({ reason }) => { call.hangUp(`recording failed: ${reason}`); });
     call.on('response', (status) => {

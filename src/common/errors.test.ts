@@ -41,6 +41,26 @@ describe('error catalogue', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('reuses no code for two meanings: a SIP error code is one kind of refusal', () => {
+    // The statuses each code is raised with, read from the source (SipError and its subclasses).
+    const raised = /\b\w*(?:Sip|RetryAfter)Error\(\s*'(CS_[A-Z0-9_]+)',\s*(\d{3})\b/g;
+    const statuses = new Map<string, Set<number>>();
+    for (const file of sourceFiles()) {
+      for (const m of readFileSync(file, 'utf8').matchAll(raised)) {
+        const [, code = '', status = '0'] = m;
+        statuses.set(code, (statuses.get(code) ?? new Set()).add(Number(status)));
+      }
+    }
+    expect(statuses.size).toBeGreaterThan(5);
+    for (const [code, set] of statuses) {
+      const list = [...set];
+      // A fault of callseal (5xx) and a fault of the request (4xx) are two meanings.
+      expect(list.every((s) => s >= 500) || list.every((s) => s < 500), `${code}: ${list.join(', ')}`).toBe(true);
+      // 406 and 415 ask the client for something else each (RFC 3261 sections 21.4.7 and 21.4.13).
+      if (set.has(406) || set.has(415)) expect(list, code).toHaveLength(1);
+    }
+  });
+
   it('finds a plain Error where there is one', () => {
     const plain = /(?<![\w$.])(?:new\s+)?Error\s*\(/;
     expect(plain.test("throw new Error('x')")).toBe(true);

@@ -15,6 +15,9 @@ export const ERROR_CODES = {
   CS_SIP_BODY_LENGTH: 'A SIP message body does not match its Content-Length.',
   CS_SIP_MULTIPART: 'A multipart body is malformed.',
   CS_SDP_INVALID: 'An SDP body is malformed or offers nothing that can be recorded.',
+  CS_SIP_NOT_ACCEPTABLE: 'A request\'s Accept does not allow `application/sdp`, the only answer callseal gives: 406 Not Acceptable.',
+  CS_SIP_UNSUPPORTED_MEDIA: 'A request body is of a type callseal does not understand: 415 Unsupported Media Type with Accept.',
+  CS_SIP_HEADER_VALUE: 'A header value callseal was about to send holds a line break (it would inject header fields): the message is not sent.',
   CS_SIPREC_METADATA: 'The SIPREC recording metadata is malformed, too large or unsafe.',
   CS_SIPREC_NOT_SIPREC: 'An INVITE is not a SIPREC recording session.',
   CS_SIP_FORBIDDEN: 'SIP from a source address outside `sip.allow`: requests get 403, connections are closed.',
@@ -68,6 +71,8 @@ export const ERROR_CODES = {
   CS_WEB_RECORDING_GONE: 'A recording\'s local copy is gone and no storage target holds a verified copy of it: 404.',
   CS_WEB_ARCHIVE_FETCH: 'A recording whose local copy is gone could not be fetched from a storage target for the browser (unreadable, or failing verification on every target): 502.',
   CS_INLINE_UNRECORDABLE: 'In-line mode: a call that must be recorded cannot be (no media worker or ports, storage low, no recordable codec) and `inline.failMode` is `closed`: the caller gets 503 with Warning.',
+  CS_WEBHOOK_INVALID: 'The settings of a webhook endpoint are invalid (a URL that is not http or https, credentials in the URL, a short secret, an unknown event kind); every problem names its field.',
+  CS_WEBHOOK_DELIVERY: 'A webhook delivery failed (no answer within `webhooks.timeoutMs`, a connection error, a redirect, a status other than 2xx, or its endpoint was removed): it is retried with back-off up to `webhooks.maxAttempts`.',
   CS_WEB_ROUTE_ACCESS: 'A web route was registered without declaring who may call it (`config.access`); callseal refuses to start.',
 } as const;
 

@@ -147,6 +147,18 @@ export const configSchema = z.object({
   alerts: z.object({
     smtp: smtpSchema.optional(),
   }).strict().default({}),
+  /** H8: delivery of the live recording events to the webhook endpoints (configured in the API and UI). */
+  webhooks: z.object({
+    /** An attempt without an answer after this long has failed. */
+    timeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    /** Attempts per delivery, the first included; then it is given up. */
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+    /** Wait after the first failed attempt, doubling per attempt up to `retryMaxMs`. */
+    retryBaseMs: z.number().int().min(10).max(3_600_000).default(2000),
+    retryMaxMs: z.number().int().min(10).max(86_400_000).default(600_000),
+    /** Pending deliveries per endpoint; beyond it the oldest are given up. */
+    queueMax: z.number().int().min(1).max(1_000_000).default(10_000),
+  }).strict().default({ timeoutMs: 5000, maxAttempts: 8, retryBaseMs: 2000, retryMaxMs: 600_000, queueMax: 10_000 }),
   http: z.object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),

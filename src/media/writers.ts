@@ -49,29 +49,52 @@ export interface LegWriter {
   close(): void;
 }
 
-/** G.711 and G.722: timeline bytes straight into a WAV. */
-class ByteWavLegWriter implements LegWriter {
-  readonly #wav: WavWriter;
-  readonly #silence: Buffer;
+/**
+ * A mono WAV of one codec's bytes: what the G.711/G.722 leg writer and the G.729 sink share (the
+ * file's path and sizes, dropping what is buffered, flushing, closing).
+ */
+abstract class WavBacked {
+  protected readonly wav: WavWriter;
 
-  constructor(path: string, codec: Codec) {
-    this.#silence = codec.silence;
-    this.#wav = new WavWriter(path, {
+  constructor(path: string, codec: Codec, byteRate: number) {
+    this.wav = new WavWriter(path, {
       formatTag: codec.formatTag, channels: 1, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
-      byteRate: codec.clockRateHz * codec.bytesPerTick, blockAlign: codec.blockAlign,
+      byteRate, blockAlign: codec.blockAlign,
     });
   }
 
   get path(): string {
-    return this.#wav.path;
+    return this.wav.path;
   }
 
   get dataBytes(): number {
-    return this.#wav.dataBytes;
+    return this.wav.dataBytes;
   }
 
   get flushedBytes(): number {
-    return this.#wav.flushedBytes;
+    return this.wav.flushedBytes;
+  }
+
+  dropBuffered(): void {
+    this.wav.dropBuffered();
+  }
+
+  flush(): void {
+    this.wav.flush();
+  }
+
+  close(): void {
+    this.wav.close();
+  }
+}
+
+/** G.711 and G.722: timeline bytes straight into a WAV. */
+class ByteWavLegWriter extends WavBacked implements LegWriter {
+  readonly #silence: Buffer;
+
+  constructor(path: string, codec: Codec) {
+    super(path, codec, codec.clockRateHz * codec.bytesPerTick);
+    this.#silence = codec.silence;
   }
 
   adjustStats(stats: Readonly<StreamStats>): StreamStats {
@@ -79,27 +102,15 @@ class ByteWavLegWriter implements LegWriter {
   }
 
   truncate(length: number): void {
-    this.#wav.truncate(length);
-  }
-
-  dropBuffered(): void {
-    this.#wav.dropBuffered();
+    this.wav.truncate(length);
   }
 
   write(bytes: Buffer): void {
-    this.#wav.write(bytes);
+    this.wav.write(bytes);
   }
 
   fill(count: number): void {
-    this.#wav.fill(this.#silence, count);
-  }
-
-  flush(): void {
-    this.#wav.flush();
-  }
-
-  close(): void {
-    this.#wav.close();
+    this.wav.fill(this.#silence, count);
   }
 }
 
@@ -200,39 +211,19 @@ class PacketLegWriter implements LegWriter {
 }
 
 /** G.729 in a WAV of 10-byte frames. */
-class G729Sink implements FrameSink {
-  readonly #wav: WavWriter;
+class G729Sink extends WavBacked implements FrameSink {
   readonly #silence: Buffer;
 
   constructor(path: string, codec: Codec) {
+    super(path, codec, codec.clockRateHz / 8);
     this.#silence = codec.silence;
-    this.#wav = new WavWriter(path, {
-      formatTag: codec.formatTag, channels: 1, sampleRateHz: codec.sampleRateHz, bitsPerSample: codec.bitsPerSample,
-      byteRate: codec.clockRateHz / 8, blockAlign: codec.blockAlign,
-    });
-  }
-
-  get path(): string {
-    return this.#wav.path;
-  }
-
-  get dataBytes(): number {
-    return this.#wav.dataBytes;
-  }
-
-  get flushedBytes(): number {
-    return this.#wav.flushedBytes;
   }
 
   truncate(ticks: number): number {
     // 10 bytes per 80 ticks (10 ms at 8 kHz); the cut falls on a frame boundary.
     const frames = Math.ceil(ticks / 80);
-    this.#wav.truncate(frames * 10);
+    this.wav.truncate(frames * 10);
     return frames * 80;
-  }
-
-  dropBuffered(): void {
-    this.#wav.dropBuffered();
   }
 
   packet(payload: Buffer): number | undefined {
@@ -240,17 +231,9 @@ class G729Sink implements FrameSink {
     const frames = Math.floor(payload.length / 10);
     const sid = payload.length % 10 === 2;
     if (payload.length === 0 || (payload.length % 10 !== 0 && !sid)) return undefined;
-    this.#wav.write(payload.subarray(0, frames * 10));
-    if (sid) this.#wav.write(this.#silence);
+    this.wav.write(payload.subarray(0, frames * 10));
+    if (sid) this.wav.write(this.#silence);
     return (frames + (sid ? 1 : 0)) * 80;
-  }
-
-  flush(): void {
-    this.#wav.flush();
-  }
-
-  close(): void {
-    this.#wav.close();
   }
 }
 

@@ -59,10 +59,22 @@ export interface RecorderLeg {
   readonly port: number;
 }
 
+/** How a call reaches callseal: forked by an SRC (SIPREC), or through callseal in the SIP path (the in-line B2BUA). */
+export type CallMode = 'siprec' | 'inline';
+
+/** A call that had a recording ended (H8: `call.ended`). */
+export interface CallEnded {
+  readonly callId: string;
+  readonly mode: CallMode;
+  readonly reason: string;
+  readonly endMs: number;
+}
+
 /** A live recording, as the live view shows it (H2). */
 export interface LiveRecording {
   readonly id: string;
   readonly callId: string;
+  readonly mode: CallMode;
   readonly startMs: number;
   readonly caller: PartyInfo;
   readonly callee: PartyInfo;
@@ -89,4 +101,6 @@ export interface RecorderEvents {
    * call should end visibly, telling the SRC `sipCause` (503 lets it move to another recorder).
    */
   unrecordable: [{ readonly kind: 'write-error' | 'worker-failed'; readonly reason: string; readonly sipCause: number }];
+  /** `close` finished for a call that recorded at some point (after its last `recorded`). */
+  ended: [CallEnded];
 }

@@ -72,7 +72,7 @@ afterEach(async () => {
 
 function recorder(d: Decision = decision()): Recorder {
   const r = new Recorder({
-    callId: 'call-1', media: engine, spool, clock, scheduler: clock, log, rtpHost: '127.0.0.1', reorderMs: 60, channels: 'stereo',
+    callId: 'call-1', mode: 'siprec', media: engine, spool, clock, scheduler: clock, log, rtpHost: '127.0.0.1', reorderMs: 60, channels: 'stereo',
     mediaTimeoutSec: MEDIA_TIMEOUT_SEC, parties, decision: d, metadata: [Buffer.from('<recording xmlns="urn:ietf:params:xml:ns:recording:1"/>')],
   });
   recorders.push(r);
@@ -239,6 +239,26 @@ describe('close and discard', () => {
     await expect(r.addMetadata(Buffer.from('<x/>'))).rejects.toThrow(InvalidStateError);
     // No timer is left armed to end a closed call.
     expect(clock.pending).toBe(0);
+  });
+
+  it('H8: started carries the mode; ended comes once, after the last recorded, and only for a call that recorded', async () => {
+    const r = recorder();
+    const seen: string[] = [];
+    r.on('started', (l) => seen.push(`started:${l.mode}`));
+    r.on('recorded', () => seen.push('recorded'));
+    r.on('ended', (e) => seen.push(`ended:${e.mode}:${e.reason}:${String(e.endMs === clock.nowMs())}`));
+    await r.start([stream('1'), stream('2')]);
+    r.confirmAnswer();
+    expect(r.live().mode).toBe('siprec');
+    await Promise.all([r.close('bye'), r.close('shutdown')]);
+    expect(seen).toEqual(['started:siprec', 'recorded', 'ended:siprec:bye:true']);
+
+    const unrecorded = recorder(decision({ enabled: false }));
+    let ended = 0;
+    unrecorded.on('ended', () => { ended++; });
+    unrecorded.confirmAnswer();
+    await unrecorded.close('bye');
+    expect(ended).toBe(0);
   });
 
   it('discard closes the legs, returns the ports and removes the spool; nothing is recorded', async () => {

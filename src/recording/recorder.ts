@@ -17,7 +17,7 @@ import { CallsealError, InvalidStateError, errorMessage } from '../common/errors
 import type { LegChange } from '../media/index.ts';
 import type { Decision } from '../policy/index.ts';
 import type { Spool, SpoolState } from './spool.ts';
-import type { CallParties, LiveRecording, RecorderEvents, RecorderLeg, RecorderMedia, StreamSpec } from './recorder-model.ts';
+import type { CallMode, CallParties, LiveRecording, RecorderEvents, RecorderLeg, RecorderMedia, StreamSpec } from './recorder-model.ts';
 import { DtmfStop, type DtmfRole } from './dtmf-stop.ts';
 import { IdleWatch } from './idle-watch.ts';
 import { Segment, type SegmentOptions } from './segment.ts';
@@ -28,6 +28,8 @@ export const NOT_RECORDED_IDLE_MS = 12 * 3600 * 1000;
 /** Options of {@link Recorder}. */
 export interface RecorderOptions {
   readonly callId: string;
+  /** How the call reaches callseal; carried by the live view and the live events (H8). */
+  readonly mode: CallMode;
   readonly media: RecorderMedia;
   readonly spool: Spool;
   readonly clock: Clock;
@@ -62,6 +64,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /** Setting of the running segment, as it was when the segment started. */
   #setting = '';
   #recording = false;
+  /** Whether a segment was ever announced (`started`): only such calls report `ended`. */
+  #announced = false;
   #stopped = false;
   readonly #metadataRaw: Buffer[];
   #lastSipMs: number;
@@ -276,7 +280,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     if (this.#final) return this.#final;
     const endMs = this.#o.clock.nowMs();
     this.#idle.cancel();
-    this.#final = this.#run(() => this.#finishSegment(endMs, reason));
+    this.#final = this.#run(async () => {
+      await this.#finishSegment(endMs, reason);
+      if (this.#announced) this.safeEmit('ended', { callId: this.callId, mode: this.#o.mode, reason, endMs });
+    });
     return this.#final;
   }
 
@@ -297,7 +304,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const seg = this.#segment;
     const { packets, lost } = seg.activity();
     const p = this.#parties;
-    return { id: seg.id, callId: this.callId, startMs: seg.startMs, caller: p.caller, callee: p.callee, setting: this.#setting, streams: seg.legs().length, packets, lost };
+    return { id: seg.id, callId: this.callId, mode: this.#o.mode, startMs: seg.startMs, caller: p.caller, callee: p.callee, setting: this.#setting, streams: seg.legs().length, packets, lost };
   }
 
   /** Runs `task` after every earlier operation; one asked for after `close` or `discard` is refused. */
@@ -319,6 +326,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       callId: this.callId, recordingId: this.id, callerBy: p.callerBy, channelsBy: p.channelsBy, callerLabel: p.callerLabel, calleeLabel: p.calleeLabel,
       setting: this.#setting, streams: this.#segment.legs().length, basePort: this.#segment.basePort,
     }, 'recording started');
+    this.#announced = true;
     this.safeEmit('started', this.live());
   }
 

@@ -25,6 +25,8 @@ export interface FinisherOptions {
   readonly complete: (recordingId: string) => Promise<void>;
   /** Called with a message when a recording could not be sealed (it stays in the spool). */
   readonly onError: (message: string) => void;
+  /** Called with each recording sealed here (H8: `recording.sealed`); a throwing listener is logged. */
+  readonly onSealed?: (sealed: SealedRecording) => void;
   readonly log: Logger;
 }
 
@@ -50,6 +52,11 @@ export class Finisher {
     o.enqueue(facts.id, facts.targetIds ?? [], retainUntilMs(facts.startMs, facts.retention ?? 'keep'));
     await o.complete(facts.id);
     o.log.info({ recordingId: facts.id, callId: facts.callId, dir: finished.dir, base: facts.baseName, chainSeq: sealed.chain.sequence, interrupted: facts.interrupted, files: sealed.files }, 'recording finished');
+    try {
+      o.onSealed?.(sealed);
+    } catch (err) {
+      o.log.error({ recordingId: facts.id, err: errorMessage(err) }, 'a listener of sealed recordings failed');
+    }
     return sealed;
   }
 

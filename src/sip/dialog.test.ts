@@ -105,6 +105,23 @@ describe('UAS dialog: 2xx until the ACK', () => {
     expect(uas.state).toBe('confirmed');
   });
 
+  it('takes an ACK of the dialog whose CSeq is not its INVITE\'s (as published BroadWorks traces send) as the ACK', async () => {
+    // The UAC's ACK is replaced by one with another CSeq number, as in the BroadWorks SIPREC trace.
+    let replaced = 0;
+    net.drop = (m) => {
+      if (m.message.kind !== 'request' || m.message.method !== 'ACK' || replaced > 0) return false;
+      replaced++;
+      net.carry(m.from, m.to, Buffer.from(m.bytes.toString('latin1').replace(/^CSeq: \d+ ACK/m, 'CSeq: 832544241 ACK'), 'latin1'));
+      return true;
+    };
+    const { uas, ended } = await call();
+    clock.advance(40_000);
+    expect(replaced).toBe(1);
+    expect(sent(UA, ok2xx)).toHaveLength(1);
+    expect(uas.state).toBe('confirmed');
+    expect(ended).toEqual([]);
+  });
+
   it('retransmits the same 2xx with T1 doubling to T2 when the ACK is lost, the UAC ACKs each, and the dialog ends with BYE after 64*T1', async () => {
     net.drop = (m) => m.message.kind === 'request' && m.message.method === 'ACK';
     const { uas, uac, ended } = await call();
@@ -229,5 +246,78 @@ describe('in-dialog requests', () => {
     expect(byReason).toBe('bye:SIP;cause=200;text="done"');
     expect(srs.dialogs.size).toBe(0);
     await expect(uac.request('INFO')).rejects.toMatchObject({ code: 'CS_STATE_CLOSED' });
+  });
+});
+
+describe('re-INVITE and UPDATE from the peer: the 2xx goes through the dialog', () => {
+  /** The re-INVITE's 2xx responses sent to the UA (CSeq above the INVITE that made the dialog). */
+  const reinvite2xx = (cseq: number) => (m: SipRequest | SipResponse): boolean => ok2xx(m) && getHeader(m, 'cseq') === `${cseq} INVITE`;
+
+  it('retransmits a re-INVITE\'s 2xx with T1 doubling to T2 while its ACK is lost, then sends BYE with Reason after 64*T1', async () => {
+    const { uac, uas, ended } = await call();
+    uas.on('request', (r) => { r.respond(200, 'OK'); });
+    clock.advance(1000);
+    net.drop = (m) => m.message.kind === 'request' && m.message.method === 'ACK';
+    const p = uac.request('INVITE');
+    clock.advance(0);
+    expect((await p).status).toBe(200);
+    const cseq = uac.localSeq ?? 0;
+    expect(uas.awaitingAck).toBe(true);
+    clock.advance(40_000);
+    const oks = sent(UA, reinvite2xx(cseq));
+    expect(oks.map((o) => o.atMs)).toEqual([1000, 1500, 2500, 4500, 8500, 12500, 16500, 20500, 24500, 28500, 32500]);
+    for (const o of oks) expect(o.bytes.equals(oks[0]?.bytes ?? Buffer.alloc(0))).toBe(true);
+    expect(ended).toEqual(['no-ack']);
+    const bye = sent(UA, is('BYE'))[0];
+    expect(bye?.atMs).toBe(33_000);
+    expect(getHeader(bye?.m ?? { headers: [] }, 'reason')).toMatch(/^SIP;cause=408;text="no ACK"$/);
+    expect(srs.dialogs.size).toBe(0);
+  });
+
+  it('stops at the re-INVITE\'s ACK, and the next re-INVITE is taken (the dialog is not left pending)', async () => {
+    const { uac, uas, ended } = await call();
+    const methods: string[] = [];
+    uas.on('request', (r) => {
+      methods.push(r.message.method);
+      r.respond(200, 'OK');
+    });
+    const first = uac.request('INVITE');
+    clock.advance(0);
+    expect((await first).status).toBe(200);
+    clock.advance(10_000);
+    expect(uas.awaitingAck).toBe(false);
+    expect(sent(UA, reinvite2xx(uac.localSeq ?? 0))).toHaveLength(1);
+    const second = uac.request('INVITE');
+    clock.advance(0);
+    expect((await second).status).toBe(200);
+    clock.advance(40_000);
+    expect(methods).toEqual(['INVITE', 'INVITE']);
+    expect(ended).toEqual([]);
+    expect(uas.state).toBe('confirmed');
+  });
+
+  it('a re-INVITE refused (488) waits for no ACK beyond its transaction, and the dialog goes on', async () => {
+    const { uac, uas, ended } = await call();
+    uas.on('request', (r) => { r.respond(488, 'Not Acceptable Here'); });
+    const p = uac.request('INVITE');
+    clock.advance(0);
+    expect((await p).status).toBe(488);
+    expect(uas.awaitingAck).toBe(false);
+    clock.advance(40_000);
+    expect(ended).toEqual([]);
+    expect(sent(UA, is('BYE'))).toHaveLength(0);
+  });
+
+  it('UPDATE: answered once through the dialog, which counts its CSeq and waits for no ACK (RFC 3311 section 5.2)', async () => {
+    const { uac, uas, ended } = await call();
+    uas.on('request', (r) => { r.respond(200, 'OK'); });
+    const p = uac.request('UPDATE');
+    clock.advance(0);
+    expect((await p).status).toBe(200);
+    clock.advance(40_000);
+    expect(sent(UA, (m) => m.kind === 'response' && /UPDATE/.test(getHeader(m, 'cseq') ?? ''))).toHaveLength(1);
+    expect(uas.awaitingAck).toBe(false);
+    expect(ended).toEqual([]);
+    expect(uas.remoteSeq).toBe(uac.localSeq);
   });
 });

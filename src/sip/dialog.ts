@@ -83,7 +83,7 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   #remoteTarget: string;
   #state: 'confirmed' | 'terminated' = 'confirmed';
   /** callseal's 2xx to an INVITE waiting for its ACK. */
-  #ackWait: { readonly cseq: number; timer: TimerHandle; intervalMs: number; readonly resend: () => void } | undefined;
+  #ackWait: { readonly cseq: number; timer: TimerHandle; deadline: TimerHandle; intervalMs: number; readonly resend: () => void } | undefined;
   /** An INVITE transaction of this dialog without its final response, and who sent it. */
   #inviting: 'uac' | 'uas' | undefined;
   /** The last ACK callseal sent for a 2xx, re-sent when that 2xx comes again. */
@@ -322,46 +322,53 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   }
 
   #awaitAck(cseq: number, resend: () => void): void {
-    this.#ackWait?.timer.cancel();
+    this.#stopAckWait();
     const { t1, t2 } = this.#ctx.stack.timers;
-    const reliable = this.#flow.transport !== 'UDP';
     const scheduler = this.#ctx.stack.scheduler;
-    const deadlineMs = scheduler.monoMs() + 64 * t1;
-    const wait = { cseq, timer: { cancel: () => undefined } as TimerHandle, intervalMs: t1, resend };
-    const step = (): void => {
+    const idle: TimerHandle = { cancel: () => undefined };
+    const wait = { cseq, timer: idle, deadline: idle, intervalMs: t1, resend };
+    // Two timers: the retransmissions, and the end after 64*T1. Kept apart, the deadline never
+    // sends one more copy of the 2xx when a timer fires a little early.
+    const retransmit = (): void => {
       if (this.#ackWait !== wait) return;
-      const nowMs = scheduler.monoMs();
-      if (nowMs >= deadlineMs) {
-        this.#ackWait = undefined;
-        this.#ctx.log.warn({ callId: this.callId, cseq }, 'no ACK for the 2xx; ending the dialog with BYE');
-        this.request('BYE', { headers: [{ name: 'reason', value: 'SIP;cause=408;text="no ACK"' }] }).catch((err: unknown) => {
-          this.#ctx.log.warn({ callId: this.callId, err: errorMessage(err) }, 'BYE after a missing ACK failed');
-        });
-        this.#end('no-ack', undefined);
-        return;
-      }
       wait.resend();
       wait.intervalMs = Math.min(wait.intervalMs * 2, t2);
-      wait.timer = scheduler.schedule(Math.min(wait.intervalMs, deadlineMs - nowMs), step);
+      wait.timer = scheduler.schedule(wait.intervalMs, retransmit);
     };
-    // On reliable transports nothing is retransmitted: one timer of 64*T1 waits for the ACK.
-    wait.timer = scheduler.schedule(reliable ? 64 * t1 : t1, step);
+    const expire = (): void => {
+      if (this.#ackWait !== wait) return;
+      this.#stopAckWait();
+      this.#ctx.log.warn({ callId: this.callId, cseq }, 'no ACK for the 2xx; ending the dialog with BYE');
+      this.request('BYE', { headers: [{ name: 'reason', value: 'SIP;cause=408;text="no ACK"' }] }).catch((err: unknown) => {
+        this.#ctx.log.warn({ callId: this.callId, err: errorMessage(err) }, 'BYE after a missing ACK failed');
+      });
+      this.#end('no-ack', undefined);
+    };
+    // On reliable transports nothing is retransmitted: only the 64*T1 wait for the ACK.
+    if (this.#flow.transport === 'UDP') wait.timer = scheduler.schedule(t1, retransmit);
+    wait.deadline = scheduler.schedule(64 * t1, expire);
     this.#ackWait = wait;
   }
 
-  #onAck(msg: SipRequest): void {
-    const wait = this.#ackWait;
-    if (wait?.cseq !== cseqNumber(msg)) return;
-    wait.timer.cancel();
+  #stopAckWait(): void {
+    this.#ackWait?.timer.cancel();
+    this.#ackWait?.deadline.cancel();
     this.#ackWait = undefined;
+  }
+
+  #onAck(msg: SipRequest): void {
+    // RFC 3261 section 13.2.2.4 gives an ACK its INVITE's CSeq number, yet published SRC traces
+    // (BroadWorks) ACK with other numbers: while a 2xx waits, an ACK of the dialog ends the wait
+    // whatever its CSeq says, so such a peer's calls are not ended for want of an ACK.
+    if (!this.#ackWait) return;
+    this.#stopAckWait();
     this.safeEmit('ack', msg);
   }
 
   #end(reason: DialogEndReason, request: SipRequest | undefined): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
-    this.#ackWait?.timer.cancel();
-    this.#ackWait = undefined;
+    this.#stopAckWait();
     this.#ctx.table.remove(this);
     this.safeEmit('terminated', reason, request);
   }

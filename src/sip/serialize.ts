@@ -28,7 +28,7 @@ export function serializeMessage(msg: SipMessage): Buffer {
   const lines = [startLine];
   for (const h of msg.headers) {
     if (h.name === 'content-length') continue;
-    if (/[\r\n]/.test(h.value)) throw new SipError('CS_SIP_PARSE', 500, 'Server Internal Error', `line break in ${h.name} value`);
+    if (/[\r\n]/.test(h.value)) throw new SipError('CS_SIP_HEADER_VALUE', 500, 'Server Internal Error', `line break in ${h.name} value`);
     lines.push(`${wireName(h.name)}: ${h.value}`);
   }
   lines.push(`Content-Length: ${msg.body.length}`);

@@ -71,7 +71,7 @@ export interface TransportStats {
   refusedNotAllowed: number;
   /** Connections closed at once: the per-source cap was reached. */
   refusedPerSource: number;
-  /** Connections closed at once: the total cap was reached. */
+  /** Connections closed at once, or not opened by callseal: the total cap was reached. */
   refusedTotal: number;
   /** Connections closed because they held an incomplete message too long. */
   incompleteTimeouts: number;
@@ -311,6 +311,14 @@ export class SipTransport implements SipWire {
     const existing = this.#connections.get(remoteKey(remote));
     if (existing && !existing.destroyed) {
       existing.write(data);
+      return;
+    }
+    // The total cap holds for connections callseal opens too: past it the message is not sent
+    // (the transaction times out), so a flood of requests cannot open connections without bound.
+    if (this.#sockets.size >= (this.#options.maxConnections ?? 1024)) {
+      this.stats.refusedTotal++;
+      const suppressed = this.#refusals.shouldLog(`open|total`, Date.now());
+      if (suppressed !== undefined) this.#log.warn({ code: 'CS_SIP_OVERLOADED', remote, connections: this.#sockets.size, suppressed }, 'SIP connection not opened: connection cap reached');
       return;
     }
     // RFC 3261 section 18.2.2: when the connection is gone, open a new one to the same address.

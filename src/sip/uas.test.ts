@@ -104,6 +104,29 @@ describe('RFC 3261 section 8.2 checks', () => {
   });
 });
 
+describe('the order of the checks (RFC 3261 section 8.2: "starting with authentication, then inspecting the method, the header fields, and so on")', () => {
+  it('method first (8.2.1): a method not allowed gets 405 even with an unknown URI scheme or Require', () => {
+    send('REGISTER', { uri: 'mailto:srs@192.0.2.10' });
+    expect(last().status).toBe(405);
+    send('SUBSCRIBE', { branch: 'z9hG4bKo2', extra: ['Require: nothingSupportsThis'] });
+    expect(last().status).toBe(405);
+    send('FROBNICATE', { branch: 'z9hG4bKo3', uri: 'mailto:srs@192.0.2.10' });
+    expect(last().status).toBe(501);
+  });
+
+  it('Request-URI (8.2.2.1) before Require (8.2.2.3), merged requests (8.2.2.2) before Require, Require before the body (8.2.3)', () => {
+    send('OPTIONS', { uri: 'mailto:srs@192.0.2.10', extra: ['Require: nothingSupportsThis'] });
+    expect(last().status).toBe(416);
+    send('INVITE', { branch: 'z9hG4bKo4', callId: 'order-2' });
+    send('INVITE', { branch: 'z9hG4bKo5', callId: 'order-2', extra: ['Require: nothingSupportsThis'] });
+    expect(last().status).toBe(482);
+    send('INVITE', { branch: 'z9hG4bKo6', callId: 'order-3', extra: ['Require: nothingSupportsThis', 'Content-Type: text/plain'], body: 'hello' });
+    expect(last().status).toBe(420);
+    send('INVITE', { branch: 'z9hG4bKo7', callId: 'order-4', toTag: 'nope', extra: ['Require: nothingSupportsThis'] });
+    expect(last().status).toBe(420);
+  });
+});
+
 describe('new INVITEs', () => {
   it('go to the handler; responses carry one local tag; a rejection maps the error (422 with Min-SE)', () => {
     send('INVITE');

@@ -1,7 +1,9 @@
 /**
- * The UAS core (RFC 3261 section 8.2): the checks every request passes before anyone acts on it
- * (405 with Allow or 501 for methods, 416 for URI schemes, 420 with Unsupported for Require, 481
- * for in-dialog requests of no dialog, 482 for merged requests, 415 with Accept for bodies),
+ * The UAS core (RFC 3261 section 8.2): the checks every request passes before anyone acts on it,
+ * in the order of the RFC's steps (section 8.2: method, then header fields, then content): 405
+ * with Allow or 501 for methods (8.2.1), 416 for URI schemes (8.2.2.1), 482 for merged requests
+ * (8.2.2.2), 420 with Unsupported for Require (8.2.2.3), 481 for in-dialog requests of no dialog
+ * (section 12.2.2), 415 with Accept for bodies (8.2.3),
  * OPTIONS answered with Allow, Accept and Supported, in-dialog requests handed to their dialog,
  * new INVITEs handed to the application's handler, and CANCEL of a pending INVITE (200 to the
  * CANCEL, 487 to the INVITE, an event). Session decisions (SDP, SIPREC, admission) stay above.
@@ -9,7 +11,7 @@
 import { TypedEmitter } from '../common/events.ts';
 import { SipError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { getHeader, getHeaders, type SipRequest, type SipResponse } from './model.ts';
+import { getHeader, getHeaders, type SipHeader, type SipRequest, type SipResponse } from './model.ts';
 import { parseContentType } from './multipart.ts';
 import { randomToken, type RespondOptions, type ServerRequest, type SipStack, type TransactionUser } from './stack.ts';
 import type { Remote } from './transport.ts';
@@ -123,32 +125,34 @@ export class UasCore extends TypedEmitter<UasCoreEvents> implements TransactionU
       req.respond(416, 'Unsupported URI Scheme');
       return;
     }
+    // Section 8.2.2.2 before 8.2.2.3: a merged request is refused before its Require is read.
+    const inDialog = tagOf(getHeader(msg, 'to')) !== undefined;
+    if (!inDialog && this.#merged(msg)) {
+      req.respond(482, 'Loop Detected');
+      return;
+    }
     const supported = this.#o.supported.map((s) => s.toLowerCase());
     const unsupported = getHeaders(msg, 'require').filter((r) => !supported.includes(r.trim().toLowerCase()));
     if (unsupported.length > 0) {
       this.respondError(req, new BadExtensionError(unsupported));
       return;
     }
-    if (tagOf(getHeader(msg, 'to')) !== undefined) {
+    if (inDialog) {
       const dialog = this.dialogs.forRequest(msg);
       if (dialog) dialog.receive(req);
       else req.respond(481, 'Call/Transaction Does Not Exist');
       return;
     }
-    if (this.#merged(msg)) {
-      req.respond(482, 'Loop Detected');
-      return;
-    }
     if ((msg.method === 'INVITE' || msg.method === 'UPDATE') && msg.body.length > 0) {
       const type = parseContentType(getHeader(msg, 'content-type') ?? '').type;
       if (!this.#o.accept.includes(type)) {
-        this.respondError(req, new SipError('CS_SDP_INVALID', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not understood`));
+        this.respondError(req, new SipError('CS_SIP_UNSUPPORTED_MEDIA', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not understood`));
         return;
       }
     }
     if (msg.method === 'INVITE') this.#newInvite(req);
     else if (msg.method === 'OPTIONS') {
-      req.respond(200, 'OK', { headers: [...allow, { name: 'accept', value: this.#o.accept.join(', ') }, { name: 'supported', value: this.#o.supported.join(', ') }] });
+      req.respond(200, 'OK', { headers: this.capabilities });
     } else req.respond(481, 'Call/Transaction Does Not Exist');
   }
 
@@ -156,6 +160,15 @@ export class UasCore extends TypedEmitter<UasCoreEvents> implements TransactionU
   onStrayResponse(response: SipResponse): void {
     if (response.status < 200 || response.status >= 300 || !/\bINVITE\s*$/i.test(getHeader(response, 'cseq') ?? '')) return;
     this.dialogs.forResponse(response)?.ackInvite(response);
+  }
+
+  /** Allow, Accept and Supported: what an answer to OPTIONS says of callseal (RFC 3261 section 11.2), in a dialog too. */
+  get capabilities(): SipHeader[] {
+    return [
+      { name: 'allow', value: this.#allow.join(', ') },
+      { name: 'accept', value: this.#o.accept.join(', ') },
+      { name: 'supported', value: this.#o.supported.join(', ') },
+    ];
   }
 
   /** Ends every dialog without BYE (the application sends its BYEs first); idempotent. */

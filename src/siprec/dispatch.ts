@@ -1,80 +1,58 @@
 /**
- * Which handler of the recording server a request goes to, once it passed the checks every request
- * passes (`precheck` in `request.ts`): a new INVITE opens a session; in-dialog requests go to their
- * dialog, matched by Call-ID and callseal's tag (481 when none matches, RFC 3261 section 12.2.2); a
- * second INVITE of a Call-ID without a tag is a loop or merged request (482, section 8.2.2.2);
- * OPTIONS is answered with callseal's capabilities; other methods get 405 or 501 with Allow.
+ * Where the recording server's requests go once the UAS core (`sip/uas.ts`) has applied the RFC
+ * 3261 section 8.2 checks every request passes (405 or 501 with Allow, 416, 420 with Unsupported,
+ * 481 for in-dialog requests of no dialog, 482 for merged requests, 415 with Accept) and matched
+ * in-dialog requests to their `Dialog`: the UAS core answers OPTIONS and CANCEL outside a dialog
+ * and hands new INVITEs to the server; in a dialog, a re-INVITE or UPDATE changes the session
+ * (its 2xx goes through the dialog, so a re-INVITE's 2xx is retransmitted until its ACK), INFO
+ * and OPTIONS keep it alive, the ACK confirms it, and the dialog's end ends the recording.
+ * Does no I/O of its own.
  */
-import { getHeader, type ServerRequest } from '../sip/index.ts';
-import { ACCEPT } from './request.ts';
+import { DEFAULT_ALLOW_METHODS, type Dialog, type DialogEndReason, type DialogRequest, type SipHeader } from '../sip/index.ts';
 
 /**
  * Extensions callseal implements (RFC 3261 section 8.2.2.3): SIPREC and RFC 4028 session timers
  * (as UAS with the SRC refreshing, `session-timer.ts`). Nothing else is advertised.
  */
-export const SUPPORTED = ['siprec', 'timer'];
-export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO';
+export const SUPPORTED: readonly string[] = ['siprec', 'timer'];
+/** Methods callseal allows (Allow); others get 405 when the SIP RFCs define them, 501 otherwise. */
+export const ALLOW_METHODS: readonly string[] = DEFAULT_ALLOW_METHODS;
+export const ALLOW = ALLOW_METHODS.join(', ');
 
-/** What the server does with each kind of request; `S` is its session. */
-export interface RequestHandlers<S> {
-  session(callId: string): S | undefined;
-  localTag(session: S): string;
-  newSession(req: ServerRequest): void;
-  /** re-INVITE or UPDATE of the dialog. */
-  update(session: S, req: ServerRequest): void;
-  ack(session: S, req: ServerRequest): void;
-  bye(session: S, req: ServerRequest): void;
-  /** CANCEL, with the session of its Call-ID when there is one. */
-  cancel(req: ServerRequest, session: S | undefined): void;
-  /** SIP from the SRC in the dialog (OPTIONS, INFO): the session is alive. */
-  activity(session: S): void;
+/** What the server does with the requests and events of one session's dialog. */
+export interface DialogHandlers {
+  /** A re-INVITE or UPDATE: answer it through `req` (a 2xx to a re-INVITE then waits for its ACK). */
+  update(req: DialogRequest): void;
+  /** SIP from the SRC in the dialog (ACK, OPTIONS, INFO, re-INVITE, UPDATE): the session is alive. */
+  activity(): void;
+  /** The ACK of callseal's 2xx to an INVITE of the dialog arrived. */
+  acked(): void;
+  /** The dialog ended: the SRC's BYE, no ACK within 64*T1 (the dialog sent BYE with Reason), or gone. */
+  ended(reason: DialogEndReason): void;
 }
 
-/** Hands one request to its handler, or answers it. */
-export function dispatch<S>(req: ServerRequest, h: RequestHandlers<S>): void {
-  const msg = req.message;
-  const toTag = /;\s*tag\s*=\s*([^;\s]+)/i.exec(getHeader(msg, 'to') ?? '')?.[1];
-  const session = h.session(getHeader(msg, 'call-id') ?? '');
-  const dialog = toTag !== undefined && session !== undefined && h.localTag(session) === toTag ? session : undefined;
-  const noDialog = (): void => { req.respond(481, 'Call/Transaction Does Not Exist'); };
-  switch (msg.method) {
-    case 'INVITE':
-      if (toTag === undefined) {
-        if (session !== undefined) req.respond(482, 'Loop Detected');
-        else h.newSession(req);
-      } else if (dialog !== undefined) h.update(dialog, req);
-      else noDialog();
-      return;
-    case 'ACK':
-      if (dialog !== undefined) h.ack(dialog, req);
-      return;
-    case 'BYE':
-      if (dialog !== undefined) h.bye(dialog, req);
-      else noDialog();
-      return;
-    case 'CANCEL':
-      h.cancel(req, session);
-      return;
-    case 'UPDATE':
-      if (dialog !== undefined) h.update(dialog, req);
-      else noDialog();
-      return;
-    case 'OPTIONS':
-      if (dialog !== undefined) h.activity(dialog);
-      req.respond(200, 'OK', { headers: [{ name: 'allow', value: ALLOW }, { name: 'accept', value: ACCEPT }, { name: 'supported', value: SUPPORTED.join(', ') }] });
-      return;
-    case 'INFO':
-      if (dialog === undefined) {
-        noDialog();
+/** Follows one session's dialog; `capabilities` are the Allow, Accept and Supported of an OPTIONS answer. */
+export function followDialog(dialog: Dialog, h: DialogHandlers, capabilities: readonly SipHeader[]): void {
+  dialog.on('ack', () => {
+    h.activity();
+    h.acked();
+  });
+  dialog.on('request', (req) => {
+    h.activity();
+    switch (req.message.method) {
+      case 'INVITE':
+      case 'UPDATE':
+        h.update(req);
         return;
-      }
-      h.activity(dialog);
-      req.respond(200, 'OK');
-      return;
-    case 'REGISTER': case 'SUBSCRIBE': case 'NOTIFY': case 'PUBLISH': case 'MESSAGE': case 'REFER': case 'PRACK':
-      req.respond(405, 'Method Not Allowed', { headers: [{ name: 'allow', value: ALLOW }] });
-      return;
-    default:
-      req.respond(501, 'Not Implemented', { headers: [{ name: 'allow', value: ALLOW }] });
-  }
+      case 'OPTIONS':
+        req.respond(200, 'OK', { headers: capabilities });
+        return;
+      case 'INFO':
+        req.respond(200, 'OK');
+        return;
+      default:
+        req.respond(501, 'Not Implemented', { headers: [{ name: 'allow', value: ALLOW }] });
+    }
+  });
+  dialog.on('terminated', (reason) => { h.ended(reason); });
 }

@@ -5,11 +5,7 @@
  * Does no I/O.
  */
 import { ParseError, SipError, errorMessage } from '../common/errors.ts';
-import {
-  BadExtensionError, errorHeaders, getHeader, getHeaders, parseContentType, parseMultipartBody, SessionIntervalError,
-  type Remote, type SipHeader, type SipRequest,
-} from '../sip/index.ts';
-import { judgeSessionTimer } from './session-timer.ts';
+import { getHeader, getHeaders, parseContentType, parseMultipartBody, type Remote, type SipRequest } from '../sip/index.ts';
 import { judgeAccept } from './accept.ts';
 import { parseMetadata, type RecordingMetadata } from './metadata.ts';
 import { codecLayoutNote, parseOffer, type OfferedStream } from './sdp.ts';
@@ -32,7 +28,7 @@ export interface BodyParts {
  */
 export function checkAccept(msg: SipRequest): string[] {
   const verdict = judgeAccept({ method: msg.method, accept: getHeaders(msg, 'accept'), require: getHeaders(msg, 'require'), contact: getHeader(msg, 'contact') ?? '' });
-  if (verdict === 'refuse') throw new SipError('CS_SDP_INVALID', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
+  if (verdict === 'refuse') throw new SipError('CS_SIP_NOT_ACCEPTABLE', 406, 'Not Acceptable', 'Accept does not allow application/sdp');
   return verdict === 'ok' ? [] : ['accept-without-sdp'];
 }
 
@@ -55,7 +51,7 @@ export function bodyParts(msg: SipRequest): BodyParts {
     const metadata = split.parts.find((p) => isMetadataType(p.contentType))?.body;
     return { sdp, metadata, quirks: split.quirks.map((q) => `multipart-${q}`) };
   }
-  throw new SipError('CS_SDP_INVALID', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not recordable`);
+  throw new SipError('CS_SIP_UNSUPPORTED_MEDIA', 415, 'Unsupported Media Type', `body of type ${type || '(none)'} is not recordable`);
 }
 
 function isMetadataType(type: string): boolean {
@@ -127,39 +123,6 @@ export function readMetadata(body: Buffer | undefined): RecordingMetadata | unde
 /** A host for a SIP URI or Via: IPv6 literals in brackets (RFC 3261 section 25.1). */
 export function hostForUri(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
-}
-
-/** A request refused before any state exists for it. */
-export interface Refusal {
-  readonly status: number;
-  readonly reason: string;
-  readonly headers: SipHeader[];
-  readonly text: string;
-}
-
-/**
- * The checks every request but ACK and CANCEL passes before dispatch: RFC 3261 section 8.2.2.1
- * (416 for a Request-URI scheme callseal does not know), 8.2.2.3 (420 with Unsupported for an
- * extension in Require it does not implement), and for INVITE and UPDATE RFC 4028 section 9 (422
- * with Min-SE for a session interval below callseal's minimum).
- */
-export function precheck(msg: SipRequest, minSeSec: number, supported: readonly string[]): Refusal | undefined {
-  if (msg.method !== 'ACK' && msg.method !== 'CANCEL') {
-    if (!/^(sips?|tel):/i.test(msg.uri)) return { status: 416, reason: 'Unsupported URI Scheme', headers: [], text: 'unsupported URI scheme' };
-    const unsupported = getHeaders(msg, 'require').filter((r) => !supported.includes(r.toLowerCase().trim()));
-    if (unsupported.length > 0) {
-      const err = new BadExtensionError(unsupported);
-      return { status: 420, reason: 'Bad Extension', headers: errorHeaders(err, ACCEPT_TYPES), text: err.message };
-    }
-  }
-  if (msg.method === 'INVITE' || msg.method === 'UPDATE') {
-    const timer = judgeSessionTimer(msg, minSeSec);
-    if (timer.kind === 'too-small') {
-      const err = new SessionIntervalError(timer.requestedSec, timer.minSeSec);
-      return { status: 422, reason: 'Session Interval Too Small', headers: errorHeaders(err, ACCEPT_TYPES), text: err.message };
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Logger } from '../common/log.ts';
 import type { SipStack } from '../sip/index.ts';
 import type { MediaEngine } from '../media/index.ts';
 import type { CallFacts, Decision } from '../policy/index.ts';
-import type { FinishedRecording, LiveRecording, Spool } from '../recording/index.ts';
+import type { CallEnded, FinishedRecording, LiveRecording, Spool } from '../recording/index.ts';
 
 /** Options of the SIPREC server. */
 export interface SiprecServerOptions {
@@ -56,4 +56,6 @@ export interface SiprecServerEvents {
   recorded: [FinishedRecording];
   failed: [{ readonly callId: string; readonly error: string }];
   stoppedByDtmf: [{ readonly callId: string; readonly code: string; readonly role: string; readonly atMs: number }];
+  /** A call that had a recording ended (after its last `recorded`). */
+  ended: [CallEnded];
 }

@@ -10,24 +10,21 @@
 import type { Logger } from '../common/log.ts';
 import { systemClock, type Clock, type Scheduler } from '../common/clock.ts';
 import { TypedEmitter } from '../common/events.ts';
-import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
+import { CallsealError, InvalidStateError, SipError, errorMessage } from '../common/errors.ts';
 import {
-  Dialog, DialogTable, errorHeaders, errorResponse, getHeader, randomToken, tagOf, uasDialogInit,
-  type RespondOptions, type ServerRequest, type SipHeader, type SipResponse,
+  UasCore, getHeader, tagOf,
+  type Dialog, type DialogEndReason, type DialogRequest, type IncomingInvite, type RespondOptions, type ServerRequest, type SipHeader, type SipRequest,
 } from '../sip/index.ts';
 import { Recorder, type LiveRecording } from '../recording/index.ts';
 import type { SiprecServerEvents, SiprecServerOptions } from './server-options.ts';
 import { IntakeGate, type IntakeBlock } from './intake-gate.ts';
 import { SessionAdmitter } from './session-admission.ts';
-import { ALLOW, dispatch, SUPPORTED, type RequestHandlers } from './dispatch.ts';
-import { isEnding, type Session } from './session.ts';
+import { ALLOW, ALLOW_METHODS, followDialog, SUPPORTED } from './dispatch.ts';
+import { clearSessionTimer, isEnding, type Session } from './session.ts';
 import { buildAnswer } from './sdp.ts';
-import { judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
-import { ACCEPT_TYPES, contactFor, precheck, readBody, readInvite, readUpdate } from './request.ts';
+import { intervalRefusal, judgeSessionTimer, RFC4028_MIN_SE_SEC, sessionExpiryByeDelayMs, sessionTimerHeaders } from './session-timer.ts';
+import { ACCEPT_TYPES, contactFor, readBody, readInvite, readUpdate } from './request.ts';
 import { callFactsOf, followUpdate, partiesOf, refusedAnswer, startRecording } from './recorder-adapter.ts';
-
-
-
 /** The SIPREC recording server. */
 export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #o: SiprecServerOptions;
@@ -35,9 +32,9 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
   readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #sessions = new Map<string, Session>();
-  readonly #dialogs = new DialogTable<Dialog>();
+  /** The RFC 3261 section 8.2 checks, the dialogs, CANCEL and the one mapping of errors to responses. */
+  readonly #uas: UasCore;
   readonly #admission: SessionAdmitter;
-  readonly #handlers: RequestHandlers<Session>;
   #closed = false;
   readonly #intake: IntakeGate;
   /**
@@ -57,23 +54,12 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.onListenerError((err, event) => {
       this.#log.error({ err: errorMessage(err), event }, 'listener failed');
     });
-    this.#handlers = {
-      session: (callId) => this.#sessions.get(callId),
-      localTag: (session) => session.localTag,
-      newSession: (req) => { void this.#newSession(req).catch((err: unknown) => { this.#failRequest(req, err); }); },
-      update: (session, req) => { this.#enqueue(session, () => this.#reinvite(session, req)); },
-      ack: (session, req) => {
-        session.recorder.noteSipActivity();
-        session.dialog?.receive(req);
-      },
-      bye: (session, req) => {
-        req.respond(200, 'OK');
-        this.#end(session, 'bye', false);
-      },
-      cancel: (req, session) => { this.#cancel(req, session); },
-      activity: (session) => { session.recorder.noteSipActivity(); },
-    };
-    options.stack.setUser({ onRequest: (req) => { this.#onRequest(req); } });
+    this.#uas = new UasCore({
+      stack: options.stack, log: options.log, supported: SUPPORTED, accept: ACCEPT_TYPES, allow: ALLOW_METHODS,
+      contact: (remote) => contactFor(remote, options),
+    });
+    this.#uas.onInvite((invite) => { this.#onInvite(invite); });
+    this.#uas.on('cancelled', (invite) => { this.#cancelled(invite); });
   }
 
   /** Dialogs held (recorded or not), and source addresses with a rate bucket: bounded tables for health. */
@@ -86,24 +72,33 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     return [...this.#sessions.values()].filter((s) => s.state !== 'ended').map((s) => s.recorder.live());
   }
 
-  #onRequest(req: ServerRequest): void {
-    const refusal = precheck(req.message, this.#minSeSec, SUPPORTED);
-    if (refusal) {
-      if (refusal.status === 422) this.#log.info({ callId: getHeader(req.message, 'call-id'), err: refusal.text }, 'session interval too small; answered 422');
-      req.respond(refusal.status, refusal.reason, { headers: refusal.headers });
+  /** A new INVITE that passed the UAS core's checks. */
+  #onInvite(invite: IncomingInvite): void {
+    if (this.#refuseInterval(invite.request, (err) => invite.reject(err))) return;
+    // A second INVITE of a Call-ID with a session, not matched as a transaction nor as a pending
+    // merged request: it came by another path after the first was answered (RFC 3261 section 8.2.2.2).
+    if (this.#sessions.has(getHeader(invite.request, 'call-id') ?? '')) {
+      invite.respond(482, 'Loop Detected');
       return;
     }
-    dispatch(req, this.#handlers);
+    void this.#newSession(invite).catch((err: unknown) => { this.#failRequest(invite, err); });
+  }
+
+  /** RFC 4028 section 9: 422 with Min-SE for a session interval below callseal's minimum; returns whether it refused. */
+  #refuseInterval(msg: SipRequest, refuse: (err: SipError) => void): boolean {
+    const err = intervalRefusal(msg, this.#minSeSec);
+    if (err) this.#log.info({ callId: getHeader(msg, 'call-id'), err: err.message }, 'session interval too small; answered 422');
+    if (err) refuse(err);
+    return err !== undefined;
   }
 
   /** Invariant 3: a session that cannot be recorded is refused visibly (`sip/error-response.ts`: a failed media worker or no ports is a 503, so the SRC can use another recorder). */
-  #failRequest(req: ServerRequest, err: unknown): void {
+  #failRequest(invite: IncomingInvite, err: unknown): void {
     this.stats.refused++;
-    const callId = getHeader(req.message, 'call-id') ?? '';
+    const callId = getHeader(invite.request, 'call-id') ?? '';
     if (err instanceof SipError) this.#log.warn({ callId, status: err.status, err: err.message }, 'recording session refused');
     else this.#log.error({ callId, err: errorMessage(err) }, 'recording session failed');
-    const r = errorResponse(err, ACCEPT_TYPES);
-    req.respond(r.status, r.reason, { headers: r.headers });
+    invite.reject(err);
     this.safeEmit('failed', { callId, error: errorMessage(err) });
   }
 
@@ -114,9 +109,11 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     this.#log.info({ callId, quirks }, 'SRC quirks accepted');
   }
 
-  async #newSession(req: ServerRequest): Promise<void> {
+  async #newSession(invite: IncomingInvite): Promise<void> {
     if (this.#closed) throw new SipError('CS_STATE_CLOSED', 503, 'Service Unavailable', 'shutting down');
-    const msg = req.message;
+    const msg = invite.request;
+    // The intake gate and the admission answer their refusals with the INVITE's tag.
+    const req: ServerRequest = { message: msg, remote: invite.remote, respond: (status, reason, options) => invite.respond(status, reason, options) };
     const callId = getHeader(msg, 'call-id') ?? '';
     const { parts, quirks } = readBody(msg);
     this.#noteQuirks(callId, quirks);
@@ -136,13 +133,13 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const parties = partiesOf(metadata, offer);
     const o = this.#o;
     const recorder = new Recorder({
-      callId, media: o.media, spool: o.spool, clock: this.#clock, scheduler: this.#scheduler, log: this.#log,
+      callId, mode: 'siprec', media: o.media, spool: o.spool, clock: this.#clock, scheduler: this.#scheduler, log: this.#log,
       rtpHost: o.rtpHost, reorderMs: o.reorderMs, channels: o.channels, mediaTimeoutSec: o.mediaTimeoutSec,
       parties, decision: o.decide(callFactsOf(callId, metadata, parties, this.#clock.nowMs()), 'new-session'),
       metadata: parts.metadata ? [parts.metadata] : [], layoutNote,
     });
     const session: Session = {
-      callId, remoteTag: tagOf(getHeader(msg, 'from')) ?? '', localTag: randomToken(6), remote: req.remote,
+      callId, remoteTag: tagOf(getHeader(msg, 'from')) ?? '', localTag: invite.localTag, remote: invite.remote,
       recorder, sdpSession: recorder.id, metadata, offer, answerVersion: 1, dialog: undefined, state: 'starting', cancelled: false,
       sessionTimer: undefined, queue: Promise.resolve(),
     };
@@ -155,13 +152,17 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       const answered = recorder.decision.record ? await startRecording(recorder, offer, this.#log) : offer.map(refusedAnswer);
       if (this.#o.answerDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.answerDelayMs));
       if (session.cancelled) return;
+      // The UAS core's dialog retransmits the 2xx until the ACK; without one (64*T1) it sends BYE with Reason.
+      const dialog = invite.accept(this.#answer(session, msg, buildAnswer(answered, this.#o.rtpAddress, session.sdpSession, session.answerVersion)));
+      if (!dialog) throw new InvalidStateError('CS_STATE_CLOSED', `INVITE answered before its session was ready [callId:${callId}]`);
       recorder.confirmAnswer();
-      const dialog = this.#openDialog(session, req);
-      this.#answer(session, req, buildAnswer(answered, this.#o.rtpAddress, session.sdpSession, session.answerVersion), (status, reason, options) => dialog.acceptInvite(req, status, reason, options));
+      session.dialog = dialog;
       session.state = 'answered';
+      this.#followDialog(session, dialog);
       if (!recorder.recording) this.#log.info({ callId, reason: recorder.decision.reason }, 'call not recorded');
     } catch (err) {
       if (!session.cancelled) {
+        clearSessionTimer(session);
         this.#sessions.delete(callId);
         session.state = 'ended';
         await recorder.discard();
@@ -180,6 +181,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
     r.on('failed', (f) => { this.safeEmit('failed', f); });
     r.on('stoppedByDtmf', (e) => { this.safeEmit('stoppedByDtmf', e); });
+    r.on('ended', (e) => { this.safeEmit('ended', e); });
     r.on('timeout', () => {
       this.stats.mediaTimeouts++;
       this.#end(session, 'media-timeout', true);
@@ -196,28 +198,37 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
   }
 
-  /** re-INVITE or UPDATE: new metadata, hold/resume, streams added or removed. */
-  async #reinvite(session: Session, req: ServerRequest): Promise<void> {
+  /**
+   * re-INVITE or UPDATE: new metadata, hold/resume, streams added or removed. Always answered,
+   * through the dialog (a 2xx to a re-INVITE is retransmitted until its ACK): a request left
+   * unanswered would keep the dialog's INVITE pending.
+   */
+  async #reinvite(session: Session, req: DialogRequest): Promise<void> {
     const msg = req.message;
-    if (session.state === 'ending' || session.state === 'ended') {
+    if (isEnding(session)) {
       req.respond(481, 'Call/Transaction Does Not Exist');
       return;
     }
+    if (this.#refuseInterval(msg, (err) => this.#uas.respondError(req, err))) return;
     const r = session.recorder;
-    r.noteSipActivity();
     let update;
     try {
       const { parts, quirks } = readBody(msg);
       this.#noteQuirks(session.callId, quirks);
       update = readUpdate(msg, parts, this.#o.channels === 'stereo', new Map(r.legs().map((l) => [l.label, l.codec])));
     } catch (err) {
-      const e = err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err));
-      req.respond(e.status, e.reason, { headers: errorHeaders(e, ACCEPT_TYPES) });
+      this.#uas.respondError(req, err instanceof SipError ? err : new SipError('CS_SIP_PARSE', 400, 'Bad Request', errorMessage(err)));
       return;
     }
-    const streams = await followUpdate(r, session, update, this.#o.decide, this.#clock.nowMs(), this.#log);
-    if (streams) session.answerVersion++;
-    this.#answer(session, req, streams ? buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion) : undefined, (status, reason, options) => req.respond(status, reason, { toTag: session.localTag, ...options }));
+    try {
+      const streams = await followUpdate(r, session, update, this.#o.decide, this.#clock.nowMs(), this.#log);
+      if (streams) session.answerVersion++;
+      const sdp = streams ? buildAnswer(streams, this.#o.rtpAddress, session.sdpSession, session.answerVersion) : undefined;
+      req.respond(200, 'OK', this.#answer(session, msg, sdp));
+    } catch (err) {
+      this.#log.error({ callId: session.callId, err: errorMessage(err) }, 'session update failed');
+      this.#uas.respondError(req, err);
+    }
   }
 
   /**
@@ -226,8 +237,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
    * when callseal failed, so the SRC can move the call to another recorder.
    */
   #end(session: Session, reason: string, sendBye: boolean, cause = 200): void {
-    if (session.state === 'ending' || session.state === 'ended') return;
-    if (session.sessionTimer) clearTimeout(session.sessionTimer);
+    if (isEnding(session)) return;
+    clearSessionTimer(session);
     session.state = 'ending';
     if (sendBye) this.#sendBye(session, reason, cause);
     session.dialog?.close();
@@ -253,17 +264,16 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     });
   }
 
-  /** The UAS dialog of an answered INVITE: its ACK confirms the session; without one (64*T1) the dialog sends BYE and the recording ends. */
-  #openDialog(session: Session, req: ServerRequest): Dialog {
-    const dialog = new Dialog({ stack: this.#o.stack, table: this.#dialogs, log: this.#log }, uasDialogInit(req.message, req.remote, session.localTag, contactFor(req.remote, this.#o)));
-    session.dialog = dialog;
-    dialog.on('ack', () => {
-      if (session.state === 'answered') session.state = 'confirmed';
-    });
-    dialog.on('terminated', (why) => {
-      if (why === 'no-ack') this.#end(session, 'no-ack', false);
-    });
-    return dialog;
+  /** Follows the session's dialog: its ACK confirms the session; without one (64*T1) the dialog sent BYE and the recording ends. */
+  #followDialog(session: Session, dialog: Dialog): void {
+    followDialog(dialog, {
+      update: (req) => { this.#enqueue(session, () => this.#reinvite(session, req)); },
+      activity: () => { session.recorder.noteSipActivity(); },
+      acked: () => { if (session.state === 'answered') session.state = 'confirmed'; },
+      ended: (reason: DialogEndReason) => {
+        if (reason === 'bye' || reason === 'no-ack' || reason === 'gone') this.#end(session, reason, false);
+      },
+    }, this.#uas.capabilities);
   }
 
   /** Ends every recording (BYE to the SRCs) and waits until their files are finished. Idempotent. */
@@ -273,6 +283,7 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
     const sessions = [...this.#sessions.values()];
     for (const s of sessions) this.#end(s, 'shutdown', true);
     await Promise.all(sessions.map((s) => s.queue));
+    this.#uas.close();
   }
 
   /** The session whose running recording segment has the media engine leg `legId`. */
@@ -345,8 +356,8 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
    * Contact for the dialog's transport, Supported, Allow, and the session timer (RFC 4028 section 9),
    * which is (re)armed from this answer on.
    */
-  #answer(session: Session, req: ServerRequest, sdp: Buffer | undefined, respond: (status: number, reason: string, options: RespondOptions) => SipResponse): SipResponse {
-    const timer = judgeSessionTimer(req.message, this.#minSeSec);
+  #answer(session: Session, msg: SipRequest, sdp: Buffer | undefined): RespondOptions {
+    const timer = judgeSessionTimer(msg, this.#minSeSec);
     const headers: SipHeader[] = [
       { name: 'contact', value: contactFor(session.remote, this.#o) },
       { name: 'supported', value: SUPPORTED.join(', ') },
@@ -354,42 +365,33 @@ export class SiprecServer extends TypedEmitter<SiprecServerEvents> {
       ...sessionTimerHeaders(timer),
       ...(sdp ? [{ name: 'content-type', value: 'application/sdp' }] : []),
     ];
-    const response = respond(200, 'OK', { headers, ...(sdp ? { body: sdp } : {}) });
-    if (session.sessionTimer) clearTimeout(session.sessionTimer);
-    session.sessionTimer = undefined;
+    clearSessionTimer(session);
     if (timer.kind === 'uac-refreshes') {
       session.sessionTimer = setTimeout(() => { this.#sessionExpired(session, timer.intervalSec); }, sessionExpiryByeDelayMs(timer.intervalSec)).unref();
     }
-    return response;
+    return { headers, ...(sdp ? { body: sdp } : {}) };
   }
 
   /** The SRC did not refresh the session in time (RFC 4028 section 10): BYE, and the recording is sealed. */
   #sessionExpired(session: Session, intervalSec: number): void {
     session.sessionTimer = undefined;
-    if (session.state === 'ending' || session.state === 'ended') return;
+    if (isEnding(session)) return;
     this.#log.warn({ callId: session.callId, recordingId: session.recorder.id, intervalSec }, 'session not refreshed by the SRC; ending the recording');
     this.#end(session, 'session-timer-expired', true);
   }
 
-  #cancel(req: ServerRequest, session: Session | undefined): void {
-    const pending = this.#o.stack.pendingInviteFor(req.message);
-    if (!pending) {
-      // RFC 3261 section 9.2: no matching transaction, or already answered.
-      req.respond(session ? 200 : 481, session ? 'OK' : 'Call/Transaction Does Not Exist');
-      return;
-    }
-    req.respond(200, 'OK');
-    pending.respond(487, 'Request Terminated');
-    if (session && session.state === 'starting') {
-      session.cancelled = true;
-      session.state = 'ended';
-      this.stats.cancelled++;
-      this.#sessions.delete(session.callId);
-      this.#log.info({ callId: session.callId }, 'recording session cancelled before answer; nothing was recorded');
-      // The Recorder discards after what the INVITE handling is still opening.
-      session.recorder.discard().catch((err: unknown) => {
-        this.#log.error({ callId: session.callId, err: errorMessage(err) }, 'discarding a cancelled session failed');
-      });
-    }
+  /** The UAS core answered a CANCEL of a pending INVITE (200, and 487 to the INVITE): nothing is recorded. */
+  #cancelled(invite: IncomingInvite): void {
+    const session = this.#sessions.get(getHeader(invite.request, 'call-id') ?? '');
+    if (session?.localTag !== invite.localTag || session.state !== 'starting') return;
+    session.cancelled = true;
+    session.state = 'ended';
+    this.stats.cancelled++;
+    this.#sessions.delete(session.callId);
+    this.#log.info({ callId: session.callId }, 'recording session cancelled before answer; nothing was recorded');
+    // The Recorder discards after what the INVITE handling is still opening.
+    session.recorder.discard().catch((err: unknown) => {
+      this.#log.error({ callId: session.callId, err: errorMessage(err) }, 'discarding a cancelled session failed');
+    });
   }
 }

@@ -16,7 +16,7 @@
  * which means the session has no timer.
  */
 import type { SipHeader, SipRequest } from '../sip/index.ts';
-import { getHeader, getHeaders } from '../sip/index.ts';
+import { getHeader, getHeaders, SessionIntervalError } from '../sip/index.ts';
 
 /** The smallest Min-SE RFC 4028 section 5 allows, and callseal's default. */
 export const RFC4028_MIN_SE_SEC = 90;
@@ -59,6 +59,12 @@ export function judgeSessionTimer(msg: SipRequest, minSeSec: number): SessionTim
   if (!supportsTimer) return { kind: 'none', why: 'uac-does-not-support-timer' };
   if (refresherOf(se.params) === 'uas') return { kind: 'none', why: 'uas-refresher-requested' };
   return { kind: 'uac-refreshes', intervalSec: se.sec };
+}
+
+/** RFC 4028 section 9: the 422 (with Min-SE) for a session interval below `minSeSec`, or undefined. */
+export function intervalRefusal(msg: SipRequest, minSeSec: number): SessionIntervalError | undefined {
+  const timer = judgeSessionTimer(msg, minSeSec);
+  return timer.kind === 'too-small' ? new SessionIntervalError(timer.requestedSec, timer.minSeSec) : undefined;
 }
 
 /** Header fields of a 2xx for the verdict (RFC 4028 section 9: `refresher=uac` needs `Require: timer`). */

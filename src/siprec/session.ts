@@ -30,3 +30,9 @@ export interface Session extends DialogMedia {
 export function isEnding(session: Session): boolean {
   return session.state === 'ending' || session.state === 'ended';
 }
+
+/** Stops the session's RFC 4028 timer, if one runs. */
+export function clearSessionTimer(session: Session): void {
+  if (session.sessionTimer) clearTimeout(session.sessionTimer);
+  session.sessionTimer = undefined;
+}

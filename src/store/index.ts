@@ -19,3 +19,4 @@ export * from './decisions.ts';
 export * from './key-rollovers.ts';
 export * from './outbox.ts';
 export * from './local-deleted.ts';
+export * from './webhooks.ts';

@@ -14,6 +14,7 @@ const SCHEMA_OBJECTS = [
   'policy', 'membership_log', 'decisions', 'decisions_call', 'decisions_time', 'key_rollovers',
   'outbox', 'outbox_due', 'local_deleted', 'targets', 'sql_logs',
   'recordings_retain_until', 'legal_holds', 'retention_removals', 'retention_removals_due',
+  'webhook_endpoints', 'webhook_deliveries', 'webhook_deliveries_due',
 ];
 
 /**

@@ -189,6 +189,21 @@ CREATE INDEX retention_removals_due ON retention_removals(state, next_ms);`,
     name: 'archive job retention',
     sql: 'ALTER TABLE outbox ADD COLUMN retain_until_ms INTEGER;',
   },
+  {
+    // Webhooks of the live recording events (H8), used by store/webhooks.ts: the endpoints with
+    // their sealed secret, and the outbox of deliveries (one row per event and endpoint) that
+    // survives a restart and is retried with back-off.
+    version: 12,
+    name: 'webhooks',
+    sql: `CREATE TABLE webhook_endpoints (id TEXT PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL, secret_enc TEXT NOT NULL,
+  events TEXT NOT NULL, enabled INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE webhook_deliveries (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, endpoint_id TEXT NOT NULL, event_id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+  last_status INTEGER, last_error TEXT, done_ms INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, endpoint_id, seq);`,
+  },
 ];
 
 /**

@@ -27,6 +27,7 @@ import type { AuditLog } from './audit.ts';
 import { recordingRoutes, type RecordingRoutesOptions } from './recordings.ts';
 import { opsRoutes, type OpsOptions } from './ops.ts';
 import { retentionRoutes, type RetentionRoutesOptions } from './retention.ts';
+import { webhookRoutes, type WebhookRoutesOptions } from './webhooks.ts';
 import { fromCsvCell, toSafeCsv } from './csv.ts';
 
 /** Options of {@link buildApi}. */
@@ -55,6 +56,8 @@ export interface ApiOptions {
   /** Legal holds, retention removals and exports (F6, H7). */
   readonly retention: Omit<RetentionRoutesOptions, 'audit'>;
   readonly ops: Omit<OpsOptions, 'accounts' | 'audit' | 'policy' | 'outbox' | 'targets' | 'sqlLogs' | 'throttle'>;
+  /** Webhook endpoints and their deliveries (H8). */
+  readonly webhooks: WebhookRoutesOptions;
 }
 
 type Collection = 'users' | 'groups' | 'exceptionLists' | 'settings';
@@ -335,6 +338,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
 
   recordingRoutes(app, { ...o.recordings, audit: o.audit, outbox: o.outbox, holdsOf: (r) => o.retention.holds.matching(r) });
   retentionRoutes(app, { ...o.retention, audit: o.audit });
+  webhookRoutes(app, o.webhooks);
   opsRoutes(app, { ...o.ops, accounts: o.accounts, audit: o.audit, policy: o.policy, outbox: o.outbox, targets: o.targets, sqlLogs: o.sqlLogs, throttle });
   await serveUi(app, o.uiRoot);
   return app;

@@ -49,7 +49,7 @@ const STAFF = ['admin', 'auditor'] as const;
 
 function liveItem(l: LiveRecording, nowMs: number): Record<string, unknown> {
   return {
-    id: l.id, callId: l.callId, startMs: l.startMs, durationMs: nowMs - l.startMs, caller: { number: l.caller.number, name: l.caller.name },
+    id: l.id, callId: l.callId, mode: l.mode, startMs: l.startMs, durationMs: nowMs - l.startMs, caller: { number: l.caller.number, name: l.caller.name },
     callee: { number: l.callee.number, name: l.callee.name }, setting: l.setting, streams: l.streams, packets: l.packets, lost: l.lost,
     lossPercent: l.packets + l.lost > 0 ? Math.round((l.lost / (l.packets + l.lost)) * 10_000) / 100 : 0,
   };

@@ -16,6 +16,9 @@ import { AlertSettings, Alerts, Exporter, LegalHolds, Outbox, SqlLogRegistry, Ta
 import { SecretBox } from '../../src/common/secretbox.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { parseConfig } from '../../src/config/index.ts';
+import { WebhookRepository } from '../../src/store/index.ts';
+import { WebhookEndpoints, Webhooks } from '../../src/webhooks/index.ts';
+import { systemClock } from '../../src/common/clock.ts';
 
 /** A JSON API call; returns status and parsed body. */
 export async function apiCall(httpPort: number, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -72,6 +75,9 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: {
   const noKey = (): never => { throw new Error('the in-process test API has no signing key'); };
   const signer = { get certificatePem(): string { return noKey(); }, certificateFingerprint: '00', spkiSha256: '00', sign: noKey };
   const config = parseConfig({});
+  const webhookRepo = new WebhookRepository(db);
+  const endpoints = new WebhookEndpoints(webhookRepo, box);
+  const webhooks = new Webhooks({ ...config.webhooks, repo: webhookRepo, endpoints, clock: systemClock, log, userAgent: 'callseal/test' });
   const app = await buildApi({
     policy, numbers: config.numbers, token, log, health: () => ({ status: 'ok' }), ready: () => ({ ready: true, reasons: [] }), targets, sqlLogs, outbox, alerts, alertSettings, accounts, audit,
     login: {
@@ -95,6 +101,7 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: {
       certificate: () => ({ pem: '', subject: 'CN=test', fingerprint: '00', notBefore: '', notAfter: '', epoch: 1, modulusBits: 2048, spkiSha256: '00' }),
       csr: () => Promise.resolve('-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n'), startedMs: Date.now(), version: 'test',
     },
+    webhooks: { webhooks, endpoints },
     ...overrides,
   });
   await app.ready();
@@ -102,6 +109,7 @@ export async function buildTestApi(overrides: Partial<ApiOptions> = {}, base?: {
     app, accounts, audit, repo, policy, home, token,
     close: async () => {
       await app.close();
+      await webhooks.close();
       if (base) return;
       db.close();
       rmSync(home, { recursive: true, force: true });

@@ -40,6 +40,20 @@ function frame(srcPort: number, dstPort: number, payload: Buffer): Buffer {
   return Buffer.concat([eth, ip, udp, payload]);
 }
 
+/**
+ * The libpcap global header: magic (microsecond timestamps, little endian), version 2.4, zone and
+ * accuracy 0, snapshot length 65535, link type 1 (Ethernet).
+ */
+function globalHeader(): Buffer {
+  const global = Buffer.alloc(24);
+  global.writeUInt32LE(0xa1b2c3d4, 0);
+  global.writeUInt16LE(2, 4);
+  global.writeUInt16LE(4, 6);
+  global.writeUInt32LE(65535, 16);
+  global.writeUInt32LE(1, 20);
+  return global;
+}
+
 /** The pcap record header of a `length`-byte frame captured at `tUs` microseconds. */
 function recordHeader(tUs: number, length: number): Buffer {
   const rec = Buffer.alloc(16);
@@ -52,13 +66,7 @@ function recordHeader(tUs: number, length: number): Buffer {
 
 /** Writes a pcap with the streams interleaved, 20 ms (160 bytes) per packet. */
 export function writeRtpPcap(path: string, streams: readonly PcapStream[], packetMs = 20): { packets: number; durationMs: number } {
-  const global = Buffer.alloc(24);
-  global.writeUInt32LE(0xa1b2c3d4, 0);
-  global.writeUInt16LE(2, 4);
-  global.writeUInt16LE(4, 6);
-  global.writeUInt32LE(65535, 16);
-  global.writeUInt32LE(1, 20);
-  const parts: Buffer[] = [global];
+  const parts: Buffer[] = [globalHeader()];
   const bytesPerPacket = (8000 * packetMs) / 1000;
   const count = Math.max(...streams.map((s) => Math.ceil(s.audio.length / bytesPerPacket)));
   let packets = 0;
@@ -103,13 +111,7 @@ export interface PcapPacketStream {
 
 /** Writes a pcap of whole RTP payloads (Opus, G.729), the streams interleaved, `packetMs` apart. */
 export function writePacketPcap(path: string, streams: readonly PcapPacketStream[], packetMs = 20): { packets: number; durationMs: number } {
-  const global = Buffer.alloc(24);
-  global.writeUInt32LE(0xa1b2c3d4, 0);
-  global.writeUInt16LE(2, 4);
-  global.writeUInt16LE(4, 6);
-  global.writeUInt32LE(65535, 16);
-  global.writeUInt32LE(1, 20);
-  const parts: Buffer[] = [global];
+  const parts: Buffer[] = [globalHeader()];
   const count = Math.max(...streams.map((s) => s.payloads.length));
   let packets = 0;
   for (let i = 0; i < count; i++) {

@@ -211,6 +211,56 @@ ${o.pcap ? `  <nop>\n    <action>\n      <exec play_pcap_audio="${o.pcap}"/>\n  
 `;
 }
 
+/**
+ * A SIPREC call whose re-INVITE (CSeq 2) gets its 200 and no ACK: sipp then waits for callseal's
+ * BYE, which must carry `Reason: SIP;cause=408` (RFC 3326), and answers it 200.
+ */
+export function reinviteWithoutAckScenario(metadata: string, waitForByeMs: number): string {
+  const { contentType, body } = multipart(sdp('PCMA', 'sendonly'), metadata);
+  const withAck = siprecScenario({ metadata, holdMs: 0 });
+  const head = withAck.slice(0, withAck.indexOf('  <pause milliseconds="0"/>'));
+  return `${head}  <pause milliseconds="300"/>
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:srs@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:src@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:src@[local_ip]:[local_port];transport=[transport]>;+sip.src
+      Max-Forwards: 70
+      Require: siprec
+      Content-Type: ${contentType}
+      Content-Length: [len]
+
+${body}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200"/>
+  <recv request="BYE" timeout="${waitForByeMs}">
+    <action>
+      <ereg regexp="SIP;cause=408" search_in="hdr" header="Reason:" check_it="true" assign_to="1"/>
+    </action>
+  </recv>
+  <Reference variables="1"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`;
+}
+
 /** Result of a sipp run. */
 export interface SippResult {
   readonly code: number | null;

@@ -212,7 +212,7 @@ describe('web UI in Chromium', () => {
     await row.waitFor({ timeout: 15_000 });
     await expect(row.textContent()).resolves.toContain('Trading desk');
     // The packet count grows while the call runs (the page is updated by server-sent events).
-    await expect.poll(async () => Number(await row.locator('td:nth-child(6)').textContent()), { timeout: 10_000 }).toBeGreaterThan(50);
+    await expect.poll(async () => Number(await row.locator('td:nth-child(7)').textContent()), { timeout: 10_000 }).toBeGreaterThan(50);
     await shot(page, 'auditor-live');
     const result = await sipp;
     expect(result.code, result.errors).toBe(0);

@@ -11,6 +11,7 @@ import { Targets, SqlLogs, Alerts } from './pages/Targets.tsx';
 import { Certificate } from './pages/Certificate.tsx';
 import { Accounts, Audit, MyGroups } from './pages/Accounts.tsx';
 import { Holds } from './pages/Holds.tsx';
+import { Webhooks } from './pages/Webhooks.tsx';
 
 export interface Me {
   username: string;
@@ -33,6 +34,7 @@ const ROUTES: readonly Route[] = [
   { path: 'targets', label: 'targets', roles: ['admin'], page: () => <Targets /> },
   { path: 'sql-logs', label: 'sqlLogs', roles: ['admin'], page: () => <SqlLogs /> },
   { path: 'alerts', label: 'alerts', roles: ['admin'], page: () => <Alerts /> },
+  { path: 'webhooks', label: 'webhooks', roles: ['admin'], page: () => <Webhooks /> },
   { path: 'accounts', label: 'accounts', roles: ['admin'], page: (me) => <Accounts me={me} /> },
   { path: 'audit', label: 'audit', roles: ['auditor'], page: () => <Audit /> },
   { path: 'my-groups', label: 'myGroups', roles: ['member'], page: () => <MyGroups /> },

@@ -2,6 +2,9 @@
 import { createContext, useContext } from 'react';
 
 const en = {
+  mode: 'Mode', modeSiprec: 'SIPREC', modeInline: 'In-line', webhooks: 'Webhooks', url: 'URL', secret: 'Secret (empty: keep, or generate for a new one)',
+  events: 'Events', pending: 'Pending', deliveries: 'Deliveries', secretOnce: 'The generated secret, shown only now:',
+  webhooksHint: 'Each live recording event is sent as a signed JSON POST (header callseal-signature: t=…,v1=HMAC-SHA256 of "t.body"). Only http and https URLs; redirects are not followed.',
   endpoint: 'Endpoint (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Access key id', secretAccessKey: 'Secret access key', pathStyle: 'Path-style addressing',
   prefix: 'Key prefix', lockMode: 'Object Lock mode', checksumSha256: 'Also send SHA-256 checksums (AWS S3)', signInKind: 'Sign-in', tenant: 'Tenant (directory id or domain)',
   clientId: 'Application (client) id', clientSecret: 'Client secret', certificatePem: 'Certificate (PEM, instead of a secret)', privateKeyPem: 'Certificate private key (PEM)',
@@ -46,6 +49,9 @@ export type Key = keyof typeof en;
 type Dictionary = Record<Key, string>;
 
 const de: Dictionary = {
+  mode: 'Modus', modeSiprec: 'SIPREC', modeInline: 'In-line', webhooks: 'Webhooks', url: 'URL', secret: 'Geheimnis (leer: behalten, bzw. für ein neues erzeugen)',
+  events: 'Ereignisse', pending: 'Ausstehend', deliveries: 'Zustellungen', secretOnce: 'Das erzeugte Geheimnis, nur jetzt angezeigt:',
+  webhooksHint: 'Jedes Live-Ereignis einer Aufnahme wird als signierter JSON-POST gesendet (Header callseal-signature: t=…,v1=HMAC-SHA256 von "t.body"). Nur http- und https-URLs; Weiterleitungen werden nicht verfolgt.',
   endpoint: 'Endpunkt (https://...)', region: 'Region', bucket: 'Bucket', accessKeyId: 'Zugriffsschlüssel-ID', secretAccessKey: 'Geheimer Zugriffsschlüssel', pathStyle: 'Pfad-Adressierung',
   prefix: 'Schlüssel-Präfix', lockMode: 'Object-Lock-Modus', checksumSha256: 'Auch SHA-256-Prüfsummen senden (AWS S3)', signInKind: 'Anmeldung', tenant: 'Mandant (Verzeichnis-ID oder Domäne)',
   clientId: 'Anwendungs-ID (Client)', clientSecret: 'Geheimer Clientschlüssel', certificatePem: 'Zertifikat (PEM, statt eines Geheimnisses)', privateKeyPem: 'Privater Schlüssel des Zertifikats (PEM)',
@@ -87,6 +93,9 @@ const de: Dictionary = {
 };
 
 const fr: Dictionary = {
+  mode: 'Mode', modeSiprec: 'SIPREC', modeInline: 'En ligne', webhooks: 'Webhooks', url: 'URL', secret: 'Secret (vide : conserver, ou générer pour un nouveau)',
+  events: 'Événements', pending: 'En attente', deliveries: 'Livraisons', secretOnce: 'Le secret généré, affiché seulement maintenant :',
+  webhooksHint: 'Chaque événement d’enregistrement en direct est envoyé en POST JSON signé (en-tête callseal-signature : t=…,v1=HMAC-SHA256 de "t.body"). Seules les URL http et https ; les redirections ne sont pas suivies.',
   endpoint: 'Point de terminaison (https://...)', region: 'Région', bucket: 'Compartiment', accessKeyId: 'ID de clé d’accès', secretAccessKey: 'Clé d’accès secrète', pathStyle: 'Adressage par chemin',
   prefix: 'Préfixe des clés', lockMode: 'Mode Object Lock', checksumSha256: 'Envoyer aussi des sommes SHA-256 (AWS S3)', signInKind: 'Connexion', tenant: 'Locataire (ID d’annuaire ou domaine)',
   clientId: 'ID d’application (client)', clientSecret: 'Secret client', certificatePem: 'Certificat (PEM, au lieu d’un secret)', privateKeyPem: 'Clé privée du certificat (PEM)',

@@ -4,7 +4,7 @@ import { Page } from '../components.tsx';
 import { useT } from '../i18n.ts';
 
 interface LiveItem {
-  id: string; callId: string; startMs: number; durationMs: number; caller: { number: string; name: string }; callee: { number: string; name: string };
+  id: string; callId: string; mode: 'siprec' | 'inline'; startMs: number; durationMs: number; caller: { number: string; name: string }; callee: { number: string; name: string };
   setting: string; streams: number; packets: number; lost: number; lossPercent: number;
 }
 
@@ -24,11 +24,12 @@ export function Live(): ReactNode {
       {items.length === 0 ? <p>{t('noLive')}</p> : (
         <div className="table-wrap">
           <table data-testid="live-table">
-            <thead><tr><th>{t('started')}</th><th>{t('caller')}</th><th>{t('callee')}</th><th>{t('setting')}</th><th>{t('duration')}</th><th>{t('packets')}</th><th>{t('loss')}</th></tr></thead>
+            <thead><tr><th>{t('started')}</th><th>{t('mode')}</th><th>{t('caller')}</th><th>{t('callee')}</th><th>{t('setting')}</th><th>{t('duration')}</th><th>{t('packets')}</th><th>{t('loss')}</th></tr></thead>
             <tbody>
               {items.map((i) => (
                 <tr key={i.id}>
                   <td>{when(i.startMs, lang)}</td>
+                  <td data-testid="live-mode" data-mode={i.mode}><span className={`badge mode-${i.mode}`}>{i.mode === 'inline' ? t('modeInline') : t('modeSiprec')}</span></td>
                   <td>{i.caller.name} <span className="num">{i.caller.number}</span></td>
                   <td>{i.callee.name} <span className="num">{i.callee.number}</span></td>
                   <td>{i.setting}</td>
