@@ -228,7 +228,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     const server = new InlineServer({
       config: { ...config.inline, pbx: inlinePbx, trunk: inlineTrunk }, log, timers: { t1, t2: Math.max(4000, t1), t4: 5000 },
       advertisedAddress: advertisedAddress(config.inline.host, config.inline.advertisedAddress ?? config.sip.advertisedAddress),
-      prepare: (call) => inline.prepare(call),
+      setUp: (call) => inline.setUp(call),
     });
     teardown.add('in-line recordings', () => inline.close());
     teardown.add('in-line calls', () => server.close());

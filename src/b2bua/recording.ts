@@ -87,7 +87,7 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
    * Decides a new call and sets it up: its media path, and for a recorded call the relay and
    * the Recorder. Rejects (the call is refused) only for a fail-closed call that must be recorded.
    */
-  async prepare(call: InlineCall): Promise<void> {
+  async setUp(call: InlineCall): Promise<void> {
     const o = this.#o;
     const req = call.invite.request;
     const decision = o.decide(inlineFacts(call.callId, req, call.route, o.clock.nowMs()), 'new-session');

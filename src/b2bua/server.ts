@@ -2,7 +2,7 @@
  * The in-line B2BUA server (spec I2): its own SIP transport and stack on `inline.port`, admitting
  * only the PBX's and the trunk's addresses (others get 403 from the stack), the UAS core for the
  * RFC 3261 section 8.2 checks, CANCEL and in-dialog matching, and one {@link InlineCall} per new
- * INVITE, routed to the other side. What is recorded is decided by the `prepare` hook, given
+ * INVITE, routed to the other side. What is recorded is decided by the `setUp` hook, given
  * before the INVITE goes on: it can anchor the media, or refuse the call.
  */
 import type { Logger } from '../common/log.ts';
@@ -36,7 +36,7 @@ export interface InlineServerOptions {
    * recorded call, its recording. Rejecting refuses the call with the error's response (503 for
    * a fail-closed call that cannot be recorded).
    */
-  readonly prepare?: (call: InlineCall) => Promise<void>;
+  readonly setUp?: (call: InlineCall) => Promise<void>;
 }
 
 /** Events of the server. */
@@ -163,7 +163,7 @@ export class InlineServer extends TypedEmitter<InlineServerEvents> {
 
   async #run(call: InlineCall): Promise<void> {
     try {
-      await this.#o.prepare?.(call);
+      await this.#o.setUp?.(call);
     } catch (err) {
       this.#log.warn({ callId: call.callId, err: errorMessage(err) }, 'in-line call refused');
       call.invite.reject(err);

@@ -27,7 +27,7 @@ const PBX_IP = '127.0.0.1';
 const TRUNK_IP = '127.0.0.2';
 
 /** callseal in line, the trunk's sipp on `trunkPort`; the PBX's sipp reaches it on the returned port. */
-async function b2bua(trunkPort: number, prepare?: (call: InlineCall) => Promise<void>): Promise<{ server: InlineServer; port: number; calls: InlineCall[] }> {
+async function b2bua(trunkPort: number, setUp?: (call: InlineCall) => Promise<void>): Promise<{ server: InlineServer; port: number; calls: InlineCall[] }> {
   const port = await freePort();
   const config = inlineSchema.parse({
     enabled: true, host: '127.0.0.1', port, tcp: false,
@@ -37,7 +37,7 @@ async function b2bua(trunkPort: number, prepare?: (call: InlineCall) => Promise<
   if (!config.pbx || !config.trunk) throw new TypeError('both sides expected');
   const server = new InlineServer({
     config: { ...config, pbx: config.pbx, trunk: config.trunk }, log: silentLogger(), advertisedAddress: '127.0.0.1',
-    ...(prepare ? { prepare } : {}),
+    ...(setUp ? { setUp } : {}),
   });
   await server.listen();
   closers.push(() => server.close());
