@@ -22,6 +22,7 @@ import { DEFAULT_ALLOW, SipStack, SipTransport, SourceAllowlist } from './sip/in
 import { MediaEngine } from './media/index.ts';
 import { Spool } from './recording/index.ts';
 import { SiprecServer } from './siprec/index.ts';
+import { InlineRecordings, InlineServer } from './b2bua/index.ts';
 import { MetaRepository } from './store/index.ts';
 import { Checkpointer, Finisher, KeyStore, Sealer, auditAnchors, installationKeys, openSealing, publishVerificationKit, type SealedRecording } from './seal/index.ts';
 import { PolicyEngine, PolicyStore, settingAnnouncementIds } from './policy/index.ts';
@@ -220,6 +221,32 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   siprec.on('recorded', (finished) => { liveEvents.stopped(finished); });
   siprec.on('ended', (e) => { liveEvents.ended(e); });
 
+  // I2: the in-line B2BUA between PBX and trunk, on a port of its own; off unless configured.
+  const inline = config.inline.enabled ? new InlineRecordings({
+    media, spool, clock: systemClock, scheduler: systemClock, log, rtpHost: config.rtp.host, reorderMs: config.rtp.reorderMs,
+    channels: config.recording.channels, mediaTimeoutSec: config.recording.mediaTimeoutSec, failMode: config.inline.failMode,
+    decide: (facts, event) => policy.decide(facts, event), intakeBlock: () => siprec.intakeBlock,
+    alert: (subject, text) => { lastErrors.note(`${subject}: ${text.split('\n')[0] ?? ''}`); void alerts.send(subject, text); },
+  }) : undefined;
+  const inlinePbx = config.inline.pbx;
+  const inlineTrunk = config.inline.trunk;
+  if (inline && inlinePbx && inlineTrunk) {
+    const server = new InlineServer({
+      config: { ...config.inline, pbx: inlinePbx, trunk: inlineTrunk }, log, timers: { t1, t2: Math.max(4000, t1), t4: 5000 },
+      advertisedAddress: advertisedAddress(config.inline.host, config.inline.advertisedAddress ?? config.sip.advertisedAddress),
+      setUp: (call) => inline.setUp(call),
+    });
+    teardown.add('in-line recordings', () => inline.close());
+    teardown.add('in-line calls', () => server.close());
+    await server.listen();
+    inline.on('recorded', (finished) => { finisher.accept(finished); });
+    inline.on('started', (live) => { liveEvents.started(live); });
+    inline.on('recorded', (finished) => { liveEvents.stopped(finished); });
+    inline.on('ended', (e) => { liveEvents.ended(e); });
+    media.on('relayDtmf', (relayId, side, digit, atMs) => { inline.onRelayDtmf(relayId, side, digit, atMs); });
+    media.on('workerFailed', (f) => { inline.onWorkerFailed(f.relayIds, f.reason); });
+  }
+
   // Invariant 3: storage and database are checked every recording.storageCheckMs (`health/intake.ts`).
   const meta = new MetaRepository(db);
   const intake = new IntakeMonitor({
@@ -258,11 +285,18 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     },
     ops: {
       recordingsRoot: spool.recordingsRoot, diskWarnPercent: config.http.diskWarnPercent,
-      live: () => siprec.live(),
+      live: () => [...siprec.live(), ...(inline?.live() ?? [])],
       onLiveChange: (listener) => {
         siprec.on('started', listener);
         siprec.on('recorded', listener);
-        return () => { siprec.off('started', listener); siprec.off('recorded', listener); };
+        inline?.on('started', listener);
+        inline?.on('recorded', listener);
+        return () => {
+          siprec.off('started', listener);
+          siprec.off('recorded', listener);
+          inline?.off('started', listener);
+          inline?.off('recorded', listener);
+        };
       },
       sip: () => ({ listening, stats: { ...stack.stats, ...siprec.stats } }),
       sealedSince: (ms) => repo.countSince(ms), sealedTotal: () => repo.count(), lastErrors: () => lastErrors.list(),

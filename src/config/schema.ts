@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { z } from 'zod';
+import { inlineSchema } from './inline.ts';
 
 const port = z.number().int().min(1).max(65535);
 
@@ -178,6 +179,8 @@ export const configSchema = z.object({
     /** The dashboard warns when the recordings' file system has less free space than this (percent). */
     diskWarnPercent: z.number().min(0).max(100).default(10),
   }).strict().default({ host: '127.0.0.1', port: 8080, sessionIdleMinutes: 30, sessionMaxHours: 12, loginAttemptsPerMinute: 30, loginBackoffAfterFailures: 3, loginBackoffMaxSeconds: 300, diskWarnPercent: 10 }),
+  /** In-line recording between a PBX and a SIP trunk (I2); off by default. */
+  inline: inlineSchema,
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({ level: 'info' }),

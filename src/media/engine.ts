@@ -15,7 +15,8 @@ import type { Logger } from '../common/log.ts';
 import { CallsealError, InvalidStateError, errorMessage } from '../common/errors.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { PortPool, emptyStats, type SourceCheck } from '../rtp/index.ts';
-import type { LegChange, LegResult, LegSpec, WorkerCommand, WorkerEvent } from './protocol.ts';
+import type { LegChange, LegResult, LegSpec, RelayResult, RelaySideChange, RelaySideName, RelaySpec, WorkerCommand, WorkerEvent } from './protocol.ts';
+import { RelayBook, isRelayEvent, type RelayPorts } from './relay-engine.ts';
 import { repairWavHeader } from './wav.ts';
 import { readLegStats } from './legstats.ts';
 
@@ -33,12 +34,16 @@ export interface WorkerFailure {
   readonly reason: string;
   /** Leg ids that were open in the worker; their files are kept and repaired. */
   readonly legIds: readonly string[];
+  /** Relays that were open in the worker (in-line mode): gone; their calls should be ended. */
+  readonly relayIds: readonly string[];
 }
 
 /** Events of {@link MediaEngine}. */
 export interface MediaEngineEvents {
   workerFailed: [WorkerFailure];
   workerRestarted: [{ readonly workerIndex: number; readonly restarts: number }];
+  /** An RFC 4733 digit sent by one side of a relay (once per event). */
+  relayDtmf: [relayId: string, fromSide: RelaySideName, digit: string, atMs: number];
 }
 
 /** Health of the media workers, for `/healthz` and `/readyz`. */
@@ -101,12 +106,18 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   #closed = false;
   #dtmfHandler: (legId: string, digit: string, atMs: number) => void = () => undefined;
   #legFailedHandler: (legId: string, err: CallsealError) => void = () => undefined;
+  readonly #relays: RelayBook<WorkerSlot>;
 
   constructor(options: MediaEngineOptions) {
     super();
     this.#options = options;
     this.#log = options.log;
     this.ports = new PortPool(options.portMin, options.portMax);
+    this.#relays = new RelayBook<WorkerSlot>({
+      host: options.host, ports: this.ports, sourceCheck: options.sourceCheck ?? 'sdp',
+      post: (slot, cmd) => { this.#post(slot, cmd); },
+      dtmf: (relayId, fromSide, digit, atMs) => { this.safeEmit('relayDtmf', relayId, fromSide, digit, atMs); },
+    });
     const crash = Number(process.env[TEST_CRASH_ENV] ?? '');
     this.#crashAfterPackets = Number.isInteger(crash) && crash > 0 ? crash : undefined;
     this.onListenerError((err, event) => {
@@ -171,8 +182,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
         else closing.reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker failed (${reason})`));
       } else if (result) this.#orphans.set(legId, result);
     }
-    this.#log.error({ workerIndex: slot.index, code, reason, legs: legIds.length }, 'media worker exited; starting a new one');
-    this.safeEmit('workerFailed', { workerIndex: slot.index, reason, legIds });
+    const relayIds = this.#relays.workerFailed(slot, reason);
+    this.#log.error({ workerIndex: slot.index, code, reason, legs: legIds.length, relays: relayIds.length }, 'media worker exited; starting a new one');
+    this.safeEmit('workerFailed', { workerIndex: slot.index, reason, legIds, relayIds });
     this.#respawn(slot.index, 0);
   }
 
@@ -214,6 +226,10 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   #onEvent(event: WorkerEvent): void {
+    if (isRelayEvent(event)) {
+      this.#relays.onEvent(event);
+      return;
+    }
     switch (event.op) {
       case 'opened': {
         const p = this.#opening.get(event.legId);
@@ -293,10 +309,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return Math.max(0, best);
   }
 
-  /** Opens a leg in worker `workerIndex`; resolves when its socket is bound and its file created. */
+  /** Opens a leg in worker `workerIndex` (a tap in its relay's worker); resolves when its socket (or tap) and file are ready. */
   openLeg(workerIndex: number, spec: LegSpec): Promise<void> {
     if (this.#closed) return Promise.reject(new InvalidStateError('CS_STATE_CLOSED', 'media engine closed'));
-    const slot = this.#slots[workerIndex % this.#slots.length];
+    const slot = spec.tap ? this.#relays.slotOf(spec.tap.relayId) : this.#slots[workerIndex % this.#slots.length];
+    if (!slot && spec.tap) return Promise.reject(new InvalidStateError('CS_RELAY_UNKNOWN', `relay ${spec.tap.relayId} is not open [legId:${spec.legId}]`));
     if (!slot) return Promise.reject(new InvalidStateError('CS_STATE_CLOSED', 'no media worker'));
     if (!slot.alive) return Promise.reject(new CallsealError('CS_MEDIA_WORKER_FAILED', `media worker ${slot.index} is not running`));
     slot.legs++;
@@ -340,10 +357,36 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return this.#legWorker.size;
   }
 
+  /** Opens an RTP relay for one call (in-line mode) in the least loaded worker; resolves with callseal's port facing each side. */
+  openRelay(spec: RelaySpec): Promise<RelayPorts> {
+    return this.#relays.open(this.#closed ? undefined : this.#slots[this.pickWorker()], spec);
+  }
+
+  /** Applies one side's new SDP to a relay (answer, re-INVITE, UPDATE). */
+  updateRelay(relayId: string, side: RelaySideName, change: RelaySideChange): void {
+    this.#relays.update(relayId, side, change);
+  }
+
+  /** Plays codec frames to one side at `ptimeMs` instead of what the other side sends (relay-core.ts); resolves when played or closed. */
+  playRelay(relayId: string, toSide: RelaySideName, payloads: readonly Buffer[], payloadType: number, ptimeMs: number, clockRateHz = 8000): Promise<void> {
+    return this.#relays.play(relayId, toSide, payloads, payloadType, ptimeMs, clockRateHz);
+  }
+
+  /** Closes a relay (its tap legs stay open until closed); resolves with per-side counts. Idempotent. */
+  closeRelay(relayId: string): Promise<RelayResult> {
+    return this.#relays.close(relayId);
+  }
+
+  /** A relay's counts as last reported by its worker (every second): `lastPacketAtMs` per side for media timeouts. */
+  relayActivity(relayId: string): RelayResult | undefined {
+    return this.#relays.activity(relayId);
+  }
+
   /** Stops the workers (open legs are closed and their files kept). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#relays.shutdown();
     await Promise.all(this.#slots.filter((s) => s.alive).map(async (s) => {
       this.#post(s, { op: 'stop' });
       await new Promise<void>((resolve) => {

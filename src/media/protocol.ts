@@ -25,6 +25,100 @@ export interface LegSpec {
   readonly remotePort?: number;
   /** How the accepted source is chosen (`rtp.sourceCheck`); the engine fills it in. */
   readonly sourceCheck?: SourceCheck;
+  /**
+   * Records what one side of a relay sends instead of binding a port (in-line mode, docs/inline.md):
+   * `host`, `port`, `srtpCrypto`, `remoteAddress` and `remotePort` are then ignored, and the leg is
+   * fed the packets the relay accepted from `side` (after the source check and SRTP). The leg opens
+   * in the relay's worker. With `includePrompts` (the default) a prompt that callseal plays to the
+   * other side replaces what `side` sends in the leg as it does in the call, so the leg holds the
+   * direction as the other party heard it.
+   */
+  readonly tap?: LegTap;
+}
+
+/** What a tap leg records: the packets one side of a relay sends. */
+export interface LegTap {
+  readonly relayId: string;
+  readonly side: RelaySideName;
+  /** Whether prompts played to the other side replace `side`'s packets in the leg; default true. */
+  readonly includePrompts?: boolean;
+}
+
+/** The two sides of a relayed call. */
+export type RelaySideName = 'a' | 'b';
+
+/** One side of a relayed call: the peer's media address from its SDP; SRTP keys when that side is SRTP. */
+export interface RelaySide {
+  /** The peer's media address from its SDP `c=`; unknown until its SDP arrives (nothing is sent or accepted until then). */
+  readonly remoteHost?: string;
+  /** The peer's media port from its SDP `m=`. */
+  readonly remotePort?: number;
+  /**
+   * SDES `a=crypto` values (RFC 4568): `receive` is the peer's (decrypts what it sends), `send` is
+   * callseal's own for this side (encrypts what callseal sends it; see `newSdesCrypto`).
+   */
+  readonly srtp?: RelaySrtp;
+  /** The RFC 4733 telephone-event payload type this side sends; without it no `relayDtmf` is raised for the side. */
+  readonly dtmfPayloadType?: number;
+}
+
+/** SDES keys of one SRTP side. */
+export interface RelaySrtp {
+  readonly receive: string;
+  readonly send: string;
+}
+
+/** A change to one side of an open relay: fields given replace the old ones; `srtp: null` makes the side plain RTP. */
+export interface RelaySideChange {
+  readonly remoteHost?: string;
+  readonly remotePort?: number;
+  readonly srtp?: RelaySrtp | null;
+  readonly dtmfPayloadType?: number;
+}
+
+/** What a worker needs to relay one call. */
+export interface RelaySpec {
+  readonly relayId: string;
+  readonly a: RelaySide;
+  readonly b: RelaySide;
+}
+
+/** The relay's sockets, as the worker binds them (the engine fills in host, ports and source check). */
+export interface RelayBinding extends RelaySpec {
+  readonly host: string;
+  readonly aPort: number;
+  readonly bPort: number;
+  readonly sourceCheck: SourceCheck;
+}
+
+/** Packet counts of one side of a relay. */
+export interface RelaySideCounts {
+  /** Datagrams that reached callseal's socket facing the side. */
+  received: number;
+  /** Packets from the side forwarded to the other side. */
+  forwarded: number;
+  /** Packets from an address other than the side's negotiated one (or before it was known): dropped. */
+  foreignSource: number;
+  authFailures: number;
+  malformed: number;
+  /** RTCP packets on the RTP port (RFC 5761 multiplexing): not relayed. */
+  rtcp: number;
+  /** Valid packets not forwarded: the other side's address not known yet, or a prompt playing to it. */
+  notForwarded: number;
+  /** Prompt packets callseal sent to the side. */
+  promptPackets: number;
+  /** Packets callseal could not send to the side (a socket error). */
+  sendErrors: number;
+  /** Wall-clock time of the last valid packet from the side, or 0. */
+  lastPacketAtMs: number;
+}
+
+/** The result of closing a relay. */
+export interface RelayResult {
+  readonly a: RelaySideCounts;
+  readonly b: RelaySideCounts;
+  /** Set when the relay's worker failed: the counts are the last ones reported. */
+  readonly workerFailed?: string;
 }
 
 /** What a re-INVITE can change in an open leg. */
@@ -47,6 +141,10 @@ export type WorkerCommand =
   | { readonly op: 'open'; readonly spec: LegSpec }
   | { readonly op: 'update'; readonly legId: string; readonly change: LegChange }
   | { readonly op: 'close'; readonly legId: string; readonly endMs: number }
+  | { readonly op: 'relayOpen'; readonly binding: RelayBinding }
+  | { readonly op: 'relayUpdate'; readonly relayId: string; readonly side: RelaySideName; readonly change: RelaySideChange }
+  | { readonly op: 'relayPlay'; readonly relayId: string; readonly playId: number; readonly toSide: RelaySideName; readonly payloads: readonly Uint8Array[]; readonly payloadType: number; readonly ptimeMs: number; readonly clockRateHz: number }
+  | { readonly op: 'relayClose'; readonly relayId: string }
   | { readonly op: 'stop' };
 
 /** Worker to SIP thread. */
@@ -58,7 +156,12 @@ export type WorkerEvent =
   /** Something went wrong that does not stop the recording (the `.stats` file could not be written). */
   | { readonly op: 'warning'; readonly legId: string; readonly error: string }
   | { readonly op: 'dtmf'; readonly legId: string; readonly digit: string; readonly atMs: number }
-  | { readonly op: 'activity'; readonly legs: readonly (readonly [legId: string, lastPacketAtMs: number, received: number, lost: number])[] };
+  | { readonly op: 'activity'; readonly legs: readonly (readonly [legId: string, lastPacketAtMs: number, received: number, lost: number])[] }
+  | { readonly op: 'relayOpened'; readonly relayId: string; readonly error?: string }
+  | { readonly op: 'relayClosed'; readonly relayId: string; readonly result?: RelayResult }
+  | { readonly op: 'relayPlayed'; readonly relayId: string; readonly playId: number; readonly sent: number }
+  | { readonly op: 'relayDtmf'; readonly relayId: string; readonly fromSide: RelaySideName; readonly digit: string; readonly atMs: number }
+  | { readonly op: 'relayActivity'; readonly relays: readonly (readonly [relayId: string, result: RelayResult])[] };
 
 /** The result of closing a leg. */
 export interface LegResult {

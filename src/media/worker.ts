@@ -7,6 +7,9 @@
  * full disk) ends only that leg: its socket closes, what reached the file is kept, and the SIP
  * thread is told; it never takes the worker down.
  *
+ * In-line mode: the worker also relays calls (`relay.ts`), and a tap leg binds no socket but
+ * records what its relay accepted from one side, through the same timeline and writer.
+ *
  * Beside each leg's WAV file, `<file>.stats` holds the leg's statistics and last packet time,
  * rewritten in place every second, so crash recovery knows when audio really stopped.
  */
@@ -14,12 +17,13 @@ import dgram from 'node:dgram';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseRtp, Timeline, SrtpReceiver, SourceFilter, parseSdesCrypto, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
+import { parseRtp, Timeline, SrtpReceiver, SourceFilter, parseSdesCrypto, DtmfDetector, type RtpPacket, type StreamStats, type TimelineWrite } from '../rtp/index.ts';
 import { openLegWriter, type LegWriter } from './writers.ts';
 import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec, LegChange } from './protocol.ts';
 import { LEG_STATS_BYTES, legStatsPath, renderLegStats } from './legstats.ts';
 import { CallsealError } from '../common/errors.ts';
+import { addTap, closeAllRelays, initRelays, relayActivity, relayCommand, removeTap } from './relay.ts';
 
 /** How often buffered packets are released and file buffers flushed. */
 const TICK_MS = 100;
@@ -34,7 +38,8 @@ const CLOSE_DRAIN_MAX_TURNS = 64;
 
 interface Leg {
   readonly spec: LegSpec;
-  readonly socket: dgram.Socket;
+  /** The leg's RTP socket; none for a tap, which the relay feeds. */
+  readonly socket: dgram.Socket | undefined;
   readonly timeline: Timeline;
   readonly writer: LegWriter;
   readonly codec: Codec;
@@ -42,7 +47,7 @@ interface Leg {
   dtmfPayloadType: number | undefined;
   srtp: SrtpReceiver | undefined;
   readonly dtmf: { digit: string; atMs: number }[];
-  lastDtmfTs: number | undefined;
+  readonly dtmfDetector: DtmfDetector;
   readonly source: SourceFilter;
   /** Descriptor of the `.stats` file, or undefined when it could not be created. */
   statsFd: number | undefined;
@@ -79,8 +84,6 @@ function apply(leg: Leg, writes: readonly TimelineWrite[]): void {
   }
 }
 
-const DTMF_DIGITS = '0123456789*#ABCD';
-
 /** Ends a leg's recording after a write error; the file keeps what reached the disk. */
 function failLeg(leg: Leg, err: unknown): void {
   if (leg.failed !== undefined) return;
@@ -88,7 +91,7 @@ function failLeg(leg: Leg, err: unknown): void {
   const full = code === 'ENOSPC' || code === 'EDQUOT';
   const file = basename(leg.spec.path);
   leg.failed = full ? `file system full (${code}) writing ${file}` : `write error${code ? ` (${code})` : ''} on ${file}: ${String(err)}`;
-  leg.socket.close();
+  stopInput(leg);
   leg.writer.dropBuffered();
   post({ op: 'failed', legId: leg.spec.legId, error: leg.failed, code: full ? 'CS_RECORDING_DISK_FULL' : 'CS_RECORDING_IO' });
 }
@@ -127,10 +130,20 @@ function closeStats(leg: Leg): void {
   }
 }
 
-function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
+/** Stops a leg's input: its socket closes, or a tap leaves its relay. */
+function stopInput(leg: Leg): void {
+  if (leg.socket) leg.socket.close();
+  else if (leg.spec.tap) removeTap(leg.spec.legId, leg.spec.tap);
+}
+
+function countPacket(): void {
   if (crashAfterPackets !== undefined && ++packetsSeen > crashAfterPackets) {
     throw new CallsealError('CS_MEDIA_TEST_CRASH', `test-only crash after ${crashAfterPackets} packets (CALLSEAL_TEST_WORKER_CRASH_AFTER_PACKETS)`);
   }
+}
+
+function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
+  countPacket();
   const stats = leg.timeline.stats;
   if (leg.failed !== undefined) return;
   // A foreign packet costs one comparison, before SRTP or parsing.
@@ -159,20 +172,21 @@ function onPacket(leg: Leg, data: Buffer, rinfo: dgram.RemoteInfo): void {
   }
   // Only a packet that parsed (and authenticated, for SRTP) chooses the source.
   leg.source.accept(rinfo.address, rinfo.port, now);
+  onRtp(leg, rtp, now);
+}
+
+/** A packet that passed the source check and SRTP: from the leg's socket, or from its relay for a tap. */
+function onRtp(leg: Leg, rtp: RtpPacket, now: number): void {
+  if (leg.failed !== undefined) return;
   if (rtp.payloadType === leg.audioPayloadType) {
     applySafe(leg, leg.timeline.push(rtp, now));
     return;
   }
-  stats.otherPayload++;
-  if (rtp.payloadType === leg.dtmfPayloadType && rtp.payload.length >= 4 && rtp.timestamp !== leg.lastDtmfTs) {
-    // RFC 4733 section 2.3: one event per timestamp; the first packet of an event is enough to note it.
-    const event = rtp.payload[0] ?? 255;
-    if (event < DTMF_DIGITS.length) {
-      leg.lastDtmfTs = rtp.timestamp;
-      const digit = DTMF_DIGITS[event] ?? '?';
-      if (leg.dtmf.length < 1000) leg.dtmf.push({ digit, atMs: now });
-      post({ op: 'dtmf', legId: leg.spec.legId, digit, atMs: now });
-    }
+  leg.timeline.stats.otherPayload++;
+  const digit = rtp.payloadType === leg.dtmfPayloadType ? leg.dtmfDetector.push(rtp) : undefined;
+  if (digit !== undefined) {
+    if (leg.dtmf.length < 1000) leg.dtmf.push({ digit, atMs: now });
+    post({ op: 'dtmf', legId: leg.spec.legId, digit, atMs: now });
   }
 }
 
@@ -208,17 +222,21 @@ function open(spec: LegSpec): void {
     post({ op: 'opened', legId: spec.legId, error: `cannot create ${legStatsPath(spec.path)}: ${String(err)}` });
     return;
   }
-  const socket = dgram.createSocket({ type: spec.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 1024 * 1024 });
+  const socket = spec.tap ? undefined : dgram.createSocket({ type: spec.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 1024 * 1024 });
   const leg: Leg = {
     spec, socket, writer, codec, srtp,
     timeline: new Timeline({ startMs: spec.startMs, clockRateHz: codec.clockRateHz, bytesPerTick: codec.bytesPerTick, reorderMs: spec.reorderMs }),
     audioPayloadType: spec.audioPayloadType,
     dtmfPayloadType: spec.dtmfPayloadType,
     dtmf: [],
-    lastDtmfTs: undefined,
+    dtmfDetector: new DtmfDetector(),
     source: new SourceFilter(spec.sourceCheck ?? 'sdp', spec.remoteAddress, spec.remotePort),
     statsFd, savedPacketAtMs: undefined, failed: undefined, datagrams: 0,
   };
+  if (!socket) {
+    openTap(leg);
+    return;
+  }
   socket.on('message', (data, rinfo) => {
     leg.datagrams++;
     onPacket(leg, data, rinfo);
@@ -234,6 +252,19 @@ function open(spec: LegSpec): void {
     legs.set(spec.legId, leg);
     post({ op: 'opened', legId: spec.legId });
   });
+}
+
+/** A tap leg records what its relay hands it; it opens only beside an open relay in this worker. */
+function openTap(leg: Leg): void {
+  const { legId, tap } = leg.spec;
+  if (!tap || !addTap(legId, tap)) {
+    leg.writer.close();
+    closeStats(leg);
+    post({ op: 'opened', legId, error: `relay ${tap?.relayId ?? '?'} is not open in this worker` });
+    return;
+  }
+  legs.set(legId, leg);
+  post({ op: 'opened', legId });
 }
 
 /**
@@ -269,7 +300,7 @@ function close(legId: string, endMs: number, drain: boolean): void {
 
 function finishLeg(leg: Leg, endMs: number): void {
   const legId = leg.spec.legId;
-  if (leg.failed === undefined) leg.socket.close();
+  if (leg.failed === undefined) stopInput(leg);
   let error = leg.failed;
   // A failed leg is not padded: its file ends where the disk stopped it.
   if (leg.failed === undefined) applySafe(leg, leg.timeline.finish(endMs));
@@ -324,7 +355,20 @@ setInterval(() => {
     activity.push([id, s.lastPacketAtMs ?? 0, s.received, s.lost]);
   }
   post({ op: 'activity', legs: activity });
+  const relays = relayActivity();
+  if (relays.length > 0) post({ op: 'relayActivity', relays });
 }, ACTIVITY_MS);
+
+initRelays({
+  post,
+  packetSeen: countPacket,
+  feedTap(legId, rtp, nowMs) {
+    const leg = legs.get(legId);
+    if (!leg) return;
+    leg.datagrams++;
+    onRtp(leg, rtp, nowMs);
+  },
+});
 
 port?.on('message', (cmd: WorkerCommand) => {
   switch (cmd.op) {
@@ -337,7 +381,14 @@ port?.on('message', (cmd: WorkerCommand) => {
     case 'close':
       close(cmd.legId, cmd.endMs, true);
       break;
+    case 'relayOpen':
+    case 'relayUpdate':
+    case 'relayPlay':
+    case 'relayClose':
+      relayCommand(cmd);
+      break;
     case 'stop':
+      closeAllRelays();
       for (const id of [...legs.keys()]) close(id, Date.now(), false);
       process.exit(0);
   }

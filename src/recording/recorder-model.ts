@@ -2,7 +2,7 @@
  * The plain data a Recorder and its signalling pass each other: the parties of a call, the streams
  * to record, the open legs, the live view, and the Recorder's events. No behaviour.
  */
-import type { LegChange, LegResult, LegSpec } from '../media/index.ts';
+import type { LegChange, LegResult, LegSpec, LegTap } from '../media/index.ts';
 import type { PartyInfo } from './info.ts';
 import type { FinishedRecording } from './spool.ts';
 
@@ -45,6 +45,8 @@ export interface StreamSpec {
   readonly localCrypto: string | undefined;
   /** The source the SDP names; media from elsewhere is not recorded (invariant 4). */
   readonly remote: { readonly address: string; readonly port: number } | undefined;
+  /** In-line mode: the leg records what one side of a relay sends instead of binding a port (`LegSpec.tap`). */
+  readonly tap?: LegTap | undefined;
 }
 
 /** An open leg, as signalling needs it to answer and to plan a re-INVITE. */

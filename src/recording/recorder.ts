@@ -18,7 +18,7 @@ import type { LegChange } from '../media/index.ts';
 import type { Decision } from '../policy/index.ts';
 import type { Spool, SpoolState } from './spool.ts';
 import type { CallMode, CallParties, LiveRecording, RecorderEvents, RecorderLeg, RecorderMedia, StreamSpec } from './recorder-model.ts';
-import { DtmfStop } from './dtmf-stop.ts';
+import { DtmfStop, type DtmfRole } from './dtmf-stop.ts';
 import { IdleWatch } from './idle-watch.ts';
 import { Segment, type SegmentOptions } from './segment.ts';
 
@@ -231,10 +231,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   /** A DTMF digit in one of the legs (RFC 4733): the internal party's stop code stops the recording (B6). */
   dtmf(legId: string, digit: string, atMs: number): void {
-    if (!this.#recording || this.#final || this.#stopped || !this.owns(legId)) return;
+    if (!this.owns(legId)) return;
     const label = this.#segment.labelOf(legId);
     const p = this.#parties;
-    const role = label === p.callerLabel ? 'caller' : label === p.calleeLabel ? 'callee' : 'other';
+    this.dtmfFrom(label === p.callerLabel ? 'caller' : label === p.calleeLabel ? 'callee' : 'other', digit, atMs);
+  }
+
+  /** A DTMF digit of a party known by its role (in-line mode: the relay side, or SIP INFO). */
+  dtmfFrom(role: DtmfRole, digit: string, atMs: number): void {
+    if (!this.#recording || this.#final || this.#stopped) return;
     if (!this.#dtmf.push(role, digit, atMs)) return;
     const code = this.#decision.stopCode ?? '';
     this.#stopped = true;

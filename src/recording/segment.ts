@@ -104,6 +104,7 @@ export class Segment {
       path: this.#o.spool.legPath(this.id, leg.legId), startMs: this.startMs, reorderMs: this.#o.reorderMs,
       // Invariant 4: the worker records media only from the address the SRC's SDP names.
       ...(stream.remote ? { remoteAddress: stream.remote.address, remotePort: stream.remote.port } : {}),
+      ...(stream.tap ? { tap: stream.tap } : {}),
     });
     // Only a leg that opened has a file for the spool state to name.
     this.#legs.push(leg);

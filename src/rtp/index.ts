@@ -1,9 +1,10 @@
 /**
  * RTP and SRTP: packets, the per-stream timeline and statistics, SDES keys, the port pool, the
- * source check.
+ * source check, RFC 4733 telephone events.
  */
 export * from './packet.ts';
 export * from './srtp.ts';
 export * from './timeline.ts';
 export * from './ports.ts';
 export * from './source.ts';
+export * from './dtmf.ts';

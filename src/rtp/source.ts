@@ -58,6 +58,11 @@ export class SourceFilter {
     return this.#address !== undefined && this.#port !== undefined;
   }
 
+  /** The latched source (address and port), once a valid packet chose one: where symmetric RTP answers (RFC 4961). */
+  get current(): { readonly address: string; readonly port: number } | undefined {
+    return this.#address !== undefined && this.#port !== undefined ? { address: this.#address, port: this.#port } : undefined;
+  }
+
   /** True when a packet from `address:port` arriving at `nowMs` belongs to the leg. Does not latch. */
   matches(address: string, port: number, nowMs: number): boolean {
     if (this.#address === undefined) return true;

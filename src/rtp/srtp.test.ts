@@ -3,7 +3,7 @@
  * and tampering.
  */
 import { describe, expect, it } from 'vitest';
-import { aesCmKeystream, deriveSessionKey, parseSdesCrypto, SrtpReceiver, SrtpSender, srtpIv } from './srtp.ts';
+import { aesCmKeystream, deriveSessionKey, guessRoc, newSdesCrypto, parseSdesCrypto, SrtpReceiver, SrtpSender, srtpIv } from './srtp.ts';
 import { buildRtp, parseRtp } from './packet.ts';
 import { ParseError } from '../common/errors.ts';
 
@@ -60,6 +60,29 @@ describe('SrtpReceiver', () => {
       const plain = buildRtp({ payloadType: 0, sequenceNumber: seq & 0xffff, timestamp: seq * 160, ssrc: 5, payload: Buffer.alloc(20, seq & 0xff) });
       expect(parseRtp(rx.unprotect(tx.protect(plain))).payload[0]).toBe(seq & 0xff);
     }
+  });
+
+  it('keeps the rollover counter of packets sent out of order across the wrap', () => {
+    const c = parseSdesCrypto(cryptoLine('AES_CM_128_HMAC_SHA1_80'));
+    const tx = new SrtpSender(c);
+    const rx = new SrtpReceiver(c);
+    // A relay forwards what it received in the order it came: 65535 arrives after 0 and 1.
+    const order = [65533, 65534, 0, 1, 65535, 2, 3];
+    for (const seq of order) {
+      const plain = buildRtp({ payloadType: 0, sequenceNumber: seq, timestamp: seq * 160, ssrc: 9, payload: Buffer.alloc(20, seq & 0xff) });
+      expect(rx.unprotect(tx.protect(plain)).equals(plain)).toBe(true);
+    }
+    expect(guessRoc({ roc: 1, highest: 1 }, 65535)).toBe(0);
+    expect(guessRoc({ roc: 0, highest: 65535 }, 2)).toBe(1);
+    expect(guessRoc({ roc: 3, highest: 40000 }, 40001)).toBe(3);
+  });
+
+  it('makes fresh crypto attributes of either suite that parse and differ', () => {
+    const one = newSdesCrypto();
+    const two = newSdesCrypto(2, 'AES_CM_128_HMAC_SHA1_32');
+    expect(one).toMatch(/^1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/]{40}$/);
+    expect(parseSdesCrypto(two).suite).toBe('AES_CM_128_HMAC_SHA1_32');
+    expect(parseSdesCrypto(one).masterKey.equals(parseSdesCrypto(newSdesCrypto()).masterKey)).toBe(false);
   });
 
   it('refuses a tampered packet and a packet under another key', () => {

@@ -1,10 +1,10 @@
 /**
- * SRTP receive side (RFC 3711) for the SDES suites AES_CM_128_HMAC_SHA1_80 and _32 (RFC 4568):
+ * SRTP receive and send sides (RFC 3711) for the SDES suites AES_CM_128_HMAC_SHA1_80 and _32 (RFC 4568):
  * key derivation (section 4.3), AES counter mode (section 4.1.1), HMAC-SHA1 authentication
  * (section 4.2) and rollover-counter estimation (section 3.3.1). The block cipher and HMAC come
  * from node:crypto (OpenSSL); tags are compared in constant time. Does no I/O.
  */
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CallsealError, ParseError } from '../common/errors.ts';
 import { parseRtp, seqDelta } from './packet.ts';
 
@@ -137,30 +137,64 @@ export class SrtpReceiver {
   }
 }
 
-/** Protects RTP packets (the sending side); used by tests and the SRTP media sender helper. */
+/**
+ * The rollover counter of a packet (RFC 3711 section 3.3.1): the guess v of ROC - 1, ROC or ROC + 1
+ * whose index lies closest to the highest index seen, so a packet reordered across a wrap of the
+ * sequence number keeps the ROC it was sent with.
+ */
+export function guessRoc(state: { readonly roc: number; readonly highest: number }, seq: number): number {
+  if (state.highest < 32768) return seq - state.highest > 32768 && state.roc > 0 ? state.roc - 1 : state.roc;
+  return state.highest - 32768 > seq ? state.roc + 1 : state.roc;
+}
+
+/**
+ * Protects RTP packets (the sending side): used by the relay for what callseal sends to an SRTP
+ * peer, and by tests. The index of each packet follows RFC 3711 section 3.3.1 from the highest
+ * sequence number sent per SSRC, so packets forwarded out of order keep their rollover counter.
+ */
 export class SrtpSender {
   readonly #keys: SrtpSessionKeys;
   readonly #tagBytes: number;
-  readonly #roc = new Map<number, { roc: number; last: number }>();
+  readonly #roc = new Map<number, { roc: number; highest: number }>();
 
   constructor(crypto: SdesCrypto) {
     this.#keys = deriveSrtpKeys(crypto.masterKey, crypto.masterSalt);
     this.#tagBytes = SRTP_SUITES[crypto.suite].tagBytes;
   }
 
+  /** Returns the SRTP packet (encrypted payload, authentication tag appended); throws `ParseError` on a bad header. */
   protect(rtp: Buffer): Buffer {
     const header = parseRtp(rtp, false);
-    const state = this.#roc.get(header.ssrc) ?? { roc: 0, last: header.sequenceNumber };
-    if (header.sequenceNumber < state.last && seqDelta(header.sequenceNumber, state.last) > 0) state.roc++;
-    state.last = header.sequenceNumber;
-    this.#roc.set(header.ssrc, state);
-    const index = (BigInt(state.roc) << 16n) | BigInt(header.sequenceNumber);
+    const seq = header.sequenceNumber;
+    let state = this.#roc.get(header.ssrc);
+    if (!state) {
+      state = { roc: 0, highest: seq };
+      // Bounded: a stream that changes SSRC on every packet keeps at most a few states.
+      if (this.#roc.size >= 16) this.#roc.clear();
+      this.#roc.set(header.ssrc, state);
+    }
+    const roc = guessRoc(state, seq);
+    if (roc > state.roc || (roc === state.roc && seq > state.highest)) {
+      state.roc = roc;
+      state.highest = seq;
+    }
+    const index = (BigInt(roc) << 16n) | BigInt(seq);
     const iv = srtpIv(this.#keys.cipherSalt, header.ssrc, index);
-    const out = Buffer.from(rtp);
+    const out = Buffer.allocUnsafe(rtp.length + this.#tagBytes);
+    rtp.copy(out, 0, 0, header.headerSize);
     createCipheriv('aes-128-ctr', this.#keys.cipherKey, iv).update(rtp.subarray(header.headerSize)).copy(out, header.headerSize);
     const rocBuf = Buffer.alloc(4);
-    rocBuf.writeUInt32BE(state.roc >>> 0);
-    const tag = createHmac('sha1', this.#keys.authKey).update(out).update(rocBuf).digest().subarray(0, this.#tagBytes);
-    return Buffer.concat([out, tag]);
+    rocBuf.writeUInt32BE(roc >>> 0);
+    const authenticated = out.subarray(0, rtp.length);
+    createHmac('sha1', this.#keys.authKey).update(authenticated).update(rocBuf).digest().copy(out, rtp.length, 0, this.#tagBytes);
+    return out;
   }
+}
+
+/**
+ * A fresh SDES crypto attribute value of callseal's own (RFC 4568 section 9.1): `<tag> <suite>
+ * inline:<base64 of 16 key and 14 salt bytes>`, from the system's cryptographic random source.
+ */
+export function newSdesCrypto(tag = 1, suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80'): string {
+  return `${tag} ${suite} inline:${randomBytes(30).toString('base64')}`;
 }

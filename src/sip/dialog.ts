@@ -18,7 +18,7 @@ import type { Remote } from './transport.ts';
 import { uriRemote } from './uri.ts';
 import { contactUri, cseqNumber, dialogKey, type DialogInit, type DialogTable } from './dialog-state.ts';
 
-export { DialogTable, dialogKey, uacDialogInit, uasDialogInit, tagOf, type DialogInit } from './dialog-state.ts';
+export { DialogTable, cseqNumber, dialogKey, uacDialogInit, uasDialogInit, tagOf, type DialogInit } from './dialog-state.ts';
 
 /** Why a dialog ended. */
 export type DialogEndReason =
@@ -245,10 +245,24 @@ export class Dialog extends TypedEmitter<DialogEvents> {
 
   /**
    * A 2xx to the INVITE that created this UAC dialog (the first one, or a retransmission, also
-   * after its transaction ended): ACK it (again).
+   * after its transaction ended): ACK it (again). `options` give the first ACK a body (an answer
+   * to an offer in the 2xx); a retransmission gets the same ACK again.
    */
-  ackInvite(response: SipResponse): void {
-    this.#ack(cseqNumber(response), response);
+  ackInvite(response: SipResponse, options: DialogRequestOptions = {}): void {
+    this.#ack(cseqNumber(response), response, options);
+  }
+
+  /**
+   * Raises the local CSeq to at least `seq`: requests callseal sent in the early dialog before this
+   * dialog existed (PRACK, RFC 3262 section 7.1) count toward it, so later ones go above them.
+   */
+  raiseLocalSeq(seq: number): void {
+    if (this.#localSeq === undefined || this.#localSeq < seq) this.#localSeq = seq;
+  }
+
+  /** The CSeq of the INVITE whose 2xx callseal ACKed last; undefined before the first ACK. */
+  get ackedCseq(): number | undefined {
+    return this.#lastAck?.cseq;
   }
 
   /** Ends the dialog without BYE (shutdown); idempotent. */
@@ -257,14 +271,14 @@ export class Dialog extends TypedEmitter<DialogEvents> {
   }
 
   /** The 2xx of INVITE `cseq`: the ACK is built once per CSeq and re-sent for each retransmission (RFC 3261 section 13.2.2.4). */
-  #ack(cseq: number, response: SipResponse): void {
+  #ack(cseq: number, response: SipResponse, options: DialogRequestOptions = {}): void {
     if (response.status < 200 || response.status >= 300) return;
     if (this.#lastAck?.cseq === cseq) {
       this.#ctx.stack.sendStateless(this.#lastAck.request, this.#lastAck.remote, { again: true });
       return;
     }
     const remote = this.#nextHop();
-    const sent = this.#ctx.stack.sendStateless(this.#build('ACK', cseq, {}), remote);
+    const sent = this.#ctx.stack.sendStateless(this.#build('ACK', cseq, options), remote);
     if (sent) this.#lastAck = { cseq, request: sent, remote };
   }
 

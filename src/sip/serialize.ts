@@ -13,7 +13,7 @@ const WIRE_NAMES: Readonly<Record<string, string>> = {
   'record-route': 'Record-Route', route: 'Route', require: 'Require', supported: 'Supported',
   allow: 'Allow', accept: 'Accept', unsupported: 'Unsupported', server: 'Server', 'user-agent': 'User-Agent',
   'content-disposition': 'Content-Disposition', 'www-authenticate': 'WWW-Authenticate', 'retry-after': 'Retry-After',
-  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires', 'min-se': 'Min-SE',
+  warning: 'Warning', reason: 'Reason', 'session-expires': 'Session-Expires', 'min-se': 'Min-SE', rseq: 'RSeq', rack: 'RAck',
 };
 
 function wireName(name: string): string {

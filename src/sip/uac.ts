@@ -23,6 +23,10 @@ export interface InviteOptions {
   readonly contact: string;
   /** Call-ID; a random one when omitted. */
   readonly callId?: string;
+  /** CSeq number; 1 when omitted (a request retried with credentials takes the next one, RFC 3261 section 22.2). */
+  readonly cseq?: number;
+  /** callseal's From tag; a random one when omitted (a retried request keeps the first one's). */
+  readonly fromTag?: string;
   /** A preloaded route set (an outbound proxy), as Route values. */
   readonly routes?: readonly string[];
   readonly headers?: readonly SipHeader[];
@@ -30,6 +34,12 @@ export interface InviteOptions {
   readonly contentType?: string;
   /** Every provisional response. */
   readonly onProvisional?: (response: SipResponse) => void;
+  /**
+   * The first ACK of the 2xx is the caller's to send (`dialog.ackInvite(response, options)`):
+   * a B2BUA ACKs end to end, with the body of the other leg's ACK. 2xx retransmissions before it
+   * are not ACKed; forks are ACKed and ended as always.
+   */
+  readonly deferAck?: boolean;
 }
 
 /** The outcome of an INVITE: the final response and, for a 2xx, the dialog. */
@@ -50,14 +60,14 @@ export interface OutgoingInvite {
 
 /** Sends an INVITE outside any dialog. */
 export function sendInvite(ctx: DialogContext, o: InviteOptions): OutgoingInvite {
-  const localTag = randomToken(6);
+  const localTag = o.fromTag ?? randomToken(6);
   const headers: SipHeader[] = [
     ...(o.routes ?? []).map((value) => ({ name: 'route', value })),
     { name: 'max-forwards', value: '70' },
     { name: 'from', value: `${o.from};tag=${localTag}` },
     { name: 'to', value: o.to },
     { name: 'call-id', value: o.callId ?? `${randomToken(10)}@callseal` },
-    { name: 'cseq', value: '1 INVITE' },
+    { name: 'cseq', value: `${o.cseq ?? 1} INVITE` },
     { name: 'contact', value: o.contact },
     ...(o.headers ?? []),
     ...(o.body && o.body.length > 0 && o.contentType ? [{ name: 'content-type', value: o.contentType }] : []),
@@ -76,16 +86,17 @@ export function sendInvite(ctx: DialogContext, o: InviteOptions): OutgoingInvite
     const tag = tagOf(getHeader(r, 'to')) ?? '';
     const known = made.get(tag);
     if (known) {
-      known.ackInvite(r);
+      if (o.deferAck !== true || known !== first || known.ackedCseq !== undefined) known.ackInvite(r);
       return;
     }
     const dialog = new Dialog(ctx, uacDialogInit(sentRequest, r, o.remote, o.contact));
     made.set(tag, dialog);
-    dialog.ackInvite(r);
     if (first === undefined) {
       first = dialog;
+      if (o.deferAck !== true) dialog.ackInvite(r);
       return;
     }
+    dialog.ackInvite(r);
     ctx.log.info({ callId: dialog.callId, remoteTag: tag }, '2xx from another fork; ACK and BYE');
     dialog.bye().catch((err: unknown) => {
       ctx.log.warn({ callId: dialog.callId, err: errorMessage(err) }, 'BYE to another fork failed');

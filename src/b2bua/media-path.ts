@@ -1,0 +1,97 @@
+/**
+ * The media path of one in-line call as the signalling sees it: what happens to each SDP on its
+ * way to the other leg. A call that is not recorded keeps the SDP untouched (no anchoring at all);
+ * a recorded one has its media anchored on a relay, each SDP rewritten to the relay's port facing
+ * the receiver. Side `a` is the caller's leg, `b` the callee's.
+ */
+import type { Logger } from '../common/log.ts';
+import { errorMessage } from '../common/errors.ts';
+import { rewriteSdp, sdpAudioCodec, sdpMediaAddress } from './sdp-rewrite.ts';
+
+/** A leg of an in-line call: `a` the caller's, `b` the callee's. */
+export type LegSide = 'a' | 'b';
+
+/** What the signalling asks of the media of a call. */
+export interface MediaPath {
+  /** Whether the media is anchored (the SDP is rewritten). */
+  readonly anchored: boolean;
+  /** The SDP that `from` sent, as the other leg is to receive it. */
+  sdpFrom(from: LegSide, sdp: Buffer): Promise<Buffer>;
+  /** Frees what the path holds; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The media path of a call that is not recorded: every SDP reaches the other end byte for byte. */
+export const directPath: MediaPath = {
+  anchored: false,
+  sdpFrom: (_from, sdp) => Promise.resolve(sdp),
+  close: () => Promise.resolve(),
+};
+
+/** A side of a relay as the media engine knows it (the peer's address from its SDP). */
+export interface RelayPeer {
+  readonly remoteHost?: string;
+  readonly remotePort?: number;
+  /** The RFC 4733 payload type the peer sends digits with (`relayDtmf` events). */
+  readonly dtmfPayloadType?: number;
+}
+
+/** What an anchored path needs of the media engine's relay (`MediaEngine.openRelay` and friends). */
+export interface RelayControl {
+  openRelay(spec: { readonly relayId: string; readonly a: RelayPeer; readonly b: RelayPeer }): Promise<{ host: string; aPort: number; bPort: number }>;
+  updateRelay(relayId: string, side: LegSide, change: RelayPeer): void;
+  closeRelay(relayId: string): Promise<unknown>;
+}
+
+/** The peer's media address from its SDP, for the relay (none while held or unknown), and its telephone-event type. */
+export function peerOf(sdp: Buffer): RelayPeer {
+  const m = sdpMediaAddress(sdp);
+  const dtmf = sdpAudioCodec(sdp, () => 'any')?.dtmfPayloadType;
+  return {
+    ...(m?.host !== undefined && !m.held ? { remoteHost: m.host, remotePort: m.port } : {}),
+    ...(dtmf !== undefined ? { dtmfPayloadType: dtmf } : {}),
+  };
+}
+
+/**
+ * A path anchored on a relay: the relay opens with the caller's offer, and each SDP from one side
+ * names the relay's port facing the other side (the peer's address goes to the relay first).
+ */
+export class RelayPath implements MediaPath {
+  readonly anchored = true;
+  readonly #relay: RelayControl;
+  readonly #relayId: string;
+  readonly #log: Logger;
+  /** callseal's relay ports, once open. */
+  #ports: Promise<{ host: string; aPort: number; bPort: number }> | undefined;
+  #closed = false;
+
+  constructor(relay: RelayControl, relayId: string, log: Logger) {
+    this.#relay = relay;
+    this.#relayId = relayId;
+    this.#log = log;
+  }
+
+  /** Opens the relay (at the INVITE, so ringing and early media flow through it). */
+  open(aPeer: RelayPeer = {}): Promise<{ host: string; aPort: number; bPort: number }> {
+    this.#ports ??= this.#relay.openRelay({ relayId: this.#relayId, a: aPeer, b: {} });
+    return this.#ports;
+  }
+
+  async sdpFrom(from: LegSide, sdp: Buffer): Promise<Buffer> {
+    const peer = peerOf(sdp);
+    const first = this.#ports === undefined;
+    const ports = await this.open(from === 'a' ? peer : {});
+    if (!first || from === 'b') this.#relay.updateRelay(this.#relayId, from, peer);
+    // The receiver of this SDP sends to the relay's port facing it.
+    return rewriteSdp(sdp, ports.host, from === 'a' ? ports.bPort : ports.aPort);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed || this.#ports === undefined) return;
+    this.#closed = true;
+    await this.#relay.closeRelay(this.#relayId).catch((err: unknown) => {
+      this.#log.warn({ relayId: this.#relayId, err: errorMessage(err) }, 'closing the relay failed');
+    });
+  }
+}
