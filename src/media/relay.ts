@@ -74,7 +74,10 @@ function onDatagram(relay: LiveRelay, from: RelaySideName, data: Buffer, rinfo: 
   const fwd = relay.core.receive(from, data, rinfo.address, rinfo.port, now);
   if (fwd.send) send(relay, fwd.send);
   if (fwd.rtp) {
-    for (const [legId, includePrompts] of relay.taps[from]) if (!fwd.replaced || !includePrompts) host?.feedTap(legId, fwd.rtp, now);
+    for (const [legId, includePrompts] of relay.taps[from]) {
+      if (!includePrompts) host?.feedTap(legId, fwd.rtp, now);
+      else if (!fwd.replaced) host?.feedTap(legId, fwd.heard ?? fwd.rtp, now);
+    }
   }
   if (fwd.digit !== undefined) host?.post({ op: 'relayDtmf', relayId: relay.binding.relayId, fromSide: from, digit: fwd.digit, atMs: now });
 }
