@@ -85,6 +85,28 @@ describe('RelayBook', () => {
     await expect(b.open({ index: 1, legs: 0, alive: false }, { relayId: 'r3', a: {}, b: {} })).rejects.toMatchObject({ code: 'CS_MEDIA_WORKER_FAILED' });
   });
 
+  it('a close while the sockets are being bound waits for the open, and prompts travel as one compact buffer', async () => {
+    const { book: b, sent, slot } = book();
+    const opening = b.open(slot, { relayId: 'r', a: {}, b: {} });
+    const closing = b.close('r');
+    expect(sent.some((c) => c.op === 'relayClose')).toBe(false);
+    b.onEvent({ op: 'relayOpened', relayId: 'r' });
+    await opening;
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(sent.some((c) => c.op === 'relayClose')).toBe(true);
+    b.onEvent({ op: 'relayClosed', relayId: 'r', result: counts(0) });
+    expect(await closing).toEqual(counts(0));
+    const big = Buffer.alloc(16000, 1);
+    const { book: b2, sent: sent2, slot: slot2 } = book();
+    const o = b2.open(slot2, { relayId: 'p', a: {}, b: {} });
+    b2.onEvent({ op: 'relayOpened', relayId: 'p' });
+    await o;
+    void b2.play('p', 'a', [big.subarray(0, 160), big.subarray(160, 320)], 8, 20, 8000);
+    const play = sent2.find((c) => c.op === 'relayPlay');
+    expect(play?.op === 'relayPlay' ? [play.frames.buffer.byteLength, play.frameLengths] : undefined).toEqual([320, [160, 160]]);
+  });
+
   it('shutdown answers everyone waiting', async () => {
     const { book: b, slot } = book();
     const opening = b.open(slot, { relayId: 'r', a: {}, b: {} });

@@ -22,7 +22,7 @@ export interface RelayHost {
 /** A prompt being played to one side. */
 interface Play {
   readonly playId: number;
-  readonly payloads: readonly Uint8Array[];
+  readonly payloads: readonly Buffer[];
   readonly payloadType: number;
   readonly ptimeMs: number;
   readonly clockRateHz: number;
@@ -153,8 +153,7 @@ function playFrame(relay: LiveRelay, toSide: RelaySideName, play: Play): void {
   }
   const now = Date.now();
   const ticks = Math.round((play.ptimeMs * play.clockRateHz) / 1000);
-  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const frame = relay.core.prompt(toSide, bytes, play.payloadType, ticks, play.clockRateHz, play.next === 0, now);
+  const frame = relay.core.prompt(toSide, payload, play.payloadType, ticks, play.clockRateHz, play.next === 0, now);
   play.next++;
   if (frame.send) send(relay, frame.send);
   // The prompt replaces the other side's packets to `toSide`: the taps of that direction record it.
@@ -163,7 +162,7 @@ function playFrame(relay: LiveRelay, toSide: RelaySideName, play: Play): void {
 }
 
 /** Plays codec frames to one side at ptime; a prompt playing there already ends first. Answers `relayPlayed`. */
-export function playRelay(relayId: string, playId: number, toSide: RelaySideName, payloads: readonly Uint8Array[], payloadType: number, ptimeMs: number, clockRateHz: number): void {
+export function playRelay(relayId: string, playId: number, toSide: RelaySideName, payloads: readonly Buffer[], payloadType: number, ptimeMs: number, clockRateHz: number): void {
   const relay = relays.get(relayId);
   if (!relay) {
     host?.post({ op: 'relayPlayed', relayId, playId, sent: 0 });
@@ -210,6 +209,18 @@ export function relayActivity(): [string, RelayResult][] {
   return [...relays].map(([id, r]) => [id, r.core.counts]);
 }
 
+/** The frames of a `relayPlay`, as views into its one buffer. */
+function splitFrames(frames: Uint8Array, lengths: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const n of lengths) {
+    if (at + n > frames.byteLength) break;
+    out.push(Buffer.from(frames.buffer, frames.byteOffset + at, n));
+    at += n;
+  }
+  return out;
+}
+
 /** Carries out a relay command from the SIP thread. */
 export function relayCommand(cmd: Extract<WorkerCommand, { op: 'relayOpen' | 'relayUpdate' | 'relayPlay' | 'relayClose' }>): void {
   switch (cmd.op) {
@@ -220,7 +231,7 @@ export function relayCommand(cmd: Extract<WorkerCommand, { op: 'relayOpen' | 're
       updateRelay(cmd.relayId, cmd.side, cmd.change);
       break;
     case 'relayPlay':
-      playRelay(cmd.relayId, cmd.playId, cmd.toSide, cmd.payloads, cmd.payloadType, cmd.ptimeMs, cmd.clockRateHz);
+      playRelay(cmd.relayId, cmd.playId, cmd.toSide, splitFrames(cmd.frames, cmd.frameLengths), cmd.payloadType, cmd.ptimeMs, cmd.clockRateHz);
       break;
     case 'relayClose':
       closeRelay(cmd.relayId);
