@@ -38,6 +38,8 @@ interface LiveRelay {
   /** Tap legs per side: leg id to whether prompts to the other side replace the side's packets in it. */
   readonly taps: Record<RelaySideName, Map<string, boolean>>;
   readonly plays: Record<RelaySideName, Play | undefined>;
+  /** Send callbacks per side, made once (not one closure per packet). */
+  readonly sent: Record<RelaySideName, (err: Error | null) => void>;
   open: boolean;
 }
 
@@ -62,9 +64,12 @@ export function initRelays(h: RelayHost): void {
 }
 
 function send(relay: LiveRelay, out: Outbound): void {
-  relay.sockets[out.to].send(out.packet, out.port, out.host, (err) => {
-    if (err) relay.core.sendFailed(out.to);
-  });
+  relay.sockets[out.to].send(out.packet, out.port, out.host, relay.sent[out.to]);
+}
+
+/** Why a key was refused, without the key itself (a secret). */
+function keyError(err: unknown): string {
+  return err instanceof Error && 'code' in err ? String(err.code) : 'unreadable key';
 }
 
 function onDatagram(relay: LiveRelay, from: RelaySideName, data: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -93,12 +98,15 @@ export function openRelay(binding: RelayBinding): void {
   try {
     core = new RelayCore(binding.a, binding.b, binding.sourceCheck);
   } catch (err) {
-    host?.post({ op: 'relayOpened', relayId, error: `bad SRTP key: ${String(err)}` });
+    host?.post({ op: 'relayOpened', relayId, error: `bad SRTP key (${keyError(err)})` });
     return;
   }
   const type = binding.host.includes(':') ? 'udp6' : 'udp4';
   const sockets = { a: dgram.createSocket({ type, recvBufferSize: 1024 * 1024 }), b: dgram.createSocket({ type, recvBufferSize: 1024 * 1024 }) };
-  const relay: LiveRelay = { binding, core, sockets, taps: { a: new Map(), b: new Map() }, plays: { a: undefined, b: undefined }, open: false };
+  const sent = (side: RelaySideName) => (err: Error | null): void => {
+    if (err) core.sendFailed(side);
+  };
+  const relay: LiveRelay = { binding, core, sockets, taps: { a: new Map(), b: new Map() }, plays: { a: undefined, b: undefined }, sent: { a: sent('a'), b: sent('b') }, open: false };
   let bound = 0;
   let failed = false;
   for (const side of ['a', 'b'] as const) {
@@ -130,7 +138,7 @@ export function updateRelay(relayId: string, side: RelaySideName, change: RelayS
   try {
     relay.core.update(side, change);
   } catch (err) {
-    host?.post({ op: 'warning', legId: relayId, error: `relay side ${side}: ${String(err)}` });
+    host?.post({ op: 'warning', legId: relayId, error: `relay side ${side}: SDP change refused, bad SRTP key (${keyError(err)})` });
   }
 }
 
