@@ -35,11 +35,12 @@ import { AlertSettings, Alerts, Outbox, SqlLogRegistry, TargetRegistry, createRe
 import { systemClock } from './common/clock.ts';
 import { IntakeMonitor, RecentErrors, healthParts, healthReport, readiness } from './health/index.ts';
 import { SecretBox } from './common/secretbox.ts';
+import { VERSION } from './version.ts';
 import { WebhookRepository } from './store/index.ts';
 import { LiveEventFeed, WebhookEndpoints, Webhooks } from './webhooks/index.ts';
 
 /** callseal's version, written into every metadata file. */
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** A running callseal. */
 export interface App {

@@ -6,9 +6,8 @@ import { resolve } from 'node:path';
 import { createLogger, silentLogger } from './common/log.ts';
 import { CallsealError, ConfigError, errorMessage } from './common/errors.ts';
 import { instanceId, loadConfig, type Config } from './config/index.ts';
-import { startApp, VERSION } from './app.ts';
+import { VERSION } from './version.ts';
 import { auditAnchors, openSealing, certificatesInFolder, installationCertificateFiles, loadCertificates, renderReport, resetKeys, verifyTree } from './seal/index.ts';
-import { exportCommand } from './export-command.ts';
 import { AuditLog } from './web/audit.ts';
 import { ChainEpochRepository, openDatabase } from './store/index.ts';
 import { PolicyStore, explainSetting } from './policy/index.ts';
@@ -210,6 +209,8 @@ async function start(): Promise<number> {
   const log = createLogger({ level: config.log.level });
   let app;
   try {
+    // Loaded here, not at the top: the other commands (verify, keys) start without the recorder's modules.
+    const { startApp } = await import('./app.ts');
     app = await startApp(config, log);
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'callseal failed to start');
@@ -301,6 +302,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     case 'export':
       try {
+        const { exportCommand } = await import('./export-command.ts');
         return await exportCommand(config(), argv.slice(1));
       } catch (err) {
         if (err instanceof CallsealError || err instanceof ConfigError) {

@@ -23,18 +23,13 @@ import { codecByName, type Codec } from './codecs.ts';
 import type { WorkerCommand, WorkerEvent, LegSpec, LegChange } from './protocol.ts';
 import { LEG_STATS_BYTES, legStatsPath, renderLegStats } from './legstats.ts';
 import { CallsealError } from '../common/errors.ts';
+import { afterQueuedRead, whenQuiet } from './close-drain.ts';
 import { addTap, closeAllRelays, initRelays, relayActivity, relayCommand, removeTap } from './relay.ts';
 
 /** How often buffered packets are released and file buffers flushed. */
 const TICK_MS = 100;
 /** How often activity is reported to the SIP thread. */
 const ACTIVITY_MS = 1000;
-/**
- * Event-loop turns a closing leg goes on reading the datagrams already queued in its socket (a
- * worker that fell behind under load holds seconds of them): it closes after the first turn that
- * reads none, after this many at most. What they carry is still bounded by the call's end.
- */
-const CLOSE_DRAIN_MAX_TURNS = 64;
 
 interface Leg {
   readonly spec: LegSpec;
@@ -268,9 +263,9 @@ function openTap(leg: Leg): void {
 }
 
 /**
- * Closes a leg: with `drain`, only once the datagrams already queued for it are read (a few turns
- * of the event loop, {@link CLOSE_DRAIN_MAX_TURNS} at most), so a worker that fell behind loses none
- * of the call's audio; at exit at once.
+ * Closes a leg: with `drain`, only once its socket has been quiet for the reorder window (RTP
+ * still in flight when the stream ended) and the datagrams already queued for it are read, so
+ * neither late packets nor a worker that fell behind lose any of the call's audio; at exit at once.
  */
 function close(legId: string, endMs: number, drain: boolean): void {
   const leg = legs.get(legId);
@@ -283,19 +278,11 @@ function close(legId: string, endMs: number, drain: boolean): void {
     finishLeg(leg, endMs);
     return;
   }
-  let turns = 0;
-  let read = leg.datagrams;
-  const next = (): void => {
-    turns++;
-    // The first turn may run before this turn's poll phase has read the socket: always take two.
-    if (turns < 2 || (leg.datagrams !== read && turns < CLOSE_DRAIN_MAX_TURNS)) {
-      read = leg.datagrams;
-      setImmediate(next);
-      return;
-    }
-    finishLeg(leg, endMs);
-  };
-  setImmediate(next);
+  const read = (): number => leg.datagrams;
+  const finish = (): void => { finishLeg(leg, endMs); };
+  // A tap has no socket of its own: what its relay accepted has already been handed to it.
+  if (!leg.socket) afterQueuedRead(read, finish);
+  else whenQuiet(read, leg.spec.reorderMs, () => { afterQueuedRead(read, finish); });
 }
 
 function finishLeg(leg: Leg, endMs: number): void {
