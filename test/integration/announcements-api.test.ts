@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { ffprobe, startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
 import { login, type WebClient } from '../helpers/web.ts';
 
@@ -30,6 +31,29 @@ async function upload(who: WebClient, name: string | undefined, bytes: Buffer, t
   });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) as unknown : undefined };
+}
+
+/**
+ * An upload announced by its Content-Length but never sent: callseal must refuse it from the
+ * header alone. (Sending the whole body races the refusal: callseal answers 413 and closes while
+ * the client still writes, and the client may see EPIPE before the answer.)
+ */
+async function uploadHeadersOnly(who: WebClient, length: number): Promise<{ status: number; json: unknown }> {
+  const socket = net.connect(cs.httpPort, '127.0.0.1');
+  socket.write([
+    'POST /api/announcements?name=x HTTP/1.1', `Host: 127.0.0.1:${String(cs.httpPort)}`, `Cookie: ${who.cookie}`,
+    `X-CSRF-Token: ${who.csrf}`, 'Content-Type: audio/wav', `Content-Length: ${String(length)}`, '', ''].join('\r\n'));
+  let text = '';
+  for await (const chunk of socket) {
+    text += (chunk as Buffer).toString('latin1');
+    const head = text.indexOf('\r\n\r\n');
+    const size = /\r\ncontent-length: (\d+)/i.exec(text);
+    if (head >= 0 && size && text.length >= head + 4 + Number(size[1])) break;
+  }
+  socket.destroy();
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return { status, json: body ? JSON.parse(body) as unknown : undefined };
 }
 
 /** 16-bit samples of a raw little-endian file. */
@@ -154,7 +178,7 @@ describe('announcement library API', () => {
       ['no name', upload(admin, undefined, good), 400],
       ['a name with a line break', upload(admin, 'a\nb', good), 400],
       ['an unsupported content type', upload(admin, 'x', good, 'image/png'), 415],
-      ['above the size limit', upload(admin, 'x', Buffer.concat([good, Buffer.alloc(21 * 1024 * 1024)])), 413],
+      ['above the size limit', uploadHeadersOnly(admin, 21 * 1024 * 1024 + good.length), 413],
     ];
     for (const [what, p, status] of cases) {
       const r = await p;
