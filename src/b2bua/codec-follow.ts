@@ -47,16 +47,19 @@ export class CodecFollower {
     return this.#codec;
   }
 
-  /** An answer's SDP; an SDP without a recordable codec (a refused or held stream) changes nothing. */
-  answer(sdp: Buffer): void {
+  /**
+   * An answer's SDP; resolves when the legs record in its codec. An SDP without a recordable codec
+   * (a refused or held stream) changes nothing. Never rejects: a failure is logged.
+   */
+  answer(sdp: Buffer): Promise<void> {
     let next: SdpAudioCodec | undefined;
     try {
       next = sdpAudioCodec(sdp, knownCodec);
     } catch (err) {
       this.#log.info({ callId: this.#recorder.callId, err: errorMessage(err) }, 'answer SDP not read for the recording codec');
-      return;
+      return this.#queue;
     }
-    if (!next || (next.codec === this.#codec.codec && next.payloadType === this.#codec.payloadType)) return;
+    if (!next || (next.codec === this.#codec.codec && next.payloadType === this.#codec.payloadType)) return this.#queue;
     const from = this.#codec;
     const to = next;
     this.#codec = to;
@@ -70,10 +73,6 @@ export class CodecFollower {
     }).catch((err: unknown) => {
       this.#log.error({ callId: this.#recorder.callId, err: errorMessage(err) }, 'the recording legs could not follow the codec');
     });
-  }
-
-  /** Resolves when the changes so far are applied. */
-  settled(): Promise<void> {
     return this.#queue;
   }
 }

@@ -64,12 +64,19 @@ export function peerOf(sdp: Buffer): RelayPeer {
   };
 }
 
+/** What sees each answer's SDP. */
+export type AnswerHook = (from: LegSide, sdp: Buffer) => Promise<void> | undefined;
+
 /** Options of {@link RelayPath}. */
 export interface RelayPathOptions {
   /** The profile callseal offers each side (`as-offered` by default). */
   readonly srtp?: Readonly<Record<LegSide, SrtpMode>>;
-  /** An answer's SDP from `from`, after the relay took it (the recording follows its codec). */
-  readonly answer?: (from: LegSide, sdp: Buffer) => void;
+  /**
+   * An answer's SDP from `from`, after the relay took it (the recording follows its codec); the
+   * SDP goes on when the hook's promise settles, so the other end sends in the new codec only
+   * once the recording legs take it.
+   */
+  readonly answer?: AnswerHook;
 }
 
 /**
@@ -85,7 +92,7 @@ export class RelayPath implements MediaPath {
   #ports: Promise<{ host: string; aPort: number; bPort: number }> | undefined;
   #closed = false;
   readonly #keys: LegKeys;
-  #answer: ((from: LegSide, sdp: Buffer) => void) | undefined;
+  #answer: AnswerHook | undefined;
 
   constructor(relay: RelayControl, relayId: string, log: Logger, options: RelayPathOptions = {}) {
     this.#relay = relay;
@@ -96,7 +103,7 @@ export class RelayPath implements MediaPath {
   }
 
   /** Sets the hook that sees each answer's SDP (the recording is made after the path). */
-  onAnswer(hook: (from: LegSide, sdp: Buffer) => void): void {
+  onAnswer(hook: AnswerHook): void {
     this.#answer = hook;
   }
 
@@ -119,7 +126,7 @@ export class RelayPath implements MediaPath {
     const ports = await this.open(from === 'a' ? peer : {});
     const change: RelayPeerChange = keys.relay !== undefined ? { ...peer, srtp: keys.relay } : peer;
     if (!first || from === 'b' || keys.relay) this.#relay.updateRelay(this.#relayId, from, change);
-    if (kind === 'answer') this.#answer?.(from, sdp);
+    if (kind === 'answer') await this.#answer?.(from, sdp);
     // The receiver of this SDP sends to the relay's port facing it.
     return rewriteSdp(sdp, ports.host, from === 'a' ? ports.bPort : ports.aPort, keys.toward);
   }

@@ -120,7 +120,7 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
       if (legs.every((l) => l === undefined)) throw new CallsealError('CS_RECORDING_IO', 'no leg of the recording opened');
       const follower = new CodecFollower(recorder, [{ label: CALLER_LABEL, side: 'a' }, { label: CALLEE_LABEL, side: 'b' }], codec,
         (leg, c) => ({ ...spec(leg.label, leg.side), codec: c.codec, payloadType: c.payloadType }), o.log);
-      path.onAnswer((_from, sdp) => { follower.answer(sdp); });
+      path.onAnswer((_from, sdp) => follower.answer(sdp));
     } catch (err) {
       await path.close();
       await recorder?.discard().catch((e: unknown) => { o.log.warn({ callId: call.callId, err: errorMessage(e) }, 'discarding the recording failed'); });
