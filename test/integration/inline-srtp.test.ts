@@ -15,7 +15,7 @@ import { ffprobe, freePort, run, startCallseal, type CallsealProcess } from '../
 import { listFiles } from '../helpers/sipp.ts';
 import { linearToUlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
-import { startBaresip } from '../helpers/baresip.ts';
+import { startBaresip } from '../helpers/baresip-phone.ts';
 import { recvRequest, recvResponse, scenario, startSipp, uasAnswer, uasInDialog, uasRecvInvite } from '../helpers/inline.ts';
 
 const closers: (() => Promise<unknown> | undefined)[] = [];
