@@ -34,8 +34,6 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 # SIP answers are checked with an outside parser: tshark's SIP and SDP dissectors on a loopback capture.
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
-# A real SIP phone (SRTP by SDES) calls through the in-line B2BUA: baresip with its srtp, sndfile and ctrl_tcp modules.
-command -v baresip >/dev/null 2>&1 || need+=(baresip)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test-deps: all present"
   exit 0
