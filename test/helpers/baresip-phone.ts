@@ -24,22 +24,27 @@ export interface Baresip {
   stop(): Promise<void>;
 }
 
-/** Starts baresip in `dir` with `source` (mono 16-bit WAV at 8 kHz) as its microphone. */
-export async function startBaresip(dir: string, source: string, o: { readonly mediaenc?: string; readonly codecs?: string } = {}): Promise<Baresip> {
+/**
+ * Starts baresip in `dir` with `source` (mono 16-bit WAV at 8 kHz) as its microphone, on `ip`
+ * (127.0.0.1 by default); `autoAnswer` answers incoming calls at once.
+ */
+export async function startBaresip(dir: string, source: string, o: { readonly mediaenc?: string; readonly codecs?: string; readonly ip?: string; readonly autoAnswer?: boolean } = {}): Promise<Baresip> {
+  const ip = o.ip ?? '127.0.0.1';
   const sipPort = await freePort(33000, 33999);
   const ctrlPort = await freePort(34000, 34999);
   const rtpBase = await freeUdpBlock(35000, 35999, 20);
   const recDir = join(dir, 'rec');
   mkdirSync(recDir, { recursive: true });
   writeFileSync(join(dir, 'config'), [
-    'poll_method epoll', `sip_listen 127.0.0.1:${sipPort}`, 'audio_player aubridge,nil', `audio_source aufile,${source}`, 'audio_alert aubridge,nil',
+    'poll_method epoll', `sip_listen ${ip}:${sipPort}`, 'audio_player aubridge,nil', `audio_source aufile,${source}`, 'audio_alert aubridge,nil',
     'ausrc_srate 8000', 'auplay_srate 8000', 'ausrc_channels 1', 'auplay_channels 1', `rtp_ports ${rtpBase}-${rtpBase + 19}`, 'rtp_timeout 0',
     'module_path /usr/lib/baresip/modules', 'module g711.so', 'module aufile.so', 'module aubridge.so', 'module sndfile.so', 'module srtp.so',
     'module ctrl_tcp.so', 'module_app account.so', 'module_app menu.so', `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`, `snd_path ${recDir}`,
-    'net_interface 127.0.0.1', '',
+    `net_interface ${ip}`, '',
   ].join('\n'));
   const enc = o.mediaenc !== undefined ? `;mediaenc=${o.mediaenc}` : '';
-  writeFileSync(join(dir, 'accounts'), `<sip:alice@127.0.0.1:${sipPort}>;regint=0;audio_codecs=${o.codecs ?? 'PCMU'}${enc}\n`);
+  const answer = o.autoAnswer === true ? ';answermode=auto' : '';
+  writeFileSync(join(dir, 'accounts'), `<sip:alice@${ip}:${sipPort}>;regint=0;audio_codecs=${o.codecs ?? 'PCMU'}${enc}${answer}\n`);
   const child = spawn('baresip', ['-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -4,7 +4,8 @@
  * to sipp as a plain-RTP trunk (`inline.trunk.srtp: 'rtp'`). callseal answers the phone with a key
  * of its own, decrypts the phone's audio with the phone's key, records it, and sends it on to the
  * trunk as plain RTP; the trunk's audio reaches the phone encrypted with callseal's key. A loopback
- * capture read by tshark shows that nothing callseal sent the trunk holds the phone's key.
+ * capture read by tshark shows that nothing callseal sent the trunk holds the phone's key. And the
+ * reverse: a plain PBX (sipp) reaches an SRTP-only trunk (baresip, `inline.trunk.srtp: 'srtp'`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
@@ -16,7 +17,7 @@ import { listFiles } from '../helpers/sipp.ts';
 import { linearToUlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
 import { startBaresip } from '../helpers/baresip-phone.ts';
-import { recvRequest, recvResponse, scenario, startSipp, uasAnswer, uasInDialog, uasRecvInvite } from '../helpers/inline.ts';
+import { messagesStarting, pbxInvite, recvRequest, recvResponse, scenario, startSipp, uacInDialog, uasAnswer, uasInDialog, uasRecvInvite } from '../helpers/inline.ts';
 
 const closers: (() => Promise<unknown> | undefined)[] = [];
 let cs: CallsealProcess | undefined;
@@ -163,5 +164,56 @@ describe('SRTP on an in-line leg', () => {
     const log = JSON.stringify(cs.logs);
     expect(log).not.toContain(phoneKey ?? '');
     expect(log).not.toContain(keyOf(toPhone) ?? '');
+  }, 120_000);
+
+  it('the reverse: a plain-RTP PBX (sipp) reaches an SRTP trunk (baresip) with trunk.srtp "srtp"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'callseal-inline-srtp-'));
+    const inlinePort = await freePort();
+    const source = join(dir, 'callee.wav');
+    run('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', source, 'synth', '12', 'sine', '1000', 'vol', '0.3']);
+    // baresip's RTP leaves from 127.0.0.1 whatever its SIP address (its socket is not bound to it),
+    // so here the phone is the trunk on 127.0.0.1 and the PBX's sipp is on 127.0.0.3.
+    const phone = await startBaresip(dir, source, { mediaenc: 'srtp-mand', autoAnswer: true });
+    closers.push(() => phone.stop());
+    cs = await startCallseal({
+      config: {
+        inline: {
+          enabled: true, host: '127.0.0.1', port: inlinePort, tcp: false,
+          pbx: { addresses: ['127.0.0.3'], hop: { host: '127.0.0.3', port: 5999 } },
+          trunk: { addresses: ['127.0.0.1'], hop: { host: '127.0.0.1', port: phone.sipPort }, srtp: 'srtp' },
+        },
+      },
+    });
+    writeRtpPcap(join(dir, 'caller.pcap'), [{ dstPort: 6000, payloadType: 0, ssrc: 0x11111111, audio: tone(440, 2, linearToUlaw, 8000) }]);
+    const pbx = await startSipp(dir, 'pbx', scenario('pbx', [
+      pbxInvite('alice', { sdp: PCMU_SDP.replace('o=sipp', 'o=pbx') }), recvResponse(100, { optional: true }), recvResponse(180, { optional: true }),
+      recvResponse(200, { rrs: true }), uacInDialog('ACK', 1),
+      '  <nop>\n    <action>\n      <exec play_pcap_audio="caller.pcap"/>\n    </action>\n  </nop>', '  <pause milliseconds="3000"/>',
+      uacInDialog('BYE', 2), recvResponse(200),
+    ]), { ip: '127.0.0.3', target: `127.0.0.1:${inlinePort}` });
+    closers.push(() => { pbx.child.kill(); return undefined; });
+    const p = await pbx.done;
+    expect(p.code, `pbx: ${p.out}\nphone: ${phone.output().slice(-3000)}`).toBe(0);
+    await cs.waitForLog((l) => l['msg'] === 'recording finished', 30_000);
+    await phone.stop();
+    // The PBX got a plain answer, without any key.
+    const answer = messagesStarting(pbx.messages(), 'SIP/2.0 200')[0] ?? '';
+    expect(answer).toMatch(/m=audio \d+ RTP\/AVP 0/);
+    expect(answer).not.toContain('a=crypto');
+
+    const root = join(cs.home, 'recordings');
+    const wav = listFiles(root).filter((f) => f.endsWith('.wav'));
+    expect(wav).toHaveLength(1);
+    const wavPath = join(root, wav[0] ?? '');
+    expect(ffprobe(wavPath).channels).toBe(2);
+    // The PBX's tone on the caller's channel; the phone's (decrypted with its key) on the callee's.
+    expect(frequency(wavPath, 1)).toBeGreaterThan(350);
+    expect(frequency(wavPath, 1)).toBeLessThan(550);
+    expect(frequency(wavPath, 2)).toBeGreaterThan(800);
+    expect(frequency(wavPath, 2)).toBeLessThan(1200);
+    // The phone decrypted what callseal sent it with the key callseal offered.
+    const heard = phone.received().find((f) => f.includes('dec')) ?? phone.received()[0] ?? '';
+    expect(frequency(heard, 1), phone.received().join(',')).toBeGreaterThan(350);
+    expect(frequency(heard, 1)).toBeLessThan(550);
   }, 120_000);
 });
