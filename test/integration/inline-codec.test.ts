@@ -2,7 +2,8 @@
  * The recording legs of an in-line call follow the answer's codec (RFC 3264): sipp as the PBX
  * offers PCMU and PCMA (PCMU first), sipp as the trunk answers PCMA only, both send A-law. The
  * legs opened with the offer's first codec (PCMU) go on in A-law files from the answer on, and
- * the recording of the speech is A-law (ffprobe) with each side's tone in its file (sox).
+ * the recording of the speech is A-law (ffprobe) with each side's tone in its file (sox). A
+ * re-INVITE whose answer changes the codec again moves the legs on to it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffprobe, freePort, run, startCallseal, type CallsealProcess } from '../helpers/callseal.ts';
 import { listFiles } from '../helpers/sipp.ts';
-import { linearToAlaw, tone } from '../helpers/g711.ts';
+import { linearToAlaw, linearToUlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
 import { messagesStarting, pause, pbxInvite, recvRequest, recvResponse, scenario, sideSdp, startSipp, uacInDialog, uasAnswer, uasRecvInvite } from '../helpers/inline.ts';
 
@@ -90,5 +91,52 @@ describe('the recording codec of an in-line call', () => {
     expect(stats).toHaveLength(4);
     for (const line of stats) expect(line).toContain(' other-payload=0 ');
     expect(stats.filter((l) => / received=(6\d|7\d) /.test(l))).toHaveLength(2);
+  }, 120_000);
+
+  it('a re-INVITE that changes the codec: the legs go on in the new codec', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'callseal-inline-codec-'));
+    const trunkPort = await freePort(27000, 28999);
+    const inlinePort = await freePort();
+    cs = await startCallseal({
+      config: {
+        inline: {
+          enabled: true, host: '127.0.0.1', port: inlinePort, tcp: false,
+          pbx: { addresses: ['127.0.0.1'], hop: { host: '127.0.0.1', port: 5999 } },
+          trunk: { addresses: ['127.0.0.2'], hop: { host: '127.0.0.2', port: trunkPort } },
+        },
+      },
+    });
+    const pcmuOnly = OFFER_PCMU_PCMA.replace('RTP/AVP 0 8 101', 'RTP/AVP 0 101').replace('a=rtpmap:8 PCMA/8000\r\n', '').replace('4242 1', '4242 2');
+    writeRtpPcap(join(dir, 'alaw.pcap'), [{ dstPort: 6000, payloadType: 8, ssrc: 0x11111111, audio: tone(440, 1, linearToAlaw) }]);
+    writeRtpPcap(join(dir, 'ulaw.pcap'), [{ dstPort: 6000, payloadType: 0, ssrc: 0x11111111, audio: tone(440, 1, linearToUlaw) }]);
+    const trunk = await startSipp(dir, 'trunk', scenario('trunk', [
+      uasRecvInvite(), uasAnswer(200, 'OK', { body: sideSdp('[local_ip]') }), recvRequest('ACK'),
+      recvRequest('INVITE'), uasAnswer(200, 'OK', { body: pcmuOnly }), recvRequest('ACK'), recvRequest('BYE'), uasAnswer(200, 'OK'),
+    ]), { ip: '127.0.0.2', port: trunkPort });
+    closers.push(() => { trunk.child.kill(); return undefined; });
+    const pbx = await startSipp(dir, 'pbx', scenario('pbx', [
+      pbxInvite('+4989765432', { sdp: OFFER_PCMU_PCMA }), recvResponse(100, { optional: true }), recvResponse(200, { rrs: true }), uacInDialog('ACK', 1),
+      play('alaw.pcap'), pause(1500), uacInDialog('INVITE', 2, { body: pcmuOnly }), recvResponse(100, { optional: true }), recvResponse(200), uacInDialog('ACK', 2),
+      play('ulaw.pcap'), pause(1500), uacInDialog('BYE', 3), recvResponse(200),
+    ]), { ip: '127.0.0.1', target: `127.0.0.1:${inlinePort}` });
+    closers.push(() => { pbx.child.kill(); return undefined; });
+    const [p, t] = await Promise.all([pbx.done, trunk.done]);
+    expect(p.code, `pbx: ${p.out}`).toBe(0);
+    expect(t.code, `trunk: ${t.out}`).toBe(0);
+    await cs.waitForLog((l) => l['msg'] === 'recording finished', 30_000);
+    const root = join(cs.home, 'recordings');
+    const info = listFiles(root).filter((f) => f.endsWith('_info.txt')).map((f) => readFileSync(join(root, f), 'utf8'));
+    expect(info).toHaveLength(1);
+    const text = info[0] ?? '';
+    // The caller's leg: PCMU (the offer, no audio), PCMA (the answer), PCMU again (the re-INVITE's answer), each with the audio of its time.
+    const caller = text.split('\n').filter((l) => l.startsWith('stream-caller:') || l.startsWith('stats-caller:'));
+    expect(caller.filter((l) => l.startsWith('stream-caller:')).map((l) => /codec=G\.711%20(\S+?)%20/.exec(l)?.[1])).toEqual(['mu-law', 'A-law', 'mu-law']);
+    const received = caller.filter((l) => l.startsWith('stats-caller:')).map((l) => Number(/ received=(\d+)/.exec(l)?.[1]));
+    expect(received[0]).toBe(0);
+    expect(received[1]).toBeGreaterThanOrEqual(45);
+    expect(received[2]).toBeGreaterThanOrEqual(45);
+    expect(text).not.toMatch(/other-payload=[1-9]/);
+    const wavs = listFiles(root).filter((f) => f.endsWith('.wav')).map((f) => ffprobe(join(root, f)));
+    expect(wavs.filter((w) => w.durationSec > 0.5).map((w) => w.codec).sort()).toContain('pcm_mulaw');
   }, 120_000);
 });
