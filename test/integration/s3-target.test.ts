@@ -102,9 +102,9 @@ describe('S3 target with Object Lock against Ceph radosgw', { timeout: 120_000 }
     await expect(s3.remove('x/c.wav', { bypassGovernance: true })).rejects.toThrow(TargetError);
     await expect(s3.setRetention('x/c.wav', Date.now() + 3600_000)).rejects.toMatchObject({ stage: 'locked' });
     // The same refusals from the outside.
-    expect(await awsCliError(rgw, ['s3api', 'delete-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', '--version-id', versionId])).toMatch(/AccessDenied/);
-    expect(await awsCliError(rgw, ['s3api', 'delete-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', '--version-id', versionId, '--bypass-governance-retention'])).toMatch(/AccessDenied/);
-    expect(await awsCliError(rgw, ['s3api', 'put-object-retention', '--bucket', 'locked', '--key', 'compliance/x/c.wav', '--version-id', versionId,
+    expect(await awsCliError(rgw, ['s3api', 'delete-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', `--version-id=${versionId}`])).toMatch(/AccessDenied/);
+    expect(await awsCliError(rgw, ['s3api', 'delete-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', `--version-id=${versionId}`, '--bypass-governance-retention'])).toMatch(/AccessDenied/);
+    expect(await awsCliError(rgw, ['s3api', 'put-object-retention', '--bucket', 'locked', '--key', 'compliance/x/c.wav', `--version-id=${versionId}`,
       '--retention', `Mode=GOVERNANCE,RetainUntilDate=${new Date(Date.now() + 48 * 3600_000).toISOString()}`])).toMatch(/AccessDenied/);
     // Extending is allowed.
     const longer = Date.now() + 48 * 3600_000;
@@ -114,7 +114,7 @@ describe('S3 target with Object Lock against Ceph radosgw', { timeout: 120_000 }
     await awsCli(rgw, ['s3api', 'delete-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav']);
     expect(await s3.stat('x/c.wav')).toBeUndefined();
     const back = join(dir, 'c.back');
-    await awsCli(rgw, ['s3api', 'get-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', '--version-id', versionId, back]);
+    await awsCli(rgw, ['s3api', 'get-object', '--bucket', 'locked', '--key', 'compliance/x/c.wav', `--version-id=${versionId}`, back]);
     expect(sha256(back)).toBe(sha256(local));
   });
 
