@@ -227,6 +227,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     channels: config.recording.channels, mediaTimeoutSec: config.recording.mediaTimeoutSec, failMode: config.inline.failMode,
     decide: (facts, event) => policy.decide(facts, event), intakeBlock: () => siprec.intakeBlock,
     alert: (subject, text) => { lastErrors.note(`${subject}: ${text.split('\n')[0] ?? ''}`); void alerts.send(subject, text); },
+    library: announcements, logConsent: (facts, d, consent) => { policy.logConsent(facts, d, consent); },
   }) : undefined;
   const inlinePbx = config.inline.pbx;
   const inlineTrunk = config.inline.trunk;
