@@ -109,6 +109,9 @@ export class PromptFlow {
         this.#timer = this.#o.scheduler.schedule(at - this.#o.scheduler.monoMs(), () => { this.#feed({ kind: 'tick' }); });
       }
     }
+    if (step.state.phase === 'waiting' && input.kind !== 'dtmf' && input.kind !== 'tick') {
+      this.#o.log.info({ callId: this.#o.callId, key: step.state.options.key, timeoutMs: step.state.options.timeoutMs }, 'consent IVR waiting for the key');
+    }
     for (const action of step.actions) this.#act(action);
   }
 
