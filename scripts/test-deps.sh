@@ -5,6 +5,8 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v sox >/dev/null 2>&1 || need+=(sox)
+# A real phone for the in-line announcement and consent IVR tests.
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
 # G.729 test audio is encoded with Debian's bcg729 (ffmpeg has a G.729 decoder but no encoder).
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -f /usr/include/bcg729/encoder.h ] || need+=(libbcg729-dev)

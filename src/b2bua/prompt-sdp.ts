@@ -5,6 +5,7 @@
  * relay's port, and the caller's offer limited to that codec for the callee, so that both sides of
  * the relay end up with the same one. Pure: buffers in, buffers out.
  */
+import { parseSdesCrypto } from '../rtp/index.ts';
 import { sdpAudioCodec } from './sdp-rewrite.ts';
 
 /** The codecs announcements are encoded in (`announce/`). */
@@ -16,6 +17,36 @@ export interface ChosenCodec {
   readonly payloadType: number;
   /** The caller's telephone-event type (RFC 4733), when it offered one. */
   readonly dtmfPayloadType: number | undefined;
+}
+
+/** An SRTP (SDES, RFC 4568) offer: the first `a=crypto` value callseal supports; `usable` undefined when none is. */
+export interface OfferedSrtp {
+  readonly usable: { readonly value: string; readonly tag: number; readonly suite: string } | undefined;
+}
+
+/** Whether the first audio stream is RTP/SAVP, and the first of its crypto lines callseal can use; undefined for plain RTP. */
+export function offeredSrtp(offer: Buffer): OfferedSrtp | undefined {
+  let inAudio = false;
+  let savp = false;
+  const crypto: string[] = [];
+  for (const line of offer.toString('utf8').split(/\r?\n/)) {
+    if (line.startsWith('m=')) {
+      if (inAudio) break;
+      inAudio = /^m=audio [1-9]/.test(line);
+      savp = inAudio && line.split(' ')[2] === 'RTP/SAVP';
+    } else if (inAudio && line.startsWith('a=crypto:')) crypto.push(line.slice('a=crypto:'.length));
+  }
+  if (!savp) return undefined;
+  for (const value of crypto.slice(0, 16)) {
+    try {
+      const c = parseSdesCrypto(value);
+      return { usable: { value: value.trim(), tag: c.tag, suite: c.suite } };
+    } catch {
+      // An unsupported suite or a malformed line: the next one may do (RFC 4568 section 7.1.1).
+      continue;
+    }
+  }
+  return { usable: undefined };
 }
 
 const STATIC: Readonly<Record<number, PromptCodec>> = { 0: 'PCMU', 8: 'PCMA', 9: 'G722' };
@@ -68,13 +99,16 @@ export function limitOffer(offer: Buffer, chosen: ChosenCodec): Buffer {
   return Buffer.from(out.join(eol), 'utf8');
 }
 
-/** callseal's answer for the early media: the relay's port facing the caller, the chosen codec, sendrecv (the caller's DTMF comes back). */
-export function earlyAnswer(chosen: ChosenCodec, host: string, port: number, sessionId: string): Buffer {
+/**
+ * callseal's answer for the early media: the relay's port facing the caller, the chosen codec,
+ * sendrecv (the caller's DTMF comes back); RTP/SAVP with callseal's own key when `crypto` is given.
+ */
+export function earlyAnswer(chosen: ChosenCodec, host: string, port: number, sessionId: string, crypto?: string): Buffer {
   const ip = host.includes(':') ? 'IP6' : 'IP4';
   const formats = [chosen.payloadType, ...(chosen.dtmfPayloadType !== undefined ? [chosen.dtmfPayloadType] : [])];
   const lines = [
     'v=0', `o=callseal ${sessionId} 1 IN ${ip} ${host}`, 's=callseal', `c=IN ${ip} ${host}`, 't=0 0',
-    `m=audio ${port} RTP/AVP ${formats.join(' ')}`, `a=rtpmap:${chosen.payloadType} ${RTPMAP[chosen.codec]}`,
+    `m=audio ${port} ${crypto !== undefined ? 'RTP/SAVP' : 'RTP/AVP'} ${formats.join(' ')}`, ...(crypto !== undefined ? [`a=crypto:${crypto}`] : []), `a=rtpmap:${chosen.payloadType} ${RTPMAP[chosen.codec]}`,
     ...(chosen.dtmfPayloadType !== undefined ? [`a=rtpmap:${chosen.dtmfPayloadType} telephone-event/8000`, `a=fmtp:${chosen.dtmfPayloadType} 0-15`] : []),
     'a=ptime:20', 'a=sendrecv', '',
   ];

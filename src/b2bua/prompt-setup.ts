@@ -22,7 +22,8 @@ import { randomToken } from '../sip/index.ts';
 import type { InlineCall } from './call.ts';
 import type { RelayPath } from './media-path.ts';
 import { PromptFlow, type PromptLibrary, type PromptMedia, type PromptPlan } from './prompt-flow.ts';
-import { earlyAnswer, limitOffer, type ChosenCodec } from './prompt-sdp.ts';
+import { newSdesCrypto, type SrtpSuite } from '../rtp/index.ts';
+import { earlyAnswer, limitOffer, offeredSrtp, type ChosenCodec } from './prompt-sdp.ts';
 
 /** The consent outcome as the decision log keeps it. */
 export interface ConsentLogged {
@@ -47,7 +48,7 @@ export interface PromptSetup {
   /** The running flows by relay (the caller's digits are routed there). */
   readonly flows: Map<string, PromptFlow>;
   readonly library: PromptLibrary;
-  readonly media: PromptMedia;
+  readonly media: PromptMedia & { updateRelay(relayId: string, side: 'a', change: { readonly srtp: { readonly receive: string; readonly send: string } }): void };
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly log: Logger;
@@ -65,9 +66,18 @@ export function promptPrelude(s: PromptSetup): (call: InlineCall) => Promise<voi
     });
     s.flows.set(s.relayId, flow);
     call.on('ended', () => { flow.abort(); });
+    // An SRTP caller hears the announcement over SRTP, with a key of callseal's own for its leg.
+    const srtp = offeredSrtp(call.invite.request.body);
+    const usable = srtp?.usable;
+    if (srtp && !usable) throw new SipError('CS_SDP_INVALID', 488, 'Not Acceptable Here', 'SDP offers SRTP without an SDES crypto suite callseal supports (AES_CM_128_HMAC_SHA1_80 or _32)');
+    let own: string | undefined;
+    if (usable) {
+      own = newSdesCrypto(usable.tag, usable.suite as SrtpSuite);
+      s.media.updateRelay(s.relayId, 'a', { srtp: { receive: usable.value, send: own } });
+    }
     let result;
     try {
-      if (!call.earlyMedia(earlyAnswer(s.codec, ports.host, ports.aPort, randomToken(8).replace(/\D/g, '').padEnd(4, '1')))) return;
+      if (!call.earlyMedia(earlyAnswer(s.codec, ports.host, ports.aPort, randomToken(8).replace(/\D/g, '').padEnd(4, '1'), own))) return;
       result = await flow.run();
     } finally {
       s.flows.delete(s.relayId);

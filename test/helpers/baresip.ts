@@ -24,8 +24,8 @@ export interface Baresip {
   stop(): Promise<void>;
 }
 
-/** Starts baresip on `ip` sending `seconds` of silence (a WAV of S16LE mono 8 kHz made by sox); `accountParams` e.g. `;mediaenc=srtp-mand`. */
-export async function startBaresip(dir: string, o: { readonly ip: string; readonly accountParams?: string; readonly seconds?: number }): Promise<Baresip> {
+/** Starts baresip on `ip` (printing the SIP messages with `sipTrace`) sending `seconds` of silence (a WAV of S16LE mono 8 kHz made by sox); `accountParams` e.g. `;mediaenc=srtp-mand`. */
+export async function startBaresip(dir: string, o: { readonly ip: string; readonly accountParams?: string; readonly seconds?: number; readonly sipTrace?: boolean }): Promise<Baresip> {
   mkdirSync(dir, { recursive: true });
   const sndPath = join(dir, 'rec');
   mkdirSync(sndPath, { recursive: true });
@@ -43,7 +43,7 @@ export async function startBaresip(dir: string, o: { readonly ip: string; readon
     `net_interface ${o.ip}`, '',
   ].join('\n'));
   writeFileSync(join(dir, 'accounts'), `<sip:caller@${o.ip}:${sipPort}>;regint=0;audio_codecs=PCMA,PCMU${o.accountParams ?? ''}\n`);
-  const child = spawn('baresip', ['-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('baresip', [...(o.sipTrace === true ? ['-s'] : []), '-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   const output: string[] = [];
   onLines(child.stdout, (l) => { output.push(l); });
   onLines(child.stderr, (l) => { output.push(l); });
@@ -76,11 +76,10 @@ export async function startBaresip(dir: string, o: { readonly ip: string; readon
     received: () => readdirSync(sndPath).filter((f) => f.endsWith('-dec.wav')).map((f) => join(sndPath, f)),
     stop: async () => {
       if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.stdin?.write('q');
+      const exited = new Promise<boolean>((r) => child.once('exit', () => { r(true); }));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      const gone = await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => { r(false); }, 2000))]);
+      if (!gone) child.kill('SIGKILL');
     },
   };
 }
