@@ -3,6 +3,7 @@
  * Figures and ratios are printed and written to bench/out/; nothing here asserts a timing.
  */
 import { siprecLoad } from './siprec-load.ts';
+import { inlineLoad } from './inline-load.ts';
 import { sealBench } from './seal.ts';
 import { policyBench } from './policy.ts';
 import { archiveBench } from './archive.ts';
@@ -12,6 +13,7 @@ import { timelineBench } from './timeline.ts';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'siprec-load': siprecLoad,
+  'inline-load': inlineLoad,
   seal: sealBench,
   policy: () => Promise.resolve(policyBench()),
   archive: archiveBench,

@@ -5,7 +5,7 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v sox >/dev/null 2>&1 || need+=(sox)
-# A real phone for the in-line announcement and consent IVR tests.
+# The in-line relay is tested with a real phone speaking SRTP (SDES).
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 # G.729 test audio is encoded with Debian's bcg729 (ffmpeg has a G.729 decoder but no encoder).
 command -v gcc >/dev/null 2>&1 || need+=(gcc)

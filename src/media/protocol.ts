@@ -143,7 +143,8 @@ export type WorkerCommand =
   | { readonly op: 'close'; readonly legId: string; readonly endMs: number }
   | { readonly op: 'relayOpen'; readonly binding: RelayBinding }
   | { readonly op: 'relayUpdate'; readonly relayId: string; readonly side: RelaySideName; readonly change: RelaySideChange }
-  | { readonly op: 'relayPlay'; readonly relayId: string; readonly playId: number; readonly toSide: RelaySideName; readonly payloads: readonly Uint8Array[]; readonly payloadType: number; readonly ptimeMs: number; readonly clockRateHz: number }
+  /** The frames travel as one buffer and their lengths (a clone of a view would copy the whole buffer behind it). */
+  | { readonly op: 'relayPlay'; readonly relayId: string; readonly playId: number; readonly toSide: RelaySideName; readonly frames: Uint8Array; readonly frameLengths: readonly number[]; readonly payloadType: number; readonly ptimeMs: number; readonly clockRateHz: number }
   | { readonly op: 'relayClose'; readonly relayId: string }
   | { readonly op: 'stop' };
 

@@ -142,9 +142,13 @@ describe('RelayCore: prompts and continuity', () => {
     expect(during.replaced).toBe(true);
     core.setPrompting('a', false);
     // b goes on with its own numbering (and a new SSRC later): rewritten onto the stream a knows.
-    const after = parseRtp(core.receive('b', rtp(110, { ssrc: 0xbbbb }), '198.51.100.20', 6000, 1140).send?.packet ?? Buffer.alloc(0));
+    const resumed = core.receive('b', rtp(110, { ssrc: 0xbbbb }), '198.51.100.20', 6000, 1140);
+    const after = parseRtp(resumed.send?.packet ?? Buffer.alloc(0));
     expect(after).toMatchObject({ ssrc: 0xbbbb, sequenceNumber: 106, marker: true });
     expect(after.timestamp).toBe(102 * 160 + 480 + 320);
+    // Taps that record prompts get the header as sent, so prompt and packets number one stream.
+    expect(resumed.heard).toMatchObject({ ssrc: 0xbbbb, sequenceNumber: 106, timestamp: after.timestamp });
+    expect(resumed.rtp).toMatchObject({ sequenceNumber: 110 });
     const next = parseRtp(core.receive('b', rtp(111, { ssrc: 0xbbbb }), '198.51.100.20', 6000, 1160).send?.packet ?? Buffer.alloc(0));
     expect(next).toMatchObject({ sequenceNumber: 107, marker: false, timestamp: after.timestamp + 160 });
     const moved = parseRtp(core.receive('b', rtp(5, { ssrc: 0xcccc, ts: 77 }), '198.51.100.20', 6000, 1180).send?.packet ?? Buffer.alloc(0));
@@ -167,6 +171,19 @@ describe('RelayCore: prompts and continuity', () => {
     expect((p1.timestamp - p0.timestamp) >>> 0).toBe(160);
     expect(p0.marker).toBe(true);
     expect(f0.rtp.payload.equals(Buffer.alloc(160, 1))).toBe(true);
+  });
+
+  it('advances the timestamp over a pause in whole frames, so an early packet never overlaps the one before', () => {
+    const core = new RelayCore(A, B, 'sdp');
+    core.receive('b', rtp(1, { ssrc: 5 }), '198.51.100.20', 6000, 1000);
+    core.setPrompting('a', true);
+    const p = parseRtp(core.prompt('a', Buffer.alloc(160), 8, 160, 8000, true, 1013).send?.packet ?? Buffer.alloc(0));
+    expect(p.timestamp).toBe(160 + 160);
+    core.setPrompting('a', false);
+    const q = parseRtp(core.receive('b', rtp(9, { ssrc: 5 }), '198.51.100.20', 6000, 1083).send?.packet ?? Buffer.alloc(0));
+    // 70 ms is three and a half frames: rounded to four.
+    expect((q.timestamp - p.timestamp) % 160).toBe(0);
+    expect(q.timestamp - p.timestamp).toBe(4 * 160);
   });
 
   it('sends no prompt to a side whose address is not known, and counts none', () => {

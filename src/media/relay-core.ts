@@ -50,8 +50,13 @@ export interface Outbound {
 export interface Forward {
   /** The packet for the other side, if it goes out. */
   readonly send?: Outbound;
-  /** The accepted packet, decrypted and parsed: what the side's taps record. */
+  /** The accepted packet, decrypted and parsed, with the side's own header: what `includePrompts: false` taps record. */
   readonly rtp?: RtpPacket;
+  /**
+   * The packet with the header it was sent with, when that differs (rewritten onto the other side's
+   * stream after a prompt): what the taps that record prompts take, so prompt and packets number one stream.
+   */
+  readonly heard?: RtpPacket;
   /** True when a prompt to the other side replaced this packet there. */
   readonly replaced: boolean;
   /** A digit this packet started (RFC 4733). */
@@ -82,6 +87,8 @@ interface OutStream {
   tsOffset: number;
   /** RTP clock rate of the stream, from the last prompt (8000 for the telephony codecs). */
   clockRateHz: number;
+  /** RTP ticks of one frame, from the last prompt (160 for 20 ms at 8 kHz). */
+  frameTicks: number;
 }
 
 interface SideState {
@@ -122,7 +129,7 @@ export class RelayCore {
     const side: SideState = {
       name, remoteHost: undefined, remotePort: undefined, source: undefined, srtpIn: undefined, srtpOut: undefined,
       dtmfPayloadType: undefined, dtmf: new DtmfDetector(), prompting: false, counts: emptyRelayCounts(),
-      out: { rewrite: false, resync: false, ssrc: 0, lastSeq: 0, lastTs: 0, lastAtMs: 0, started: false, inSsrc: 0, seqOffset: 0, tsOffset: 0, clockRateHz: 8000 },
+      out: { rewrite: false, resync: false, ssrc: 0, lastSeq: 0, lastTs: 0, lastAtMs: 0, started: false, inSsrc: 0, seqOffset: 0, tsOffset: 0, clockRateHz: 8000, frameTicks: 160 },
     };
     this.#apply(side, spec);
     return side;
@@ -211,9 +218,11 @@ export class RelayCore {
       c.notForwarded++;
       return { rtp, replaced: false, ...(digit !== undefined ? { digit } : {}) };
     }
+    const rewritten = other.out.rewrite;
     const packet = this.#outgoing(other, plain, rtp, nowMs);
     c.forwarded++;
-    return { send: { to: other.name, packet, host: to.host, port: to.port }, rtp, replaced: false, ...(digit !== undefined ? { digit } : {}) };
+    const heard = rewritten ? { ...rtp, ssrc: other.out.ssrc, sequenceNumber: (rtp.sequenceNumber + other.out.seqOffset) & 0xffff, timestamp: (rtp.timestamp + other.out.tsOffset) >>> 0 } : undefined;
+    return { send: { to: other.name, packet, host: to.host, port: to.port }, rtp, replaced: false, ...(heard ? { heard } : {}), ...(digit !== undefined ? { digit } : {}) };
   }
 
   /** The bytes of a forwarded packet for `side`: header rewritten after a prompt, SRTP with callseal's key. */
@@ -259,6 +268,7 @@ export class RelayCore {
     const side = this.#sides[toSide];
     const out = side.out;
     out.clockRateHz = clockRateHz;
+    out.frameTicks = Math.max(1, ticksPerFrame);
     if (!out.started) {
       // Nothing was sent to the side yet: a stream of callseal's own, random per RFC 3550 section 5.1.
       out.ssrc = randomInt(0, 2 ** 32 - 1);
@@ -293,7 +303,11 @@ export class RelayCore {
   }
 }
 
-/** RTP ticks of wall-clock time since the last packet sent to a side, at least one tick. */
+/**
+ * RTP ticks of wall-clock time since the last packet sent to a side, in whole frames and at least
+ * one: a packet that arrives a little early (network jitter) must not overlap the one before it.
+ */
 function elapsedTicks(out: OutStream, nowMs: number): number {
-  return Math.max(1, Math.round(((nowMs - out.lastAtMs) * out.clockRateHz) / 1000));
+  const ticks = ((nowMs - out.lastAtMs) * out.clockRateHz) / 1000;
+  return Math.max(1, Math.round(ticks / out.frameTicks)) * out.frameTicks;
 }

@@ -42,6 +42,8 @@ interface RelayRecord<S> {
   readonly slot: S;
   readonly basePort: number;
   opening: Pending<RelayPorts> | undefined;
+  /** Settles when the worker answered the open. */
+  opened: Promise<unknown>;
   readonly ports: RelayPorts;
   closing: Promise<RelayResult> | undefined;
   resolveClose: ((result: RelayResult) => void) | undefined;
@@ -93,13 +95,15 @@ export class RelayBook<S extends RelayWorkerSlot> {
     const basePort = this.#o.ports.allocate(2);
     const ports: RelayPorts = { host: this.#o.host, aPort: basePort, bPort: basePort + 2 };
     slot.legs += RELAY_LOAD;
-    return new Promise((resolve, reject) => {
-      this.#relays.set(spec.relayId, {
-        relayId: spec.relayId, slot, basePort, ports, opening: { resolve, reject }, closing: undefined, resolveClose: undefined,
-        plays: new Map(), last: { a: emptyRelayCounts(), b: emptyRelayCounts() },
-      });
-      this.#o.post(slot, { op: 'relayOpen', binding: { ...spec, ...ports, sourceCheck: this.#o.sourceCheck } });
+    let opening: Pending<RelayPorts> = { resolve: () => undefined, reject: () => undefined };
+    // The caller gets a failed open; the copy kept here only orders a close after the open.
+    const opened = new Promise<RelayPorts>((resolve, reject) => { opening = { resolve, reject }; });
+    this.#relays.set(spec.relayId, {
+      relayId: spec.relayId, slot, basePort, ports, opening, opened: opened.catch(() => undefined), closing: undefined, resolveClose: undefined,
+      plays: new Map(), last: { a: emptyRelayCounts(), b: emptyRelayCounts() },
     });
+    this.#o.post(slot, { op: 'relayOpen', binding: { ...spec, ...ports, sourceCheck: this.#o.sourceCheck } });
+    return opened;
   }
 
   /** Applies an SDP change to one side of an open relay; unknown relays are ignored (the call is ending). */
@@ -115,7 +119,14 @@ export class RelayBook<S extends RelayWorkerSlot> {
     const playId = ++this.#playIds;
     return new Promise((resolve) => {
       r.plays.set(playId, resolve);
-      this.#o.post(r.slot, { op: 'relayPlay', relayId, playId, toSide, payloads, payloadType, ptimeMs, clockRateHz });
+      // One compact copy: frames cut from a larger buffer would each clone all of it.
+      const frames = new Uint8Array(payloads.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of payloads) {
+        frames.set(p, at);
+        at += p.length;
+      }
+      this.#o.post(r.slot, { op: 'relayPlay', relayId, playId, toSide, frames, frameLengths: payloads.map((p) => p.length), payloadType, ptimeMs, clockRateHz });
     });
   }
 
@@ -126,6 +137,8 @@ export class RelayBook<S extends RelayWorkerSlot> {
     const r = this.#relays.get(relayId);
     if (!r) return Promise.reject(new InvalidStateError('CS_RELAY_UNKNOWN', `relay ${relayId} is not open`));
     if (r.closing) return r.closing;
+    // Closed while its sockets are being bound: close once the worker has answered the open.
+    if (r.opening) return r.opened.then(() => this.close(relayId));
     r.closing = new Promise((resolve) => { r.resolveClose = resolve; });
     this.#o.post(r.slot, { op: 'relayClose', relayId });
     return r.closing;

@@ -22,7 +22,7 @@ export interface RelayHost {
 /** A prompt being played to one side. */
 interface Play {
   readonly playId: number;
-  readonly payloads: readonly Uint8Array[];
+  readonly payloads: readonly Buffer[];
   readonly payloadType: number;
   readonly ptimeMs: number;
   readonly clockRateHz: number;
@@ -38,6 +38,8 @@ interface LiveRelay {
   /** Tap legs per side: leg id to whether prompts to the other side replace the side's packets in it. */
   readonly taps: Record<RelaySideName, Map<string, boolean>>;
   readonly plays: Record<RelaySideName, Play | undefined>;
+  /** Send callbacks per side, made once (not one closure per packet). */
+  readonly sent: Record<RelaySideName, (err: Error | null) => void>;
   open: boolean;
 }
 
@@ -62,9 +64,12 @@ export function initRelays(h: RelayHost): void {
 }
 
 function send(relay: LiveRelay, out: Outbound): void {
-  relay.sockets[out.to].send(out.packet, out.port, out.host, (err) => {
-    if (err) relay.core.sendFailed(out.to);
-  });
+  relay.sockets[out.to].send(out.packet, out.port, out.host, relay.sent[out.to]);
+}
+
+/** Why a key was refused, without the key itself (a secret). */
+function keyError(err: unknown): string {
+  return err instanceof Error && 'code' in err ? String(err.code) : 'unreadable key';
 }
 
 function onDatagram(relay: LiveRelay, from: RelaySideName, data: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -74,7 +79,10 @@ function onDatagram(relay: LiveRelay, from: RelaySideName, data: Buffer, rinfo: 
   const fwd = relay.core.receive(from, data, rinfo.address, rinfo.port, now);
   if (fwd.send) send(relay, fwd.send);
   if (fwd.rtp) {
-    for (const [legId, includePrompts] of relay.taps[from]) if (!fwd.replaced || !includePrompts) host?.feedTap(legId, fwd.rtp, now);
+    for (const [legId, includePrompts] of relay.taps[from]) {
+      if (!includePrompts) host?.feedTap(legId, fwd.rtp, now);
+      else if (!fwd.replaced) host?.feedTap(legId, fwd.heard ?? fwd.rtp, now);
+    }
   }
   if (fwd.digit !== undefined) host?.post({ op: 'relayDtmf', relayId: relay.binding.relayId, fromSide: from, digit: fwd.digit, atMs: now });
 }
@@ -90,12 +98,15 @@ export function openRelay(binding: RelayBinding): void {
   try {
     core = new RelayCore(binding.a, binding.b, binding.sourceCheck);
   } catch (err) {
-    host?.post({ op: 'relayOpened', relayId, error: `bad SRTP key: ${String(err)}` });
+    host?.post({ op: 'relayOpened', relayId, error: `bad SRTP key (${keyError(err)})` });
     return;
   }
   const type = binding.host.includes(':') ? 'udp6' : 'udp4';
   const sockets = { a: dgram.createSocket({ type, recvBufferSize: 1024 * 1024 }), b: dgram.createSocket({ type, recvBufferSize: 1024 * 1024 }) };
-  const relay: LiveRelay = { binding, core, sockets, taps: { a: new Map(), b: new Map() }, plays: { a: undefined, b: undefined }, open: false };
+  const sent = (side: RelaySideName) => (err: Error | null): void => {
+    if (err) core.sendFailed(side);
+  };
+  const relay: LiveRelay = { binding, core, sockets, taps: { a: new Map(), b: new Map() }, plays: { a: undefined, b: undefined }, sent: { a: sent('a'), b: sent('b') }, open: false };
   let bound = 0;
   let failed = false;
   for (const side of ['a', 'b'] as const) {
@@ -127,7 +138,7 @@ export function updateRelay(relayId: string, side: RelaySideName, change: RelayS
   try {
     relay.core.update(side, change);
   } catch (err) {
-    host?.post({ op: 'warning', legId: relayId, error: `relay side ${side}: ${String(err)}` });
+    host?.post({ op: 'warning', legId: relayId, error: `relay side ${side}: SDP change refused, bad SRTP key (${keyError(err)})` });
   }
 }
 
@@ -150,8 +161,7 @@ function playFrame(relay: LiveRelay, toSide: RelaySideName, play: Play): void {
   }
   const now = Date.now();
   const ticks = Math.round((play.ptimeMs * play.clockRateHz) / 1000);
-  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const frame = relay.core.prompt(toSide, bytes, play.payloadType, ticks, play.clockRateHz, play.next === 0, now);
+  const frame = relay.core.prompt(toSide, payload, play.payloadType, ticks, play.clockRateHz, play.next === 0, now);
   play.next++;
   if (frame.send) send(relay, frame.send);
   // The prompt replaces the other side's packets to `toSide`: the taps of that direction record it.
@@ -160,7 +170,7 @@ function playFrame(relay: LiveRelay, toSide: RelaySideName, play: Play): void {
 }
 
 /** Plays codec frames to one side at ptime; a prompt playing there already ends first. Answers `relayPlayed`. */
-export function playRelay(relayId: string, playId: number, toSide: RelaySideName, payloads: readonly Uint8Array[], payloadType: number, ptimeMs: number, clockRateHz: number): void {
+export function playRelay(relayId: string, playId: number, toSide: RelaySideName, payloads: readonly Buffer[], payloadType: number, ptimeMs: number, clockRateHz: number): void {
   const relay = relays.get(relayId);
   if (!relay) {
     host?.post({ op: 'relayPlayed', relayId, playId, sent: 0 });
@@ -207,6 +217,18 @@ export function relayActivity(): [string, RelayResult][] {
   return [...relays].map(([id, r]) => [id, r.core.counts]);
 }
 
+/** The frames of a `relayPlay`, as views into its one buffer. */
+function splitFrames(frames: Uint8Array, lengths: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const n of lengths) {
+    if (at + n > frames.byteLength) break;
+    out.push(Buffer.from(frames.buffer, frames.byteOffset + at, n));
+    at += n;
+  }
+  return out;
+}
+
 /** Carries out a relay command from the SIP thread. */
 export function relayCommand(cmd: Extract<WorkerCommand, { op: 'relayOpen' | 'relayUpdate' | 'relayPlay' | 'relayClose' }>): void {
   switch (cmd.op) {
@@ -217,7 +239,7 @@ export function relayCommand(cmd: Extract<WorkerCommand, { op: 'relayOpen' | 're
       updateRelay(cmd.relayId, cmd.side, cmd.change);
       break;
     case 'relayPlay':
-      playRelay(cmd.relayId, cmd.playId, cmd.toSide, cmd.payloads, cmd.payloadType, cmd.ptimeMs, cmd.clockRateHz);
+      playRelay(cmd.relayId, cmd.playId, cmd.toSide, splitFrames(cmd.frames, cmd.frameLengths), cmd.payloadType, cmd.ptimeMs, cmd.clockRateHz);
       break;
     case 'relayClose':
       closeRelay(cmd.relayId);

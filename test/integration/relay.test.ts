@@ -5,7 +5,7 @@
  * dies under a relay.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -154,32 +154,41 @@ describe('relay: taps, prompts and DTMF', () => {
     await engine.openLeg(0, { legId: 'tap-b', host: '127.0.0.1', port: 0, codec: 'PCMA', audioPayloadType: 8, path: join(dir, 'tap-b.wav'), startMs, reorderMs: 60, tap: { relayId: 'r4', side: 'b' } });
     await talk(b, ports.bPort, 10, { ssrc: 31, firstSeq: 500, byte: 0x33 });
     await until(() => a.received.length >= 10, 'b before the prompt');
-    const frames = Array.from({ length: 25 }, () => Buffer.alloc(160, 0x77));
-    // b goes on talking during the prompt: a hears only the prompt.
-    const talking = talk(b, ports.bPort, 30, { ssrc: 31, firstSeq: 510, byte: 0x33 });
+    const frames = Array.from({ length: 50 }, () => Buffer.alloc(160, 0x77));
     const t0 = Date.now();
-    await engine.playRelay('r4', 'a', frames, 8, 20);
+    const playing = engine.playRelay('r4', 'a', frames, 8, 20);
+    // b goes on talking once the prompt is heard: a hears only the prompt until it ends.
+    await until(() => a.received.some((p) => p[12] === 0x77), 'the first prompt frame');
+    await talk(b, ports.bPort, 10, { ssrc: 31, firstSeq: 510, byte: 0x33 });
+    await playing;
     const playedMs = Date.now() - t0;
-    await talking;
-    await until(() => a.received.length >= 40, 'b after the prompt');
+    await talk(b, ports.bPort, 5, { ssrc: 31, firstSeq: 540, byte: 0x33 });
+    await until(() => a.received.length >= 65, 'b after the prompt');
     const got = a.received.map((p) => parseRtp(p));
     const prompt = got.filter((p) => p.payload[0] === 0x77);
-    expect(prompt).toHaveLength(25);
-    expect(playedMs).toBeGreaterThanOrEqual(20 * 24 - 5);
+    expect(prompt).toHaveLength(50);
+    expect(playedMs).toBeGreaterThanOrEqual(20 * 49 - 5);
     // One stream throughout: same SSRC, sequence numbers without a gap or a repeat, marker on the first prompt frame.
     expect(new Set(got.map((p) => p.ssrc))).toEqual(new Set([31]));
     const seqs = got.map((p) => p.sequenceNumber);
     expect(seqs).toEqual(seqs.map((_, i) => (500 + i) & 0xffff));
     expect(prompt[0]?.marker).toBe(true);
-    const first = got.indexOf(prompt[0] as RtpPacket);
+    expect(got.indexOf(prompt[0] as RtpPacket)).toBe(10);
+    expect(got.slice(60).every((p) => p.payload[0] === 0x33)).toBe(true);
+    expect(got[60]?.marker).toBe(true);
     for (let i = 1; i < got.length; i++) expect(((got[i]?.timestamp ?? 0) - (got[i - 1]?.timestamp ?? 0)) >>> 0).toBeGreaterThan(0);
-    expect(first).toBeGreaterThanOrEqual(10);
     const leg = await engine.closeLeg('tap-b', Date.now());
-    expect(leg.stats.received).toBeGreaterThanOrEqual(35);
+    // The tap of b: b's packets, the prompt in place of the ten a did not hear, b again.
+    expect(leg.stats.received).toBe(10 + 50 + 5);
     const result = await engine.closeRelay('r4');
-    expect(result.a.promptPackets).toBe(25);
-    expect(result.b.notForwarded).toBeGreaterThan(15);
+    expect(result.a.promptPackets).toBe(50);
+    expect(result.b.notForwarded).toBe(10);
     expect(ffprobe(join(dir, 'tap-b.wav')).codec).toBe('pcm_alaw');
+    // The file holds every byte of the prompt and of what b said while a heard it.
+    const wav = readFileSync(join(dir, 'tap-b.wav'));
+    const countOf = (byte: number): number => wav.reduce((n, x) => n + (x === byte ? 1 : 0), 0);
+    expect(countOf(0x77)).toBe(50 * 160);
+    expect(countOf(0x33)).toBe(15 * 160);
   });
 
   it('raises relayDtmf once per RFC 4733 event per side, and a prompt resolves when its relay closes', async () => {
