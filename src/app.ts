@@ -225,6 +225,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
   const inline = config.inline.enabled ? new InlineRecordings({
     media, spool, clock: systemClock, scheduler: systemClock, log, rtpHost: config.rtp.host, reorderMs: config.rtp.reorderMs,
     channels: config.recording.channels, mediaTimeoutSec: config.recording.mediaTimeoutSec, failMode: config.inline.failMode,
+    srtp: { pbx: config.inline.pbx?.srtp ?? 'as-offered', trunk: config.inline.trunk?.srtp ?? 'as-offered' },
     decide: (facts, event) => policy.decide(facts, event), intakeBlock: () => siprec.intakeBlock,
     alert: (subject, text) => { lastErrors.note(`${subject}: ${text.split('\n')[0] ?? ''}`); void alerts.send(subject, text); },
     library: announcements, logConsent: (facts, d, consent) => { policy.logConsent(facts, d, consent); },

@@ -61,7 +61,9 @@ function isSdp(msg: SipMessage): boolean {
 async function bodyFor(msg: SipMessage, from: LegSide, media: MediaPath): Promise<{ readonly body: Buffer; readonly headers: SipHeader[] }> {
   const type = bodyType(msg);
   if (type === undefined) return { body: Buffer.alloc(0), headers: [] };
-  const body = isSdp(msg) ? await media.sdpFrom(from, msg.body) : msg.body;
+  // RFC 3264: an SDP in a response, an ACK or a PRACK answers the other side's offer.
+  const kind = msg.kind === 'response' || msg.method === 'ACK' || msg.method === 'PRACK' ? 'answer' : 'offer';
+  const body = isSdp(msg) ? await media.sdpFrom(from, msg.body, kind) : msg.body;
   return { body, headers: [{ name: 'content-type', value: type }] };
 }
 

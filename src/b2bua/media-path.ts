@@ -2,21 +2,27 @@
  * The media path of one in-line call as the signalling sees it: what happens to each SDP on its
  * way to the other leg. A call that is not recorded keeps the SDP untouched (no anchoring at all);
  * a recorded one has its media anchored on a relay, each SDP rewritten to the relay's port facing
- * the receiver. Side `a` is the caller's leg, `b` the callee's.
+ * the receiver. Side `a` is the caller's leg, `b` the callee's. SRTP legs (SDES) are terminated on
+ * the relay with keys of callseal's own per leg (`srtp-legs.ts`); an answer's SDP is handed to the
+ * `answer` hook, for the recording legs to follow its codec.
  */
 import type { Logger } from '../common/log.ts';
 import { errorMessage } from '../common/errors.ts';
-import { rewriteSdp, sdpAudioCodec, sdpMediaAddress } from './sdp-rewrite.ts';
+import { rewriteSdp, sdpAudioCodec, sdpAudioSecurity, sdpMediaAddress } from './sdp-rewrite.ts';
+import { LegKeys, type LegSrtp, type SrtpMode } from './srtp-legs.ts';
 
 /** A leg of an in-line call: `a` the caller's, `b` the callee's. */
 export type LegSide = 'a' | 'b';
+
+/** Whether an SDP is an offer or an answer (RFC 3264). */
+export type SdpKind = 'offer' | 'answer';
 
 /** What the signalling asks of the media of a call. */
 export interface MediaPath {
   /** Whether the media is anchored (the SDP is rewritten). */
   readonly anchored: boolean;
-  /** The SDP that `from` sent, as the other leg is to receive it. */
-  sdpFrom(from: LegSide, sdp: Buffer): Promise<Buffer>;
+  /** The SDP that `from` sent (an offer, or an answer to the other side's offer), as the other leg is to receive it. */
+  sdpFrom(from: LegSide, sdp: Buffer, kind?: SdpKind): Promise<Buffer>;
   /** Frees what the path holds; idempotent. */
   close(): Promise<void>;
 }
@@ -36,10 +42,15 @@ export interface RelayPeer {
   readonly dtmfPayloadType?: number;
 }
 
+/** A change to a side of a relay: its peer, and its SRTP keys (`null`: plain RTP). */
+export interface RelayPeerChange extends RelayPeer {
+  readonly srtp?: LegSrtp | null;
+}
+
 /** What an anchored path needs of the media engine's relay (`MediaEngine.openRelay` and friends). */
 export interface RelayControl {
   openRelay(spec: { readonly relayId: string; readonly a: RelayPeer; readonly b: RelayPeer }): Promise<{ host: string; aPort: number; bPort: number }>;
-  updateRelay(relayId: string, side: LegSide, change: RelayPeer): void;
+  updateRelay(relayId: string, side: LegSide, change: RelayPeerChange): void;
   closeRelay(relayId: string): Promise<unknown>;
 }
 
@@ -53,9 +64,24 @@ export function peerOf(sdp: Buffer): RelayPeer {
   };
 }
 
+/** What sees each answer's SDP. */
+export type AnswerHook = (from: LegSide, sdp: Buffer) => Promise<void> | undefined;
+
+/** Options of {@link RelayPath}. */
+export interface RelayPathOptions {
+  /** The profile callseal offers each side (`as-offered` by default). */
+  readonly srtp?: Readonly<Record<LegSide, SrtpMode>>;
+  /**
+   * An answer's SDP from `from`, after the relay took it (the recording follows its codec); the
+   * SDP goes on when the hook's promise settles, so the other end sends in the new codec only
+   * once the recording legs take it.
+   */
+  readonly answer?: AnswerHook;
+}
+
 /**
  * A path anchored on a relay: the relay opens with the caller's offer, and each SDP from one side
- * names the relay's port facing the other side (the peer's address goes to the relay first).
+ * names the relay's port facing the other side (the peer's address and keys go to the relay first).
  */
 export class RelayPath implements MediaPath {
   readonly anchored = true;
@@ -65,11 +91,25 @@ export class RelayPath implements MediaPath {
   /** callseal's relay ports, once open. */
   #ports: Promise<{ host: string; aPort: number; bPort: number }> | undefined;
   #closed = false;
+  readonly #keys: LegKeys;
+  #answer: AnswerHook | undefined;
 
-  constructor(relay: RelayControl, relayId: string, log: Logger) {
+  constructor(relay: RelayControl, relayId: string, log: Logger, options: RelayPathOptions = {}) {
     this.#relay = relay;
     this.#relayId = relayId;
     this.#log = log;
+    this.#keys = new LegKeys(options.srtp ?? { a: 'as-offered', b: 'as-offered' });
+    this.#answer = options.answer;
+  }
+
+  /** Sets the hook that sees each answer's SDP (the recording is made after the path). */
+  onAnswer(hook: AnswerHook): void {
+    this.#answer = hook;
+  }
+
+  /** Whether callseal speaks SRTP to `side` (undefined until that side's profile is decided). */
+  srtp(side: LegSide): boolean | undefined {
+    return this.#keys.srtp(side);
   }
 
   /** Opens the relay (at the INVITE, so ringing and early media flow through it). */
@@ -78,13 +118,17 @@ export class RelayPath implements MediaPath {
     return this.#ports;
   }
 
-  async sdpFrom(from: LegSide, sdp: Buffer): Promise<Buffer> {
+  async sdpFrom(from: LegSide, sdp: Buffer, kind: SdpKind = 'offer'): Promise<Buffer> {
     const peer = peerOf(sdp);
+    // Throws (488) before anything changes when an SRTP stream has no key callseal can use.
+    const keys = this.#keys.sdpFrom(from, sdpAudioSecurity(sdp));
     const first = this.#ports === undefined;
     const ports = await this.open(from === 'a' ? peer : {});
-    if (!first || from === 'b') this.#relay.updateRelay(this.#relayId, from, peer);
+    const change: RelayPeerChange = keys.relay !== undefined ? { ...peer, srtp: keys.relay } : peer;
+    if (!first || from === 'b' || keys.relay) this.#relay.updateRelay(this.#relayId, from, change);
+    if (kind === 'answer') await this.#answer?.(from, sdp);
     // The receiver of this SDP sends to the relay's port facing it.
-    return rewriteSdp(sdp, ports.host, from === 'a' ? ports.bPort : ports.aPort);
+    return rewriteSdp(sdp, ports.host, from === 'a' ? ports.bPort : ports.aPort, keys.toward);
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ import type { Clock, Scheduler } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
 import { TypedEmitter } from '../common/events.ts';
 import { CallsealError, SipError, errorMessage } from '../common/errors.ts';
-import { codecByName, codecByStaticType, type MediaEngine } from '../media/index.ts';
+import type { MediaEngine } from '../media/index.ts';
 import type { CallFacts, Decision } from '../policy/index.ts';
 import { Recorder, type CallEnded, type FinishedRecording, type LiveRecording, type Spool, type StreamSpec } from '../recording/index.ts';
 import { getHeader, randomToken, type SipMessage } from '../sip/index.ts';
@@ -25,6 +25,9 @@ import { sdpAudioCodec } from './sdp-rewrite.ts';
 import { chooseCodec } from './prompt-sdp.ts';
 import { hasPrompt, type PromptFlow, type PromptLibrary } from './prompt-flow.ts';
 import { promptPrelude, type ConsentLogged } from './prompt-setup.ts';
+import { CodecFollower, knownCodec } from './codec-follow.ts';
+import type { SrtpMode } from './srtp-legs.ts';
+import type { SideName } from './routing.ts';
 
 /** Options of {@link InlineRecordings}. */
 export interface InlineRecordingsOptions {
@@ -38,6 +41,8 @@ export interface InlineRecordingsOptions {
   readonly channels: 'stereo' | 'separate';
   readonly mediaTimeoutSec: number;
   readonly failMode: 'closed' | 'open';
+  /** The media profile callseal offers each side (`inline.pbx.srtp`, `inline.trunk.srtp`); `as-offered` by default. */
+  readonly srtp?: Readonly<Record<SideName, SrtpMode>>;
   /** The policy; logs each decision in the decision log. */
   readonly decide: (facts: CallFacts, event: 'new-session') => Decision;
   /** Why new recordings cannot start now (storage low, database unwritable); undefined when they can. */
@@ -63,11 +68,6 @@ interface Recorded {
   readonly call: InlineCall;
   readonly recorder: Recorder;
   readonly path: RelayPath;
-}
-
-/** The codec name of a payload type when callseal records it. */
-function knownCodec(name: string, payloadType: number): string | undefined {
-  return (name !== '' ? codecByName(name) : undefined)?.name ?? (payloadType < 96 ? codecByStaticType(payloadType)?.name : undefined);
 }
 
 /** Recording of in-line calls. */
@@ -118,7 +118,8 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
       return;
     }
     const relayId = `inline-${randomToken(8)}`;
-    const path = new RelayPath(o.media, relayId, o.log);
+    const modes = o.srtp ?? { pbx: 'as-offered', trunk: 'as-offered' };
+    const path = new RelayPath(o.media, relayId, o.log, { srtp: { a: modes[call.route.from], b: modes[call.route.to] } });
     let recorder: Recorder | undefined;
     let startLegs: ((fromNow: boolean) => Promise<void>) | undefined;
     try {
@@ -141,9 +142,12 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
         remote: undefined, tap: { relayId, side },
       });
       const rec = recorder;
+      const follower = new CodecFollower(rec, [{ label: CALLER_LABEL, side: 'a' }, { label: CALLEE_LABEL, side: 'b' }], codec,
+        (leg, c) => ({ ...spec(leg.label, leg.side), codec: c.codec, payloadType: c.payloadType }), o.log);
       startLegs = async (fromNow: boolean): Promise<void> => {
         const legs = await rec.start([spec(CALLER_LABEL, 'a'), spec(CALLEE_LABEL, 'b')], fromNow);
         if (legs.every((l) => l === undefined)) throw new CallsealError('CS_RECORDING_IO', 'no leg of the recording opened');
+        path.onAnswer((_from, sdp) => follower.answer(sdp));
       };
       // B3: from set-up, unless an announcement comes first (then from its end, or from the consent outcome).
       if (!chosen) await startLegs(false);

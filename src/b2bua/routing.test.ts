@@ -51,6 +51,6 @@ describe('inline routing', () => {
     expect(uriUser('sips:alice@h')).toBe('alice');
     expect(uriUser('tel:+4930;phone-context=x')).toBe('+4930');
     expect(uriUser('sip:host.only')).toBeUndefined();
-    expect(hopFor({ addresses: ['10.0.0.1'], hop: { host: '10.0.0.1', port: 5060, transport: 'UDP' }, routes: [] }, undefined).address).toBe('10.0.0.1');
+    expect(hopFor({ addresses: ['10.0.0.1'], hop: { host: '10.0.0.1', port: 5060, transport: 'UDP' }, routes: [], srtp: 'as-offered' }, undefined).address).toBe('10.0.0.1');
   });
 });

@@ -39,6 +39,12 @@ export const inlineSideSchema = z.object({
   hop: inlineHopSchema,
   /** Optional table by Request-URI prefix; the longest matching prefix wins, `hop` otherwise. */
   routes: z.array(inlineRouteSchema).max(1000).default([]),
+  /**
+   * The media profile callseal offers this side on recorded calls (SRTP is terminated on the relay
+   * with keys of callseal's own): `as-offered` the profile of the other side's offer, `rtp` plain
+   * RTP/AVP, `srtp` RTP/SAVP with SDES (RFC 4568). What this side offers is always answered in kind.
+   */
+  srtp: z.enum(['as-offered', 'rtp', 'srtp']).default('as-offered'),
 }).strict();
 
 /** The `inline` section. */

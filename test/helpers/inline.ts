@@ -144,14 +144,14 @@ export interface SippRun {
 }
 
 /** Starts sipp on `ip` with a scenario; as UAC when `target` is given, as UAS otherwise. */
-export async function startSipp(dir: string, name: string, xml: string, o: { readonly ip: string; readonly target?: string; readonly port?: number; readonly timeoutSec?: number }): Promise<SippRun> {
+export async function startSipp(dir: string, name: string, xml: string, o: { readonly ip: string; readonly target?: string; readonly port?: number; readonly timeoutSec?: number; readonly transport?: 'u1' | 't1' }): Promise<SippRun> {
   const file = join(dir, `${name}.xml`);
   writeFileSync(file, xml);
   const port = o.port ?? await freePort(27000, 28999);
   const mediaPort = await freeUdpBlock(29000, 32699, 8);
   const log = join(dir, `${name}.messages.log`);
   const args = [
-    '-sf', file, '-i', o.ip, '-p', String(port), '-t', 'u1', '-m', '1', '-mi', o.ip, '-mp', String(mediaPort),
+    '-sf', file, '-i', o.ip, '-p', String(port), '-t', o.transport ?? 'u1', '-m', '1', '-mi', o.ip, '-mp', String(mediaPort),
     '-timeout', `${o.timeoutSec ?? 30}s`, '-timeout_error', '-nostdin', '-trace_err', '-error_file', join(dir, `${name}.errors.log`),
     '-trace_msg', '-message_file', log, ...(o.target !== undefined ? [o.target] : []),
   ];

@@ -34,7 +34,7 @@ const ANNOUNCEMENT_SEC = 1.5;
 interface Setup { readonly cs: CallsealProcess; readonly inlinePort: number; readonly pbxPort: number; readonly dir: string }
 
 /** callseal with the in-line section on, one setting recording all calls with the announcement and the consent mode given. */
-async function setUp(consent: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
+async function setUp(consent: Record<string, unknown>, extra: Record<string, unknown> = {}, pbxExtra: Record<string, unknown> = {}): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'callseal-inline-ivr-'));
   const inlinePort = await freePort();
   const pbxPort = await freePort(27000, 28999);
@@ -43,7 +43,7 @@ async function setUp(consent: Record<string, unknown>, extra: Record<string, unk
     config: {
       inline: {
         enabled: true, host: '127.0.0.1', port: inlinePort, tcp: false,
-        pbx: { addresses: ['127.0.0.2'], hop: { host: '127.0.0.2', port: pbxPort } },
+        pbx: { addresses: ['127.0.0.2'], hop: { host: '127.0.0.2', port: pbxPort }, ...pbxExtra },
         trunk: { addresses: ['127.0.0.1'], hop: { host: '127.0.0.1', port: 5999 } },
       },
     },
@@ -188,5 +188,26 @@ describe('announcements and the consent IVR of in-line calls (baresip as the cal
     expect(recordings(s.cs)).toHaveLength(0);
     expect(await consentDecisions(s.cs)).toHaveLength(0);
     expect(s.cs.logs.some((l) => l['msg'] === 'consent IVR decided')).toBe(false);
+  }, 120_000);
+
+  it('an SRTP caller (srtp-mand) hears the announcement over SRTP; opt-out without a key: recorded, the PBX leg plain RTP', async () => {
+    // The PBX is offered plain RTP (inline.pbx.srtp), whatever the caller speaks.
+    const s = await setUp({ mode: 'opt-out', key: '1', timeoutMs: 2000 }, {}, { srtp: 'rtp' });
+    const { phone, pbx } = await ivrCall(s, undefined, ';mediaenc=srtp-mand');
+    const file = phone.received()[0] ?? '';
+    const start = toneStartSec(file);
+    expect(start, phone.output.join('\n')).toBeGreaterThanOrEqual(0);
+    const f = frequency(file, start + 0.1, ANNOUNCEMENT_SEC - 0.3);
+    expect(f).toBeGreaterThan(TONE_HZ * 0.9);
+    expect(f).toBeLessThan(TONE_HZ * 1.1);
+    const offer = messagesStarting(pbx.messages(), 'INVITE')[0] ?? '';
+    expect(offer).toMatch(/m=audio \d+ RTP\/AVP 8 101\r?\n/);
+    expect(offer).not.toContain('a=crypto');
+    await s.cs.waitForLog((l) => l['msg'] === 'recording finished', 30_000);
+    const wavs = recordings(s.cs);
+    expect(wavs).toHaveLength(1);
+    const info = parseInfo(readFileSync((wavs[0] ?? '').replace(/\.wav$/, '_info.txt'), 'utf8'));
+    expect(info.get('consent')?.[0]).toMatch(/mode=opt-out recorded=yes outcome=timeout /);
+    expect(info.get('stats-caller')?.[0]).toMatch(/received=[1-9]\d*/);
   }, 120_000);
 });
