@@ -182,9 +182,7 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
   /** Early media of callseal's own (the announcement): a 183 with callseal's SDP answer to the caller; false once answered or ended. */
   earlyMedia(sdp: Buffer): boolean {
     if (this.invite.answered || this.#ended) return false;
-    this.invite.respond(183, 'Session Progress', {
-      headers: [{ name: 'contact', value: this.#o.contact(this.invite.remote) }, { name: 'content-type', value: SDP }], body: sdp,
-    });
+    this.invite.respond(183, 'Session Progress', { headers: [{ name: 'contact', value: this.#o.contact(this.invite.remote) }, { name: 'content-type', value: SDP }], body: sdp });
     return true;
   }
 

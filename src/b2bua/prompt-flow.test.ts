@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../common/fake-clock.ts';
 import { silentLogger } from '../common/log.ts';
+import { CallsealError } from '../common/errors.ts';
 import { PromptFlow, hasPrompt, type PromptPlan, type PromptResult } from './prompt-flow.ts';
 
 /** Lets the flow's promise chains run. */
@@ -13,7 +14,7 @@ function setup(plan: PromptPlan, frames: Record<string, number> = { notice: 150,
   const flow = new PromptFlow({
     clock, scheduler: clock, log: silentLogger(), relayId: 'r1', callId: 'c1', plan,
     codec: { codec: 'PCMA', payloadType: 8, dtmfPayloadType: 101 },
-    library: { payloads: (id) => (frames[id] === undefined ? Promise.reject(new Error(`no ${id}`)) : Promise.resolve(Array.from({ length: frames[id] ?? 0 }, () => Buffer.alloc(160, 0xd5)))) },
+    library: { payloads: (id) => (frames[id] === undefined ? Promise.reject(new CallsealError('CS_ANNOUNCE_UNKNOWN', `no ${id}`)) : Promise.resolve(Array.from({ length: frames[id] ?? 0 }, () => Buffer.alloc(160, 0xd5)))) },
     media: {
       playRelay: (_relay, toSide, payloads, pt, ptime) => {
         expect([toSide, pt, ptime]).toEqual(['a', 8, 20]);
