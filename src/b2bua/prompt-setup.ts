@@ -86,7 +86,8 @@ export function promptPrelude(s: PromptSetup): (call: InlineCall) => Promise<voi
     call.offerFilter = (sdp) => limitOffer(sdp, s.codec);
     const consent = result.consent;
     if (consent) {
-      s.logConsent?.(s.facts, s.decision, { mode: consent.mode, outcome: consent.outcome, atMs: consent.atMs, ...(consent.key !== undefined ? { key: consent.key } : {}) });
+      // The consent entry of the decision log says whether the call is recorded after all.
+      s.logConsent?.(s.facts, { ...s.decision, record: consent.recorded }, { mode: consent.mode, outcome: consent.outcome, atMs: consent.atMs, ...(consent.key !== undefined ? { key: consent.key } : {}) });
       if (!consent.recorded) {
         s.log.info({ callId: call.callId, mode: consent.mode, outcome: consent.outcome, key: consent.key }, 'in-line call not recorded: consent IVR');
         await s.recorder.discard();

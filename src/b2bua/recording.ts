@@ -108,7 +108,7 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
       // No codec to play the announcement in: opt-in without the caller's key is not recorded.
       o.log.warn({ callId: call.callId, setting: decision.settingName }, 'the caller offers no codec announcements are played in (PCMA, PCMU, G.722): no announcement, no IVR');
       if (plan.consent?.mode === 'opt-in') {
-        o.logConsent?.(facts, decision, { mode: 'opt-in', outcome: 'timeout', atMs: o.clock.nowMs() });
+        o.logConsent?.(facts, { ...decision, record: false }, { mode: 'opt-in', outcome: 'timeout', atMs: o.clock.nowMs() });
         call.media = directPath;
         return;
       }

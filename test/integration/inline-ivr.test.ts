@@ -159,6 +159,7 @@ describe('announcements and the consent IVR of in-line calls (baresip as the cal
     const logged = await consentDecisions(s.cs);
     expect(logged).toHaveLength(1);
     expect(logged[0]?.consent).toMatchObject({ mode: 'opt-in', outcome: 'timeout' });
+    expect(logged[0]?.record).toBe(false);
     expect(logged[0]?.consent?.key).toBeUndefined();
   }, 120_000);
 
