@@ -229,6 +229,7 @@ async function start(config: Config, log: Logger, teardown: Teardown): Promise<A
     srtp: { pbx: config.inline.pbx?.srtp ?? 'as-offered', trunk: config.inline.trunk?.srtp ?? 'as-offered' },
     decide: (facts, event) => policy.decide(facts, event), intakeBlock: () => siprec.intakeBlock,
     alert: (subject, text) => { lastErrors.note(`${subject}: ${text.split('\n')[0] ?? ''}`); void alerts.send(subject, text); },
+    library: announcements, logConsent: (facts, d, consent) => { policy.logConsent(facts, d, consent); },
   }) : undefined;
   const inlinePbx = config.inline.pbx;
   const inlineTrunk = config.inline.trunk;

@@ -91,6 +91,10 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
   readonly #relayedRseq = new Set<string>();
   /** Responses to the caller go out in the order the callee sent them, though rewriting is asynchronous. */
   #toCaller: Promise<void> = Promise.resolve();
+  /** Runs before the INVITE goes on (announcement and consent IVR, `prompt-flow.ts`); throwing refuses the call with 503. */
+  prelude: ((call: InlineCall) => Promise<void>) | undefined;
+  /** Changes the caller's offer before it goes to the callee (limited to the codec the prelude chose). */
+  offerFilter: ((sdp: Buffer) => Buffer) | undefined;
 
   constructor(options: InlineCallOptions) {
     super();
@@ -136,9 +140,20 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
       this.#fail(400, 'Bad Request', 'From or To does not parse');
       return;
     }
+    if (this.prelude) {
+      try {
+        await this.prelude(this);
+      } catch (err) {
+        this.#log.warn({ callId: this.callId, err: errorMessage(err) }, 'in-line call refused before the callee was asked');
+        this.#fail(503, 'Service Unavailable', errorMessage(err));
+        return;
+      }
+      if (this.#cancelled || this.#ended) return;
+    }
+    const filter = this.offerFilter;
     let body: { readonly body: Buffer; readonly headers: SipHeader[] };
     try {
-      body = await bodyFor(req, 'a', this.#media);
+      body = await bodyFor(filter && isSdp(req) ? { ...req, body: filter(req.body) } : req, 'a', this.#media);
     } catch (err) {
       this.#log.info({ callId: this.callId, err: errorMessage(err) }, 'in-line INVITE refused: its SDP cannot be relayed');
       this.invite.reject(err);
@@ -162,6 +177,13 @@ export class InlineCall extends TypedEmitter<InlineCallEvents> {
       this.#log.warn({ callId: this.callId, err: errorMessage(err) }, 'in-line INVITE to the callee failed');
       this.#fail(503, 'Service Unavailable', 'callee leg failed');
     }
+  }
+
+  /** Early media of callseal's own (the announcement): a 183 with callseal's SDP answer to the caller; false once answered or ended. */
+  earlyMedia(sdp: Buffer): boolean {
+    if (this.invite.answered || this.#ended) return false;
+    this.invite.respond(183, 'Session Progress', { headers: [{ name: 'contact', value: this.#o.contact(this.invite.remote) }, { name: 'content-type', value: SDP }], body: sdp });
+    return true;
   }
 
   /** The caller's CANCEL (200 and 487 were sent by the UAS core): cancel the callee's INVITE. */

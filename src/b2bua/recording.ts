@@ -22,6 +22,9 @@ import { CALLEE_LABEL, CALLER_LABEL, inlineFacts, inlineParties } from './facts.
 import { directPath, peerOf, RelayPath, type LegSide } from './media-path.ts';
 import { dtmfRelayDigit } from './dtmf-info.ts';
 import { sdpAudioCodec } from './sdp-rewrite.ts';
+import { chooseCodec } from './prompt-sdp.ts';
+import { hasPrompt, type PromptFlow, type PromptLibrary } from './prompt-flow.ts';
+import { promptPrelude, type ConsentLogged } from './prompt-setup.ts';
 import { CodecFollower, knownCodec } from './codec-follow.ts';
 import type { SrtpMode } from './srtp-legs.ts';
 import type { SideName } from './routing.ts';
@@ -46,6 +49,10 @@ export interface InlineRecordingsOptions {
   readonly intakeBlock: () => string | undefined;
   /** A fail-open call connected unrecorded. */
   readonly alert: (subject: string, text: string) => void;
+  /** C1-C3: the announcement library; without it no announcement or IVR is played. */
+  readonly library?: PromptLibrary | undefined;
+  /** C3: logs the consent IVR's outcome in the decision log. */
+  readonly logConsent?: ((facts: CallFacts, decision: Decision, consent: ConsentLogged) => void) | undefined;
 }
 
 /** Events of the in-line recordings (the same as the SIPREC server's, for the live view and sealing). */
@@ -67,6 +74,8 @@ interface Recorded {
 export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
   readonly #o: InlineRecordingsOptions;
   readonly #byRelay = new Map<string, Recorded>();
+  /** The announcements and IVRs playing, by relay: the caller's digits go to them. */
+  readonly #flows = new Map<string, PromptFlow>();
   /** Recordings of ended calls still closing. */
   readonly #closing = new Set<Promise<void>>();
 
@@ -90,7 +99,20 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
   async setUp(call: InlineCall): Promise<void> {
     const o = this.#o;
     const req = call.invite.request;
-    const decision = o.decide(inlineFacts(call.callId, req, call.route, o.clock.nowMs()), 'new-session');
+    const facts = inlineFacts(call.callId, req, call.route, o.clock.nowMs());
+    const decision = o.decide(facts, 'new-session');
+    const plan = { announcementId: decision.announcementId, consent: decision.consent };
+    const prompted = decision.record && o.library !== undefined && hasPrompt(plan);
+    const chosen = prompted ? chooseCodec(req.body) : undefined;
+    if (prompted && !chosen) {
+      // No codec to play the announcement in: opt-in without the caller's key is not recorded.
+      o.log.warn({ callId: call.callId, setting: decision.settingName }, 'the caller offers no codec announcements are played in (PCMA, PCMU, G.722): no announcement, no IVR');
+      if (plan.consent?.mode === 'opt-in') {
+        o.logConsent?.(facts, { ...decision, record: false }, { mode: 'opt-in', outcome: 'timeout', atMs: o.clock.nowMs() });
+        call.media = directPath;
+        return;
+      }
+    }
     if (!decision.record) {
       call.media = directPath;
       return;
@@ -99,10 +121,13 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
     const modes = o.srtp ?? { pbx: 'as-offered', trunk: 'as-offered' };
     const path = new RelayPath(o.media, relayId, o.log, { srtp: { a: modes[call.route.from], b: modes[call.route.to] } });
     let recorder: Recorder | undefined;
+    let startLegs: ((fromNow: boolean) => Promise<void>) | undefined;
     try {
       const block = o.intakeBlock();
       if (block !== undefined) throw new CallsealError('CS_STORAGE_LOW', block);
-      const codec = req.body.length > 0 ? sdpAudioCodec(req.body, knownCodec) : undefined;
+      const offered = req.body.length > 0 ? sdpAudioCodec(req.body, knownCodec) : undefined;
+      // The announcement's codec is the call's: the callee is offered that one only.
+      const codec = chosen && offered ? { ...offered, codec: knownCodec(chosen.codec, chosen.payloadType) ?? offered.codec, payloadType: chosen.payloadType } : offered;
       if (!codec) throw new CallsealError('CS_SDP_INVALID', 'the INVITE offers no audio codec callseal records (or no SDP)');
       await path.open(peerOf(req.body));
       recorder = new Recorder({
@@ -116,11 +141,16 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
         label, codec: codec.codec, payloadType: codec.payloadType, dtmfPayloadType: undefined, srtpCrypto: undefined, localCrypto: undefined,
         remote: undefined, tap: { relayId, side },
       });
-      const legs = await recorder.start([spec(CALLER_LABEL, 'a'), spec(CALLEE_LABEL, 'b')]);
-      if (legs.every((l) => l === undefined)) throw new CallsealError('CS_RECORDING_IO', 'no leg of the recording opened');
-      const follower = new CodecFollower(recorder, [{ label: CALLER_LABEL, side: 'a' }, { label: CALLEE_LABEL, side: 'b' }], codec,
+      const rec = recorder;
+      const follower = new CodecFollower(rec, [{ label: CALLER_LABEL, side: 'a' }, { label: CALLEE_LABEL, side: 'b' }], codec,
         (leg, c) => ({ ...spec(leg.label, leg.side), codec: c.codec, payloadType: c.payloadType }), o.log);
-      path.onAnswer((_from, sdp) => follower.answer(sdp));
+      startLegs = async (fromNow: boolean): Promise<void> => {
+        const legs = await rec.start([spec(CALLER_LABEL, 'a'), spec(CALLEE_LABEL, 'b')], fromNow);
+        if (legs.every((l) => l === undefined)) throw new CallsealError('CS_RECORDING_IO', 'no leg of the recording opened');
+        path.onAnswer((_from, sdp) => follower.answer(sdp));
+      };
+      // B3: from set-up, unless an announcement comes first (then from its end, or from the consent outcome).
+      if (!chosen) await startLegs(false);
     } catch (err) {
       await path.close();
       await recorder?.discard().catch((e: unknown) => { o.log.warn({ callId: call.callId, err: errorMessage(e) }, 'discarding the recording failed'); });
@@ -136,6 +166,12 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
     }
     call.media = path;
     this.#follow({ call, recorder, path }, relayId);
+    if (chosen && o.library) {
+      call.prelude = promptPrelude({
+        call, recorder, path, relayId, codec: chosen, plan, facts, decision, startLegs, flows: this.#flows, library: o.library,
+        media: o.media, clock: o.clock, scheduler: o.scheduler, log: o.log, failMode: o.failMode, alert: o.alert, logConsent: o.logConsent,
+      });
+    }
   }
 
   #follow(r: Recorded, relayId: string): void {
@@ -178,6 +214,11 @@ export class InlineRecordings extends TypedEmitter<InlineRecordingsEvents> {
 
   /** An RFC 4733 digit from one side of a relay (the engine's `relayDtmf`). */
   onRelayDtmf(relayId: string, fromSide: LegSide, digit: string, atMs: number): void {
+    const flow = this.#flows.get(relayId);
+    if (flow) {
+      if (fromSide === 'a') flow.dtmf(digit);
+      return;
+    }
     this.#byRelay.get(relayId)?.recorder.dtmfFrom(fromSide === 'a' ? 'caller' : 'callee', digit, atMs);
   }
 

@@ -5,7 +5,7 @@
 import type { Logger } from '../common/log.ts';
 import { compilePolicy, decide, type CallFacts, type CompiledPolicy, type Decision } from './decide.ts';
 import type { NumberContext } from './numbers.ts';
-import type { PolicyStore } from './policy-store.ts';
+import type { ConsentOutcome, PolicyStore } from './policy-store.ts';
 
 /** Decisions against the current stored policy. */
 export class PolicyEngine {
@@ -39,5 +39,11 @@ export class PolicyEngine {
     this.#store.logDecision(facts, d, event, version);
     this.#log.info({ callId: facts.callId, event, record: d.record, code: d.code, setting: d.settingName, direction: d.direction, reason: d.reason }, 'recording decision');
     return d;
+  }
+
+  /** C3: logs the consent IVR's outcome of a call decided before (event `consent`). */
+  logConsent(facts: CallFacts, d: Decision, consent: ConsentOutcome): void {
+    this.#store.logDecision({ ...facts, atMs: consent.atMs }, d, 'consent', this.current().version, consent);
+    this.#log.info({ callId: facts.callId, mode: consent.mode, outcome: consent.outcome, key: consent.key }, 'consent IVR outcome');
   }
 }

@@ -17,6 +17,7 @@ import { CallsealError, InvalidStateError, errorMessage } from '../common/errors
 import type { LegChange } from '../media/index.ts';
 import type { Decision } from '../policy/index.ts';
 import type { Spool, SpoolState } from './spool.ts';
+import type { ConsentInfo } from './info.ts';
 import type { CallMode, CallParties, LiveRecording, RecorderEvents, RecorderLeg, RecorderMedia, StreamSpec } from './recorder-model.ts';
 import { DtmfStop, type DtmfRole } from './dtmf-stop.ts';
 import { IdleWatch } from './idle-watch.ts';
@@ -60,6 +61,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #segment: Segment;
   #parties: CallParties;
   #decision: Decision;
+  #consent: ConsentInfo | undefined;
   #dtmf: DtmfStop;
   /** Setting of the running segment, as it was when the segment started. */
   #setting = '';
@@ -112,6 +114,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /** New parties (a metadata update, streams added or removed). */
   setParties(parties: CallParties): void { this.#parties = parties; }
 
+  /** C3: the consent IVR's outcome, written into the metadata file of the recording. */
+  setConsent(consent: ConsentInfo): void {
+    this.#consent = consent;
+  }
+
   /** A new decision of the policy (a metadata update); whether to start or stop is the caller's. */
   setDecision(decision: Decision): void {
     if (decision.stopCode !== this.#decision.stopCode || decision.internalParty !== this.#decision.internalParty) this.#dtmf = dtmfStopOf(decision);
@@ -140,11 +147,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
    * per entry (P, P+2, ...), and a leg for each wanted stream (`undefined` entries are not
    * recordable). Returns the opened leg per entry.
    */
-  start(streams: readonly (StreamSpec | undefined)[]): Promise<(RecorderLeg | undefined)[]> {
+  start(streams: readonly (StreamSpec | undefined)[], fromNow = false): Promise<(RecorderLeg | undefined)[]> {
     return this.#run(async () => {
       if (this.#recording || this.#stopped) throw new InvalidStateError('CS_RECORDING_STATE', `[callId:${this.callId}] ${this.#stopped ? 'stopped by DTMF' : 'a segment is already recording'}`);
-      // A call that enters the scope mid-call is recorded from now, not from its INVITE.
-      if (this.#answered) this.#segment = new Segment(this.#o.clock.nowMs(), this.#segmentOptions);
+      // A call that enters the scope mid-call (or after its announcement) is recorded from now, not from its INVITE.
+      if (this.#answered || fromNow) this.#segment = new Segment(this.#o.clock.nowMs(), this.#segmentOptions);
       const seg = this.#segment;
       this.#recording = true;
       this.#setting = this.#decision.settingName ?? '';
@@ -361,6 +368,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       direction: p.direction ?? d.direction, setting: this.#setting,
       channels: d.channels === 'stereo' || d.channels === 'separate' ? d.channels : this.#o.channels,
       targetIds: d.targetIds, retention: d.retention, callerBy: p.callerBy, channelsBy: p.channelsBy, layoutNote: this.#o.layoutNote,
+      ...(this.#consent ? { consent: this.#consent } : {}),
     };
   }
 

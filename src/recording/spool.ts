@@ -18,7 +18,7 @@ import { errorMessage } from '../common/errors.ts';
 import { codecByName, codecFilePath, mergeStereo, readLegStats, repairWavHeader, type LegResult } from '../media/index.ts';
 import { emptyStats, type StreamStats } from '../rtp/index.ts';
 import { expandTemplate, recordingBaseName, timeParts } from './naming.ts';
-import type { PartyInfo, RecordingFacts, StreamInfo } from './info.ts';
+import type { ConsentInfo, PartyInfo, RecordingFacts, StreamInfo } from './info.ts';
 
 /** One leg as the spool state records it. */
 export interface SpoolLeg {
@@ -54,6 +54,8 @@ export interface SpoolState {
   readonly targetIds?: readonly string[];
   /** F6: the setting's retention (absent in older spools: kept). */
   readonly retention?: Retention | undefined;
+  /** C3: the consent IVR's outcome of an in-line call that had one. */
+  readonly consent?: ConsentInfo | undefined;
 }
 
 /** How a recording ended. */
@@ -206,7 +208,7 @@ export class Spool {
       direction: state.direction, setting: state.setting, channels, codec: codecs.join(', '), streams,
       audioFiles, metadataFiles, dtmf, recorder: o.recorder, instanceId: o.instanceId, timeZone: o.timeZone,
       targetIds: state.targetIds ?? [], retention: state.retention,
-      callerBy: state.callerBy, channelsBy: state.channelsBy,
+      callerBy: state.callerBy, channelsBy: state.channelsBy, ...(state.consent ? { consent: state.consent } : {}),
       // The note explains why a stereo configuration got separate files; otherwise it says nothing.
       layoutNote: state.channels === 'stereo' && channels === 'separate' ? state.layoutNote : undefined,
     };
