@@ -14,6 +14,7 @@
  * ```
  */
 import { ParseError } from '../common/errors.ts';
+import { alawToLinear, ulawToLinear } from '../media/index.ts';
 
 /** Decoded audio: one Float32Array per channel, samples in [-1, 1]. */
 export interface DecodedAudio {
@@ -40,24 +41,8 @@ export function looksLikeWav(bytes: Buffer): boolean {
   return bytes.length >= RIFF_HEADER_SIZE && bytes.toString('latin1', 0, 4) === 'RIFF' && bytes.toString('latin1', 8, 12) === 'WAVE';
 }
 
-function alawToFloat(code: number): number {
-  const a = code ^ 0x55;
-  let t = (a & 0x0f) << 4;
-  const seg = (a & 0x70) >> 4;
-  if (seg === 0) t += 8;
-  else if (seg === 1) t += 0x108;
-  else t = (t + 0x108) << (seg - 1);
-  return ((a & 0x80) !== 0 ? t : -t) / 32768;
-}
-
-function ulawToFloat(code: number): number {
-  const u = ~code & 0xff;
-  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
-  return ((u & 0x80) !== 0 ? 0x84 - t : t - 0x84) / 32768;
-}
-
-const ALAW = Float32Array.from({ length: 256 }, (_v, c) => alawToFloat(c));
-const ULAW = Float32Array.from({ length: 256 }, (_v, c) => ulawToFloat(c));
+const ALAW = Float32Array.from({ length: 256 }, (_v, c) => alawToLinear(c) / 32768);
+const ULAW = Float32Array.from({ length: 256 }, (_v, c) => ulawToLinear(c) / 32768);
 
 interface Format { tag: number; channels: number; rateHz: number; blockAlign: number; bits: number }
 

@@ -12,3 +12,4 @@ export * from './engine.ts';
 export type { RelayPorts } from './relay-engine.ts';
 export type * from './protocol.ts';
 export * from './g722.ts';
+export * from './g711.ts';

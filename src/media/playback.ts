@@ -14,22 +14,7 @@ import { readWavInfo } from './wav.ts';
 import { CallsealError } from '../common/errors.ts';
 import { G722Decoder } from './g722.ts';
 import { G729 } from './codecs.ts';
-
-function alawToLinear(code: number): number {
-  const a = code ^ 0x55;
-  let t = (a & 0x0f) << 4;
-  const seg = (a & 0x70) >> 4;
-  if (seg === 0) t += 8;
-  else if (seg === 1) t += 0x108;
-  else t = (t + 0x108) << (seg - 1);
-  return (a & 0x80) !== 0 ? t : -t;
-}
-
-function ulawToLinear(code: number): number {
-  const u = ~code & 0xff;
-  const t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
-  return (u & 0x80) !== 0 ? 0x84 - t : t - 0x84;
-}
+import { alawToLinear, ulawToLinear } from './g711.ts';
 
 function table(decode: (c: number) => number): Buffer {
   const b = Buffer.alloc(512);
