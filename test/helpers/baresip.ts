@@ -24,8 +24,26 @@ export interface Baresip {
   stop(): Promise<void>;
 }
 
-/** Starts baresip on `ip` (printing the SIP messages with `sipTrace`) sending `seconds` of silence (a WAV of S16LE mono 8 kHz made by sox); `accountParams` e.g. `;mediaenc=srtp-mand`. */
-export async function startBaresip(dir: string, o: { readonly ip: string; readonly accountParams?: string; readonly seconds?: number; readonly sipTrace?: boolean }): Promise<Baresip> {
+/** How {@link startBaresip} sets the phone up. */
+export interface BaresipOptions {
+  readonly ip: string;
+  /** Its microphone: a mono 16-bit 8 kHz WAV; by default `seconds` of silence made by sox. */
+  readonly source?: string;
+  readonly seconds?: number;
+  /** Account parameters, e.g. `;mediaenc=srtp-mand`. */
+  readonly accountParams?: string;
+  /** `audio_codecs` of the account; PCMA,PCMU by default. */
+  readonly codecs?: string;
+  /** The account's user part; `caller` by default. */
+  readonly user?: string;
+  /** Answers incoming calls at once. */
+  readonly autoAnswer?: boolean;
+  /** Prints the SIP messages (into `output`). */
+  readonly sipTrace?: boolean;
+}
+
+/** Starts baresip in `dir`. */
+export async function startBaresip(dir: string, o: BaresipOptions): Promise<Baresip> {
   mkdirSync(dir, { recursive: true });
   const sndPath = join(dir, 'rec');
   mkdirSync(sndPath, { recursive: true });
@@ -33,8 +51,8 @@ export async function startBaresip(dir: string, o: { readonly ip: string; readon
   const sipPort = await freeUdpBlock(10000, 14999, 2, 2); // baresip also opens TLS on SIP port + 1
   const ctrlPort = await freePort();
   const rtpBase = await freeUdpBlock(29000, 32699, 20, 2);
-  const source = join(dir, 'source.wav');
-  run('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', source, 'trim', '0', String(o.seconds ?? 60)]);
+  const source = o.source ?? join(dir, 'source.wav');
+  if (o.source === undefined) run('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', source, 'trim', '0', String(o.seconds ?? 60)]);
   writeFileSync(join(dir, 'config'), [
     'poll_method epoll', `sip_listen ${o.ip}:${sipPort}`, 'audio_player aubridge,nil', `audio_source aufile,${source}`, 'audio_alert aubridge,nil',
     'ausrc_srate 8000', 'auplay_srate 8000', 'ausrc_channels 1', 'auplay_channels 1', `rtp_ports ${rtpBase}-${rtpBase + 19}`, 'rtp_timeout 0',
@@ -42,8 +60,8 @@ export async function startBaresip(dir: string, o: { readonly ip: string; readon
     'module ctrl_tcp.so', 'module_app account.so', 'module_app menu.so', `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`, `snd_path ${sndPath}`,
     `net_interface ${o.ip}`, '',
   ].join('\n'));
-  writeFileSync(join(dir, 'accounts'), `<sip:caller@${o.ip}:${sipPort}>;regint=0;audio_codecs=PCMA,PCMU${o.accountParams ?? ''}\n`);
-  const child = spawn('baresip', [...(o.sipTrace === true ? ['-s'] : []), '-f', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  writeFileSync(join(dir, 'accounts'), `<sip:${o.user ?? 'caller'}@${o.ip}:${sipPort}>;regint=0;audio_codecs=${o.codecs ?? 'PCMA,PCMU'}${o.accountParams ?? ''}${o.autoAnswer === true ? ';answermode=auto' : ''}\n`);
+  const child = spawn('baresip', [...(o.sipTrace === true ? ['-s'] : []), '-f', dir], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
   const output: string[] = [];
   onLines(child.stdout, (l) => { output.push(l); });
   onLines(child.stderr, (l) => { output.push(l); });

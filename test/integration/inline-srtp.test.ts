@@ -16,7 +16,7 @@ import { ffprobe, freePort, run, startCallseal, type CallsealProcess } from '../
 import { listFiles } from '../helpers/sipp.ts';
 import { linearToUlaw, tone } from '../helpers/g711.ts';
 import { writeRtpPcap } from '../helpers/pcap.ts';
-import { startBaresip } from '../helpers/baresip-phone.ts';
+import { startBaresip } from '../helpers/baresip.ts';
 import { messagesStarting, pbxInvite, recvRequest, recvResponse, scenario, startSipp, uacInDialog, uasAnswer, uasInDialog, uasRecvInvite } from '../helpers/inline.ts';
 
 const closers: (() => Promise<unknown> | undefined)[] = [];
@@ -106,11 +106,11 @@ describe('SRTP on an in-line leg', () => {
       '  <pause milliseconds="3000"/>', uasInDialog('BYE', 1), recvResponse(200),
     ]), { ip: '127.0.0.2', port: trunkPort });
     closers.push(() => { trunk.child.kill(); return undefined; });
-    const phone = await startBaresip(join(dir), source, { mediaenc: 'srtp-mand' });
+    const phone = await startBaresip(join(dir), { ip: '127.0.0.1', source, accountParams: ';mediaenc=srtp-mand', codecs: 'PCMU' });
     closers.push(() => phone.stop());
     await phone.command('dial', `sip:+4989765432@127.0.0.1:${inlinePort}`);
     const t = await trunk.done;
-    expect(t.code, `trunk: ${t.out}\nphone: ${phone.output().slice(-3000)}`).toBe(0);
+    expect(t.code, `trunk: ${t.out}\nphone: ${phone.output.join('\n').slice(-3000)}`).toBe(0);
     await cs.waitForLog((l) => l['msg'] === 'recording finished', 30_000);
     await phone.stop();
     await stopCapture();
@@ -173,7 +173,7 @@ describe('SRTP on an in-line leg', () => {
     run('sox', ['-n', '-r', '8000', '-c', '1', '-b', '16', '-e', 'signed-integer', source, 'synth', '12', 'sine', '1000', 'vol', '0.3']);
     // baresip's RTP leaves from 127.0.0.1 whatever its SIP address (its socket is not bound to it),
     // so here the phone is the trunk on 127.0.0.1 and the PBX's sipp is on 127.0.0.3.
-    const phone = await startBaresip(dir, source, { mediaenc: 'srtp-mand', autoAnswer: true });
+    const phone = await startBaresip(dir, { ip: '127.0.0.1', source, accountParams: ';mediaenc=srtp-mand', codecs: 'PCMU', user: 'alice', autoAnswer: true });
     closers.push(() => phone.stop());
     cs = await startCallseal({
       config: {
@@ -193,7 +193,7 @@ describe('SRTP on an in-line leg', () => {
     ]), { ip: '127.0.0.3', target: `127.0.0.1:${inlinePort}` });
     closers.push(() => { pbx.child.kill(); return undefined; });
     const p = await pbx.done;
-    expect(p.code, `pbx: ${p.out}\nphone: ${phone.output().slice(-3000)}`).toBe(0);
+    expect(p.code, `pbx: ${p.out}\nphone: ${phone.output.join('\n').slice(-3000)}`).toBe(0);
     await cs.waitForLog((l) => l['msg'] === 'recording finished', 30_000);
     await phone.stop();
     // The PBX got a plain answer, without any key.
